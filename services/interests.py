@@ -1,0 +1,291 @@
+"""Interest fields: parsing, product keys, phones and the recording rule (SPEC §2–§3)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import lru_cache
+
+import phonenumbers
+
+RECENT_LIMIT = 5
+_SPLIT = re.compile(r"[,\r\n]+")
+_SPACES = re.compile(r"\s+")
+
+
+class InvalidBatch(ValueError):
+    """A batch of products with nothing left after cleaning."""
+
+
+@lru_cache(maxsize=200_000)
+def clean_item(text: str) -> str:
+    """Trim an item and collapse inner runs of white space.
+
+    Example: ``clean_item("  Anel   Diamante ") == "Anel Diamante"``
+    """
+    return _SPACES.sub(" ", text).strip()
+
+
+@lru_cache(maxsize=200_000)
+def product_key(text: str) -> str:
+    """The identity of a product title: no accents, case-folded, spaces collapsed.
+
+    Example: ``product_key("Ánel  Diamante") == "anel diamante"``
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", bare.casefold()).strip()
+
+
+def split_raw(value: object) -> list[str]:
+    """The cleaned, non-empty items of a field value, repeats kept.
+
+    Args:
+        value: a list (multiple select), a string (long text) or anything else (read as empty).
+
+    Returns:
+        The items in order, each cleaned; ``"a, b\\nc"`` gives ``["a", "b", "c"]``.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        parts: Iterable[object] = _SPLIT.split(value)
+    elif isinstance(value, list | tuple):
+        parts = value
+    else:
+        return []
+    items = []
+    for part in parts:
+        if isinstance(part, str):
+            # A multiple-select option may itself hold a comma or line break.
+            for piece in _SPLIT.split(part):
+                cleaned = clean_item(piece)
+                if cleaned:
+                    items.append(cleaned)
+    return items
+
+
+def dedupe(items: Iterable[str]) -> list[str]:
+    """Items with repeats (by key) dropped; the first spelling wins."""
+    seen: set[str] = set()
+    kept = []
+    for item in items:
+        key = product_key(item)
+        if key and key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept
+
+
+def parse_interests(value: object) -> list[str]:
+    """Read an interest field in either representation.
+
+    Example: ``parse_interests("Submariner, submariner\\nDatejust") == ["Submariner", "Datejust"]``
+    """
+    return dedupe(split_raw(value))
+
+
+def repaired_history(recent: Sequence[str], history: Sequence[str]) -> list[str]:
+    """``history`` followed by the items of ``recent`` it lacks (step 2 of the rule).
+
+    Example: ``repaired_history(["A", "B"], ["B"]) == ["B", "A"]``
+    """
+    return dedupe([*history, *recent])
+
+
+def record_batch(
+    recent: Sequence[str], history: Sequence[str], batch: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Apply the recording rule (SPEC §3) to one customer's two fields.
+
+    Args:
+        recent: the current ``interests``.
+        history: the current ``interests_all``.
+        batch: the products of the event, in order.
+
+    Returns:
+        The new ``(interests, interests_all)``.
+
+    Raises:
+        InvalidBatch: when the batch holds no product after cleaning.
+    """
+    products = dedupe(split_raw(list(batch)))
+    if not products:
+        raise InvalidBatch("Nenhum produto informado.")
+    recent = dedupe(recent)
+    new_history = repaired_history(recent, history)
+    new_history = dedupe([*new_history, *products])
+    batch_keys = {product_key(p) for p in products}
+    # The spelling already on record is kept, so a re-mention does not rename a product.
+    spelling = {product_key(item): item for item in new_history}
+    kept = [item for item in recent if product_key(item) not in batch_keys]
+    new_recent = [*kept, *(spelling[product_key(p)] for p in products)][-RECENT_LIMIT:]
+    return new_recent, new_history
+
+
+def merge_history(*histories: Sequence[str]) -> list[str]:
+    """Union of histories in order of first mention (safe to repeat)."""
+    return dedupe(item for history in histories for item in history)
+
+
+def missing_items(expected: Sequence[str], actual: Sequence[str]) -> list[str]:
+    """Items of ``expected`` whose key is absent from ``actual``."""
+    have = {product_key(item) for item in actual}
+    return [item for item in expected if product_key(item) not in have]
+
+
+# --- Customers -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Customer:
+    """One customer record as the services see it (fields already parsed)."""
+
+    id: str
+    store: str
+    phone: str
+    name: str = ""
+    interests: list[str] = field(default_factory=list)
+    interests_all: list[str] = field(default_factory=list)
+    created_at: datetime | None = None
+    last_interaction: datetime | None = None
+    opt_out: bool = False
+
+    @property
+    def history(self) -> list[str]:
+        """``interests_all`` with legacy repair applied."""
+        return repaired_history(self.interests, self.interests_all)
+
+    def as_json(self) -> dict[str, object]:
+        """The customer as the CLI prints it."""
+        return {
+            "store": self.store,
+            "phone": self.phone,
+            "name": self.name,
+            "interests": list(self.interests),
+            "interests_all": list(self.interests_all),
+            "created_at": iso(self.created_at),
+            "last_interaction": iso(self.last_interaction),
+        }
+
+
+def apply_event(customer: Customer, batch: Sequence[str], at: datetime) -> Customer:
+    """The customer after recording ``batch`` at time ``at``."""
+    recent, history = record_batch(customer.interests, customer.interests_all, batch)
+    return replace(
+        customer,
+        interests=recent,
+        interests_all=history,
+        last_interaction=at.astimezone(UTC),
+        created_at=customer.created_at or at.astimezone(UTC),
+    )
+
+
+# --- Dates -------------------------------------------------------------------
+
+
+def parse_time(value: object) -> datetime | None:
+    """An aware UTC datetime from an ISO string or datetime; None when unreadable.
+
+    Example: ``parse_time("2026-01-05T10:00:00.000Z").year == 2026``
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """UTC ISO 8601 with a ``Z``, as Airtable writes it."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --- Phones ------------------------------------------------------------------
+
+
+class InvalidPhone(ValueError):
+    """A phone that cannot be read as a WhatsApp number."""
+
+
+@lru_cache(maxsize=300_000)
+def normalize_phone(raw: str, region: str = "BR") -> str | None:
+    """A phone in any common format as E.164, or None when it is not a phone.
+
+    Brazilian mobiles written without the ninth digit (older WhatsApp accounts)
+    are kept as written: they are valid WhatsApp ids.
+
+    Example: ``normalize_phone("(11) 9 8765-4321") == "+5511987654321"``
+    """
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    digits = re.sub(r"\D", "", text)
+    if not 8 <= len(digits) <= 15:
+        return None
+    if not text.startswith("+"):
+        if text.startswith("00"):
+            text = "+" + digits[2:]
+        elif digits.startswith("55") and len(digits) in (12, 13):
+            text = "+" + digits
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if phonenumbers.is_valid_number(number):
+        return e164
+    if _is_br_mobile_without_ninth(e164):
+        return e164
+    return None
+
+
+def _is_br_mobile_without_ninth(e164: str) -> bool:
+    # +55 DD NNNNNNNN with a mobile first digit (6–9) became +55 DD 9NNNNNNNN in 2016.
+    if not (e164.startswith("+55") and len(e164) == 13 and e164[5] in "6789"):
+        return False
+    with_ninth = phonenumbers.parse(e164[:5] + "9" + e164[5:], "BR")
+    return phonenumbers.is_valid_number(with_ninth)
+
+
+def phone_key(e164: str | None) -> str | None:
+    """The identity of a phone: Brazilian mobiles lose the ninth digit.
+
+    ``+5511987654321`` and ``+551187654321`` share the key ``+551187654321``.
+    """
+    if not e164:
+        return None
+    if e164.startswith("+55") and len(e164) == 14 and e164[5] == "9" and e164[6] in "6789":
+        return e164[:5] + e164[6:]
+    return e164
+
+
+def format_phone(e164: str | None) -> str:
+    """A phone as people write it: ``+55 11 98765-4321``."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    if e164.startswith("+55") and len(e164) == 13:
+        return f"+55 {e164[3:5]} {e164[5:9]}-{e164[9:]}"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def now_utc() -> datetime:
+    """The clock, for the edges (CLI, dashboard) only."""
+    return datetime.now(UTC)

@@ -1,0 +1,1 @@
+"""Where customers live: the repository interface and its backends (SQLite, Airtable)."""

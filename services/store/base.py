@@ -1,0 +1,62 @@
+"""The repository interface every backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+import pandas as pd
+
+from services.catalog import Resolution
+from services.interests import Customer
+
+
+class StoreError(Exception):
+    """A fault of the data source, with a message fit for the screen (Portuguese)."""
+
+
+class UnknownStore(StoreError):
+    """A store that does not exist or that the user may not see."""
+
+
+class CustomerNotFound(StoreError):
+    """No customer with that phone in that store."""
+
+
+class CustomerRepository(ABC):
+    """What the rules need from a data source.
+
+    Reads return raw field values (lists, strings, anything the source holds);
+    ``services.frame.build`` turns them into the customer frame.
+    """
+
+    @abstractmethod
+    def version(self) -> str:
+        """A token that changes whenever any customer changes (cache key)."""
+
+    @abstractmethod
+    def stores(self) -> list[str]:
+        """Every store name, sorted."""
+
+    @abstractmethod
+    def raw_customers(self, stores: Collection[str]) -> pd.DataFrame:
+        """Raw records of ``stores``, one row each, with ``frame.RAW_COLUMNS``."""
+
+    @abstractmethod
+    def catalog(self) -> dict[str, Resolution]:
+        """The base's products by key (empty when it has no Products table)."""
+
+    @abstractmethod
+    def find(self, store: str, phone: str) -> Customer | None:
+        """The customer of ``store`` with ``phone`` (any format, ninth digit or not)."""
+
+    @abstractmethod
+    def record(
+        self, store: str, phone: str, batch: Sequence[str], at: datetime, name: str | None = None
+    ) -> Customer:
+        """Apply the recording rule for one event and return the saved customer.
+
+        Creates the customer on first contact. Raises ``StoreError`` when the
+        write could not be made; then nothing is half-saved.
+        """

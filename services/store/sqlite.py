@@ -1,0 +1,283 @@
+"""The embedded SQLite store: the demo database, and the mirror of an Airtable base."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from services.catalog import Resolution
+from services.frame import RAW_COLUMNS
+from services.interests import (
+    Customer,
+    InvalidPhone,
+    apply_event,
+    iso,
+    normalize_phone,
+    parse_interests,
+    parse_time,
+    phone_key,
+)
+from services.store.base import CustomerRepository, StoreError, UnknownStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+INSERT OR IGNORE INTO meta VALUES ('version', '0');
+CREATE TABLE IF NOT EXISTS stores (name TEXT PRIMARY KEY, record_id TEXT);
+CREATE TABLE IF NOT EXISTS customers (
+    id TEXT PRIMARY KEY,
+    store TEXT NOT NULL,
+    phone TEXT,
+    phone_key TEXT,
+    name TEXT,
+    interests TEXT,
+    interests_all TEXT,
+    created_at TEXT,
+    last_interaction TEXT,
+    opt_out INTEGER,
+    modified_at TEXT
+);
+CREATE INDEX IF NOT EXISTS customers_store_phone ON customers (store, phone_key);
+CREATE TABLE IF NOT EXISTS products (
+    key TEXT PRIMARY KEY, title TEXT, brand TEXT, category TEXT, price_brl INTEGER
+);
+CREATE TRIGGER IF NOT EXISTS bump_on_insert AFTER INSERT ON customers BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version';
+END;
+CREATE TRIGGER IF NOT EXISTS bump_on_update AFTER UPDATE ON customers BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version';
+END;
+CREATE TRIGGER IF NOT EXISTS bump_on_delete AFTER DELETE ON customers BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version';
+END;
+"""
+
+
+def encode(value: object) -> str | None:
+    """A raw field value as stored: JSON, so a list stays a list and text stays text."""
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def decode(text: str | None) -> object:
+    """The raw field value back; text that is not JSON is returned as it is."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+class SqliteStore(CustomerRepository):
+    """Customers in one SQLite file (WAL), safe to share between threads.
+
+    Every call opens its own short connection, so Streamlit's script threads
+    and the CLI never share a cursor.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection in a transaction: committed on success, rolled back on error."""
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    # --- meta ---------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """A value of the meta table (sync state, data source, version)."""
+        with self.connect() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set a value of the meta table."""
+        with self.connect() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def version(self) -> str:
+        return self.get_meta("version", "0") or "0"
+
+    def is_empty(self) -> bool:
+        """True when the file holds no customer yet."""
+        with self.connect() as db:
+            return db.execute("SELECT NOT EXISTS (SELECT 1 FROM customers)").fetchone()[0] == 1
+
+    # --- reads --------------------------------------------------------------
+
+    def stores(self) -> list[str]:
+        with self.connect() as db:
+            rows = db.execute(
+                "SELECT name FROM stores UNION SELECT DISTINCT store FROM customers ORDER BY 1"
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def raw_customers(self, stores: Collection[str]) -> pd.DataFrame:
+        wanted = sorted(set(stores))
+        marks = ",".join("?" * len(wanted))
+        with self.connect() as db:
+            rows = db.execute(
+                "SELECT id, store, phone, name, interests, interests_all, created_at,"
+                f" last_interaction, opt_out FROM customers WHERE store IN ({marks})"
+                " ORDER BY rowid",
+                wanted,
+            ).fetchall()
+        frame = pd.DataFrame(rows, columns=list(RAW_COLUMNS), dtype=object)
+        for column in ("phone", "name", "interests", "interests_all", "created_at",
+                       "last_interaction"):
+            frame[column] = [decode(value) for value in frame[column]]
+        frame["opt_out"] = [bool(value) for value in frame["opt_out"]]
+        return frame
+
+    def catalog(self) -> dict[str, Resolution]:
+        with self.connect() as db:
+            rows = db.execute("SELECT key, brand, category FROM products").fetchall()
+        return {key: Resolution(brand or None, category) for key, brand, category in rows}
+
+    def prices(self) -> dict[str, int]:
+        """Indicative prices in BRL by product key (demo catalog)."""
+        with self.connect() as db:
+            rows = db.execute("SELECT key, price_brl FROM products").fetchall()
+        return {key: price for key, price in rows if price}
+
+    def find(self, store: str, phone: str) -> Customer | None:
+        e164 = normalize_phone(phone)
+        if e164 is None:
+            raise InvalidPhone(f"Telefone inválido: {phone!r}")
+        with self.connect() as db:
+            row = self._find_row(db, store, phone_key(e164))
+        return _customer(row) if row else None
+
+    @staticmethod
+    def _find_row(db: sqlite3.Connection, store: str, key: str | None) -> tuple | None:
+        return db.execute(
+            "SELECT id, store, phone, name, interests, interests_all, created_at,"
+            " last_interaction, opt_out FROM customers WHERE store = ? AND phone_key = ?"
+            " ORDER BY last_interaction DESC LIMIT 1",
+            (store, key),
+        ).fetchone()
+
+    # --- writes -------------------------------------------------------------
+
+    def record(
+        self, store: str, phone: str, batch: Sequence[str], at: datetime, name: str | None = None
+    ) -> Customer:
+        e164 = normalize_phone(phone)
+        if e164 is None:
+            raise InvalidPhone(f"Telefone inválido: {phone!r}")
+        if store not in self.stores():
+            raise UnknownStore(f"Loja desconhecida: {store}")
+        with self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = self._find_row(db, store, phone_key(e164))
+            if row is None:
+                before = Customer(id="loc" + uuid.uuid4().hex[:14], store=store, phone=e164)
+                as_text = False
+            else:
+                before = _customer(row)
+                as_text = isinstance(decode(row[4]), str) or isinstance(decode(row[5]), str)
+            after = apply_event(before, batch, at)
+            if name and name.strip():
+                after = _with_name(after, name)
+            self.write(db, after, as_text=as_text, modified_at=at)
+        return after
+
+    def write(
+        self, db: sqlite3.Connection, customer: Customer, *, as_text: bool, modified_at: datetime
+    ) -> None:
+        """Insert or replace one customer, in the fields' own representation."""
+        def field(items: list[str]) -> object:
+            return ", ".join(items) if as_text else list(items)
+
+        db.execute(
+            "INSERT OR REPLACE INTO customers (id, store, phone, phone_key, name, interests,"
+            " interests_all, created_at, last_interaction, opt_out, modified_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                customer.id, customer.store, encode(customer.phone),
+                phone_key(normalize_phone(customer.phone)), encode(customer.name),
+                encode(field(customer.interests)), encode(field(customer.interests_all)),
+                encode(iso(customer.created_at)), encode(iso(customer.last_interaction)),
+                int(customer.opt_out), iso(modified_at),
+            ),
+        )
+
+    def add_store(self, name: str, record_id: str | None = None) -> None:
+        """Register a store (tenant)."""
+        with self.connect() as db:
+            db.execute("INSERT OR REPLACE INTO stores VALUES (?, ?)", (name, record_id))
+
+    def insert_raw(self, rows: Sequence[dict[str, object]]) -> None:
+        """Insert raw records as they are (demo and mirror), in one transaction."""
+        with self.connect() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO customers (id, store, phone, phone_key, name, interests,"
+                " interests_all, created_at, last_interaction, opt_out, modified_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_raw_row(row) for row in rows],
+            )
+
+    def replace_products(self, rows: Sequence[tuple[str, str, str | None, str, int | None]]) -> None:
+        """Replace the product catalog: ``(key, title, brand, category, price_brl)`` rows."""
+        with self.connect() as db:
+            db.execute("DELETE FROM products")
+            db.executemany("INSERT OR REPLACE INTO products VALUES (?, ?, ?, ?, ?)", rows)
+
+    def clear(self) -> None:
+        """Remove every customer, store and product (the demo is rebuilt from scratch)."""
+        with self.connect() as db:
+            db.execute("DELETE FROM customers")
+            db.execute("DELETE FROM stores")
+            db.execute("DELETE FROM products")
+
+
+def _raw_row(row: dict[str, object]) -> tuple:
+    phone = row.get("phone")
+    e164 = normalize_phone(phone) if isinstance(phone, str) else None
+    return (
+        row["id"], row["store"], encode(phone), phone_key(e164), encode(row.get("name")),
+        encode(row.get("interests")), encode(row.get("interests_all")),
+        encode(row.get("created_at")), encode(row.get("last_interaction")),
+        int(bool(row.get("opt_out"))), row.get("modified_at"),
+    )
+
+
+def _customer(row: tuple) -> Customer:
+    id_, store, phone, name, interests, interests_all, created, last, opt_out = row
+    phone_value = decode(phone)
+    name_value = decode(name)
+    return Customer(
+        id=id_,
+        store=store,
+        phone=(normalize_phone(phone_value) or str(phone_value)) if phone_value else "",
+        name=name_value if isinstance(name_value, str) else "",
+        interests=parse_interests(decode(interests)),
+        interests_all=parse_interests(decode(interests_all)),
+        created_at=parse_time(decode(created)),
+        last_interaction=parse_time(decode(last)),
+        opt_out=bool(opt_out),
+    )
+
+
+def _with_name(customer: Customer, name: str) -> Customer:
+    return replace(customer, name=" ".join(name.split()))
+
+
+__all__ = ["SqliteStore", "StoreError", "encode", "decode"]
