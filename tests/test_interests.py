@@ -1,0 +1,224 @@
+"""The interest fields, phones and the recording rule (SPEC §2–§3)."""
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.interests import (
+    Customer,
+    InvalidBatch,
+    apply_event,
+    format_phone,
+    merge_history,
+    normalize_phone,
+    parse_interests,
+    parse_time,
+    phone_key,
+    product_key,
+    record_batch,
+    repaired_history,
+)
+
+# The user's customer journey (SPEC §3), as the code computes it.
+JOURNEY = [
+    (
+        ["Submariner", "GMT-Master II", "Datejust"],
+        ["Submariner", "GMT-Master II", "Datejust"],
+        3,
+    ),
+    (
+        ["Anel Diamante", "Cartier Love"],
+        ["Submariner", "GMT-Master II", "Datejust", "Anel Diamante", "Cartier Love"],
+        5,
+    ),
+    (
+        ["Nautilus 5711", "Aquanaut", "Calatrava"],
+        ["Anel Diamante", "Cartier Love", "Nautilus 5711", "Aquanaut", "Calatrava"],
+        8,
+    ),
+    (
+        ["Grand Complications", "Twenty-4", "Golden Ellipse"],
+        ["Aquanaut", "Calatrava", "Grand Complications", "Twenty-4", "Golden Ellipse"],
+        11,
+    ),
+    (
+        ["Submariner"],
+        ["Calatrava", "Grand Complications", "Twenty-4", "Golden Ellipse", "Submariner"],
+        11,
+    ),
+]
+
+
+def test_worked_example_row_by_row():
+    recent, history = [], []
+    for batch, expected_recent, expected_depth in JOURNEY:
+        recent, history = record_batch(recent, history, batch)
+        assert recent == expected_recent
+        assert len(history) == expected_depth
+    assert history == [
+        "Submariner", "GMT-Master II", "Datejust", "Anel Diamante", "Cartier Love",
+        "Nautilus 5711", "Aquanaut", "Calatrava", "Grand Complications", "Twenty-4",
+        "Golden Ellipse",
+    ]
+
+
+def test_remention_moves_product_to_most_recent_keeping_first_spelling():
+    recent, history = record_batch(["Submariner", "Datejust"], ["Submariner", "Datejust"],
+                                   ["  submariner "])
+    assert recent == ["Datejust", "Submariner"]
+    assert history == ["Submariner", "Datejust"]
+
+
+def test_batch_is_cleaned_and_deduplicated_first_wins():
+    recent, history = record_batch([], [], ["Anel  Diamante", "anel diamante", "", "Ánel Diamante"])
+    assert recent == ["Anel Diamante"]
+    assert history == ["Anel Diamante"]
+
+
+def test_empty_batch_is_refused():
+    with pytest.raises(InvalidBatch):
+        record_batch(["A"], ["A"], [" ", ""])
+
+
+def test_legacy_record_is_repaired_before_recording():
+    recent, history = record_batch(["Submariner", "Datejust"], [], ["Nautilus 5711"])
+    assert history == ["Submariner", "Datejust", "Nautilus 5711"]
+    assert recent == ["Submariner", "Datejust", "Nautilus 5711"]
+
+
+def test_repaired_history_appends_recent_items_missing_from_history():
+    assert repaired_history(["A", "B", "C"], ["B", "X"]) == ["B", "X", "A", "C"]
+
+
+def test_both_representations_read_alike():
+    as_list = ["Submariner", " GMT-Master  II", "Datejust"]
+    as_text = "Submariner, GMT-Master II\nDatejust,\r\n ,"
+    assert parse_interests(as_list) == parse_interests(as_text) == [
+        "Submariner", "GMT-Master II", "Datejust"
+    ]
+
+
+@pytest.mark.parametrize("value", [None, 42, {"a": 1}, "", " , \n", []])
+def test_unreadable_or_blank_field_reads_as_empty(value):
+    assert parse_interests(value) == []
+
+
+def test_product_keys_ignore_accents_case_and_spaces():
+    assert product_key("Anel Diamante") == product_key("anel  diamante") == product_key(
+        "Ánel Diamante"
+    )
+    assert parse_interests(["Anel Diamante", "anel  diamante", "Ánel Diamante"]) == [
+        "Anel Diamante"
+    ]
+
+
+def test_merge_history_is_a_union_in_order_of_first_mention():
+    merged = merge_history(["A", "B"], ["b", "C"], ["A", "D"])
+    assert merged == ["A", "B", "C", "D"]
+    assert merge_history(merged, merged) == merged
+
+
+def test_apply_event_sets_last_interaction_and_first_contact():
+    at = datetime(2026, 3, 1, 15, 30, tzinfo=UTC)
+    customer = apply_event(Customer(id="x", store="S", phone="+5511987654321"), ["Daytona"], at)
+    assert customer.last_interaction == at
+    assert customer.created_at == at
+    later = apply_event(customer, ["Explorer"], datetime(2026, 4, 1, tzinfo=UTC))
+    assert later.created_at == at
+    assert later.interests == ["Daytona", "Explorer"]
+
+
+# --- invariants, property-based -------------------------------------------------
+
+titles = st.sampled_from([
+    "Submariner", "submariner", "GMT-Master II", "Datejust", "Nautilus 5711", "Aquanaut",
+    "Anel Diamante", "Ánel diamante", "Cartier Love", "Royal Oak", "Tank Must", "Carrera",
+])
+batches = st.lists(titles, min_size=1, max_size=3)
+
+
+@given(st.lists(batches, min_size=1, max_size=12), st.lists(titles, max_size=7))
+def test_recording_rule_invariants(events, legacy_recent):
+    recent, history = list(dict.fromkeys(legacy_recent))[:5], []
+    for batch in events:
+        before_keys = [product_key(item) for item in repaired_history(recent, history)]
+        recent, history = record_batch(recent, history, batch)
+        keys = [product_key(item) for item in history]
+        assert len(recent) <= 5
+        assert {product_key(item) for item in recent} <= set(keys)
+        assert keys[: len(before_keys)] == before_keys  # never loses or reorders an item
+        assert len(keys) == len(set(keys))
+        # The batch's products are now the most recent, in batch order.
+        batch_keys = list(dict.fromkeys(product_key(item) for item in batch))[-5:]
+        assert [product_key(item) for item in recent[-len(batch_keys):]] == batch_keys
+
+
+@given(st.lists(batches, min_size=1, max_size=10))
+def test_recording_the_same_batch_twice_changes_nothing(events):
+    recent, history = [], []
+    for batch in events:
+        recent, history = record_batch(recent, history, batch)
+    again = record_batch(recent, history, events[-1])
+    assert again == (recent, history)
+
+
+@given(st.lists(st.lists(st.integers(0, 10_000), min_size=1, max_size=3, unique=True),
+                min_size=1, max_size=10, unique_by=tuple))
+def test_without_repeats_recent_is_last_five_of_history(events):
+    seen = [n for batch in events for n in batch]
+    if len(seen) != len(set(seen)):
+        return
+    recent, history = [], []
+    for batch in events:
+        recent, history = record_batch(recent, history, [f"Produto {n}" for n in batch])
+    assert recent == history[-5:]
+
+
+# --- phones ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", [
+    "(11) 9 8765-4321", "+55 11 98765-4321", "11987654321", "5511987654321",
+    "+55 (11) 98765 4321", "011 98765-4321", " 11 98765.4321 ",
+])
+def test_brazilian_mobile_in_any_format_is_e164(raw):
+    assert normalize_phone(raw) == "+5511987654321"
+
+
+def test_mobile_without_ninth_digit_is_kept_and_shares_the_key():
+    old = normalize_phone("+55 11 8765-4321")
+    assert old == "+551187654321"
+    assert phone_key(old) == phone_key("+5511987654321")
+
+
+def test_landline_is_not_confused_with_a_mobile():
+    landline = normalize_phone("(21) 3456-7890")
+    assert landline == "+552134567890"
+    assert phone_key(landline) == landline
+
+
+@pytest.mark.parametrize("raw", ["", "n/d", "123", "abc", None, "+55 11 1234"])
+def test_unreadable_phone_is_none(raw):
+    assert normalize_phone(raw) is None
+
+
+def test_international_number_is_kept():
+    assert normalize_phone("+1 415 555 2671") == "+14155552671"
+
+
+def test_phone_formatting_for_people():
+    assert format_phone("+5511987654321") == "+55 11 98765-4321"
+    assert format_phone("+551187654321") == "+55 11 8765-4321"
+
+
+# --- dates -----------------------------------------------------------------------
+
+
+def test_times_are_read_as_utc_and_bad_ones_as_none():
+    assert parse_time("2026-01-05T10:00:00.000Z") == datetime(2026, 1, 5, 10, tzinfo=UTC)
+    assert parse_time("2026-01-05") == datetime(2026, 1, 5, tzinfo=UTC)
+    assert parse_time("31/02/2025") is None
+    assert parse_time("ontem") is None
+    assert parse_time(12) is None
