@@ -1,0 +1,37 @@
+# The two commands a newcomer runs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install browser run test lint bench demo
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+# Debian's Chromium drives the browser tests (Playwright never downloads a browser).
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+
+run: install
+	$(PY) -m streamlit run dashboard/app.py
+
+test: install browser
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+
+demo: install
+	$(PY) -m services demo
+
+bench: install browser
+	$(PY) -m benchmarks

@@ -1,0 +1,1 @@
+"""The Streamlit app: entrypoint, navigation and shared UI pieces."""

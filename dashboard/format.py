@@ -1,0 +1,67 @@
+"""How numbers, money and dates read in Brazilian Portuguese."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import pandas as pd
+
+
+def number(value: float, decimals: int = 0) -> str:
+    """``1234.5`` → ``"1.234,5"`` (pt-BR separators)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def money(value: float | None) -> str:
+    """``58900`` → ``"R$ 58.900,00"``."""
+    return "—" if value is None else f"R$ {number(value, 2)}"
+
+
+def percent(fraction: float | None, decimals: int = 0) -> str:
+    """``0.8123`` → ``"81%"``."""
+    if fraction is None or (isinstance(fraction, float) and math.isnan(fraction)):
+        return "—"
+    return f"{number(fraction * 100, decimals)}%"
+
+
+def date(moment: datetime | pd.Timestamp | None) -> str:
+    """``dd/mm/aaaa``, or ``—`` when unknown."""
+    if moment is None or pd.isna(moment):
+        return "—"
+    return moment.strftime("%d/%m/%Y")
+
+
+def date_time(moment: datetime | pd.Timestamp | None) -> str:
+    """``dd/mm/aaaa hh:mm`` (UTC), or ``—`` when unknown."""
+    if moment is None or pd.isna(moment):
+        return "—"
+    return moment.strftime("%d/%m/%Y %H:%M")
+
+
+def days_ago(moment: datetime | pd.Timestamp | None, now: datetime) -> str:
+    """``"há 12 dias"``, ``"hoje"``, ``"ontem"``; ``"—"`` when unknown."""
+    if moment is None or pd.isna(moment):
+        return "—"
+    days = (pd.Timestamp(now) - pd.Timestamp(moment)).days
+    if days <= 0:
+        return "hoje"
+    if days == 1:
+        return "ontem"
+    return f"há {number(days)} dias"
+
+
+def age(seconds: float | None) -> str:
+    """How old something is, in words: ``"há 3 min"``."""
+    if seconds is None:
+        return "nunca"
+    if seconds < 60:
+        return "agora há pouco"
+    if seconds < 3600:
+        return f"há {int(seconds // 60)} min"
+    if seconds < 86400:
+        return f"há {int(seconds // 3600)} h"
+    return f"há {int(seconds // 86400)} dias"

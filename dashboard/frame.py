@@ -1,0 +1,29 @@
+"""The shared frame around every page: store selector and data banners."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import state
+from dashboard.format import number
+
+
+def sidebar() -> state.Context:
+    """Draw the store selector and the data-source banner; return the run's context."""
+    ctx = state.current()
+    with st.sidebar:
+        st.markdown("### 💎 Vitrine")
+        if len(ctx.allowed) > 1:
+            st.multiselect(
+                "Lojas",
+                options=list(ctx.allowed),
+                default=list(ctx.allowed),
+                key=state.STORE_KEY,
+                help="As páginas mostram apenas os clientes das lojas escolhidas.",
+            )
+        else:
+            st.caption(f"Loja: {ctx.allowed[0] if ctx.allowed else '—'}")
+        st.caption(f"{number(len(ctx.data.customers))} clientes")
+        if ctx.is_demo:
+            st.info("Dados de demonstração: nenhuma base Airtable configurada.", icon="🧪")
+    return ctx

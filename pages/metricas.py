@@ -1,0 +1,9 @@
+"""Placeholder until the page is built."""
+
+import streamlit as st
+
+from dashboard.state import current
+
+ctx = current()
+st.title("metricas")
+st.metric("Clientes", len(ctx.data.customers))
