@@ -9,9 +9,10 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import frame  # noqa: E402
+from dashboard import access, frame  # noqa: E402
 
 st.set_page_config(page_title="Vitrine", page_icon="💎", layout="wide")
+viewer = access.gate()
 
 pages = [
     st.Page(str(ROOT / "pages" / "clientes.py"), title="Clientes", icon="🔎", default=True),
@@ -19,6 +20,8 @@ pages = [
     st.Page(str(ROOT / "pages" / "metricas.py"), title="Métricas", icon="📊"),
     st.Page(str(ROOT / "pages" / "insights.py"), title="Insights", icon="💡"),
 ]
+if viewer.admin:
+    pages.append(st.Page(str(ROOT / "pages" / "auditoria.py"), title="Auditoria", icon="🛡️"))
 current_page = st.navigation(pages)
 frame.sidebar()
 current_page.run()

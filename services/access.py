@@ -1,0 +1,179 @@
+"""Who may see which stores: the ``[access]`` rules and the check every scoped read makes (SPEC §10)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from services.frame import CustomerData
+from services.store.base import StoreError
+
+
+class AccessDenied(StoreError):
+    """A request for stores the user may not see; the message names them (Portuguese)."""
+
+
+class InvalidAccessConfig(ValueError):
+    """An ``[access]`` section that cannot be read; the message says what to fix."""
+
+
+def normalize_email(email: object) -> str:
+    """An e-mail as compared: trimmed and lower case; ``""`` for anything that is not text.
+
+    Example: ``normalize_email(" Ana@Loja.com ") == "ana@loja.com"``.
+    """
+    return email.strip().casefold() if isinstance(email, str) else ""
+
+
+@dataclass(frozen=True)
+class AccessRules:
+    """Who may see what, as configured in ``[access]``.
+
+    Attributes:
+        admins: e-mails that see every store and the export audit.
+        stores: e-mail → the stores that person may see.
+
+    Example::
+
+        rules = AccessRules(admins=frozenset({"dona@loja.com"}),
+                            stores={"ana@loja.com": ("Vitrine Jardins",)})
+        rules.allowed("ana@loja.com", ("Vitrine Jardins", "Vitrine Leblon")) == ("Vitrine Jardins",)
+    """
+
+    admins: frozenset[str] = frozenset()
+    stores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def is_admin(self, email: object) -> bool:
+        """True when ``email`` is listed in ``admins``."""
+        key = normalize_email(email)
+        return bool(key) and key in self.admins
+
+    def is_known(self, email: object) -> bool:
+        """True when ``email`` is an admin or has stores of its own."""
+        key = normalize_email(email)
+        return bool(key) and (key in self.admins or key in self.stores)
+
+    def allowed(self, email: object, all_stores: Iterable[str]) -> tuple[str, ...]:
+        """The stores of ``all_stores`` that ``email`` may see, in their order.
+
+        Args:
+            email: the signed-in user's e-mail (any case); unknown or empty sees nothing.
+            all_stores: every store of the data.
+
+        Returns:
+            Every store for an admin, the configured ones that exist for a manager, else ``()``.
+        """
+        key = normalize_email(email)
+        every = tuple(all_stores)
+        if not key:
+            return ()
+        if key in self.admins:
+            return every
+        mine = set(self.stores.get(key, ()))
+        return tuple(store for store in every if store in mine)
+
+
+def _text_list(value: object, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise InvalidAccessConfig(f"{where} deve ser uma lista de textos, por exemplo [\"...\"].")
+    return tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
+
+
+def parse_rules(section: Mapping[str, object] | None) -> AccessRules:
+    """The rules of an ``[access]`` section (``st.secrets["access"]`` or a parsed TOML table).
+
+    Format::
+
+        [access]
+        admins = ["dona@loja.com"]
+
+        [access.stores]
+        "ana@loja.com" = ["Vitrine Jardins"]
+
+    Args:
+        section: the section, or None when there is none (then nobody has access).
+
+    Returns:
+        The rules; e-mails are compared without case.
+
+    Raises:
+        InvalidAccessConfig: a value of the wrong type, or an unknown key.
+    """
+    if section is None:
+        return AccessRules()
+    if not isinstance(section, Mapping):
+        raise InvalidAccessConfig("[access] deve ser uma seção do secrets.toml.")
+    unknown = sorted(set(section) - {"admins", "stores"})
+    if unknown:
+        raise InvalidAccessConfig(
+            f"[access] não reconhece {', '.join(unknown)}: use admins = [...] e [access.stores]."
+        )
+    admins = frozenset(
+        normalize_email(e) for e in _text_list(section.get("admins", []), "[access] admins")
+    )
+    table = section.get("stores", {})
+    if not isinstance(table, Mapping):
+        raise InvalidAccessConfig(
+            '[access.stores] deve mapear e-mails a lojas: "ana@loja.com" = ["Vitrine Jardins"].'
+        )
+    stores: dict[str, tuple[str, ...]] = {}
+    for email, value in table.items():
+        key = normalize_email(email)
+        if not key:
+            continue
+        granted = _text_list(value, f'[access.stores] "{email}"')
+        stores[key] = tuple(dict.fromkeys([*stores.get(key, ()), *granted]))
+    return AccessRules(admins=admins, stores=stores)
+
+
+def require_stores(requested: Iterable[str], allowed: Collection[str]) -> tuple[str, ...]:
+    """``requested`` if every store of it is allowed; else ``AccessDenied`` naming the others.
+
+    Example: ``require_stores(["A"], allowed=("A", "B")) == ("A",)``;
+    ``require_stores(["B"], allowed=("A",))`` raises ``AccessDenied``.
+
+    Args:
+        requested: the stores a page, a download or the command line asks for.
+        allowed: the stores the user may see.
+
+    Returns:
+        The requested stores, without repeats, in the order asked.
+    """
+    wanted = tuple(dict.fromkeys(requested))
+    permitted = set(allowed)
+    refused = [store for store in wanted if store not in permitted]
+    if refused:
+        names = ", ".join(f'"{store}"' for store in refused)
+        raise AccessDenied(f"Sem acesso à loja {names}." if len(refused) == 1
+                           else f"Sem acesso às lojas {names}.")
+    return wanted
+
+
+def scoped(
+    data: CustomerData, allowed: Collection[str], requested: Iterable[str] | None = None
+) -> CustomerData:
+    """The customers a user may work on: the requested stores, checked against the allowed ones.
+
+    Every rule (lookup, segments, metrics, insights, exports) reads the frame this returns.
+
+    Args:
+        data: the customer frame of every store.
+        allowed: the stores the user may see.
+        requested: the stores chosen (default: all allowed).
+
+    Returns:
+        ``data`` limited to those stores.
+
+    Raises:
+        AccessDenied: a requested store is not allowed.
+    """
+    stores = tuple(allowed) if requested is None else require_stores(requested, allowed)
+    return data.for_stores(stores)
+
+
+__all__ = [
+    "AccessDenied", "AccessRules", "InvalidAccessConfig", "normalize_email", "parse_rules",
+    "require_stores", "scoped",
+]
