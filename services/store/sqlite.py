@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -227,12 +227,7 @@ class SqliteStore(CustomerRepository):
     def insert_raw(self, rows: Sequence[dict[str, object]]) -> None:
         """Insert raw records as they are (demo and mirror), in one transaction."""
         with self.connect() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO customers (id, store, phone, phone_key, name, interests,"
-                " interests_all, created_at, last_interaction, opt_out, modified_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_raw_row(row) for row in rows],
-            )
+            db.executemany(_INSERT_CUSTOMER, [_raw_row(row) for row in rows])
 
     def replace_products(self, rows: Sequence[tuple[str, str, str | None, str, int | None]]) -> None:
         """Replace the product catalog: ``(key, title, brand, category, price_brl)`` rows."""
@@ -240,12 +235,77 @@ class SqliteStore(CustomerRepository):
             db.execute("DELETE FROM products")
             db.executemany("INSERT OR REPLACE INTO products VALUES (?, ?, ?, ?, ?)", rows)
 
+    # --- mirror (an Airtable base copied in one transaction) -----------------
+
+    def replace_mirror(
+        self,
+        rows: Sequence[dict[str, object]],
+        stores: Sequence[tuple[str, str | None]],
+        products: Sequence[tuple[str, str, str | None, str, int | None]] | None,
+        meta: Mapping[str, str | None],
+    ) -> None:
+        """Swap in a complete copy of the source, all or nothing (a full sync).
+
+        ``products`` None keeps the catalog as it is.
+        """
+        with self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM customers")
+            db.execute("DELETE FROM stores")
+            db.executemany(_INSERT_CUSTOMER, [_raw_row(row) for row in rows])
+            db.executemany("INSERT OR REPLACE INTO stores VALUES (?, ?)", stores)
+            if products is not None:
+                db.execute("DELETE FROM products")
+                db.executemany("INSERT OR REPLACE INTO products VALUES (?, ?, ?, ?, ?)", products)
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
+
+    def apply_mirror_changes(
+        self,
+        upserts: Sequence[dict[str, object]],
+        deleted: Collection[str],
+        stores: Sequence[tuple[str, str | None]] | None,
+        products: Sequence[tuple[str, str, str | None, str, int | None]] | None,
+        meta: Mapping[str, str | None],
+    ) -> None:
+        """Apply an incremental sync, all or nothing: changed rows, deleted ids, stores, meta.
+
+        ``stores`` / ``products`` None keep them as they are; a list replaces them.
+        """
+        with self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(_INSERT_CUSTOMER, [_raw_row(row) for row in upserts])
+            db.executemany("DELETE FROM customers WHERE id = ?", [(rid,) for rid in deleted])
+            if stores is not None:
+                db.execute("DELETE FROM stores")
+                db.executemany("INSERT OR REPLACE INTO stores VALUES (?, ?)", stores)
+            if products is not None:
+                db.execute("DELETE FROM products")
+                db.executemany("INSERT OR REPLACE INTO products VALUES (?, ?, ?, ?, ?)", products)
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
+
+    def record_ids(self) -> set[str]:
+        """Every customer id held (the deletion sweep compares them with the source)."""
+        with self.connect() as db:
+            return {row[0] for row in db.execute("SELECT id FROM customers")}
+
+    def store_ids(self) -> dict[str, str | None]:
+        """Store name -> source record id (the Tenants record of an Airtable base)."""
+        with self.connect() as db:
+            return dict(db.execute("SELECT name, record_id FROM stores").fetchall())
+
     def clear(self) -> None:
         """Remove every customer, store and product (the demo is rebuilt from scratch)."""
         with self.connect() as db:
             db.execute("DELETE FROM customers")
             db.execute("DELETE FROM stores")
             db.execute("DELETE FROM products")
+
+
+_INSERT_CUSTOMER = (
+    "INSERT OR REPLACE INTO customers (id, store, phone, phone_key, name, interests,"
+    " interests_all, created_at, last_interaction, opt_out, modified_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _raw_row(row: dict[str, object]) -> tuple:
