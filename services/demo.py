@@ -161,9 +161,10 @@ class DemoSummary:
     def line(self) -> str:
         """The one-line summary the CLI prints."""
         coverage = self.with_interests / self.customers if self.customers else 0.0
+        share = f"{coverage:.1%}".replace(".", ",")
         return (
             f"Demo: {self.customers} clientes em {len(self.stores)} lojas ({', '.join(self.stores)}),"
-            f" {self.products} produtos, cobertura {coverage:.1%},"
+            f" {self.products} produtos, cobertura {share},"
             f" {len(self.messy_ids)} registros problemáticos, {self.opted_out} opt-out (seed {self.seed})."
         )
 

@@ -1,0 +1,232 @@
+"""The command line: ``python -m services demo|record|customer ...`` over the embedded SQLite store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from services import config, demo
+from services.interests import InvalidBatch, InvalidPhone, now_utc, parse_time
+from services.store.base import StoreError, UnknownStore
+from services.store.sqlite import SqliteStore
+
+USAGE = 2
+DATA = 1
+
+
+class CliError(Exception):
+    """A one-line message for stderr, and the exit code."""
+
+    def __init__(self, message: str, code: int = DATA) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error on one line instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{self.prog}: {message} (veja --help)", USAGE)
+
+
+# --- arguments -----------------------------------------------------------------
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"não é um número inteiro: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"deve ser pelo menos 1: {text}")
+    return value
+
+
+def _moment(text: str) -> datetime:
+    moment = parse_time(text)
+    if moment is None:
+        raise ValueError(f"data inválida (use ISO 8601, ex. 2026-01-05T10:00:00Z): {text!r}")
+    return moment
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m services``."""
+    root = _Parser(
+        prog="python -m services",
+        description="Vitrine na linha de comando: base de demonstração, registro de interesses, clientes.",
+    )
+    root.add_argument("--db", type=Path, default=None,
+                      help="arquivo SQLite (padrão: $VITRINE_DB ou data/vitrine.db)")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    cmd = commands.add_parser("demo", help="(re)cria a base de demonstração")
+    cmd.add_argument("--customers", type=_positive, default=6000, help="número de clientes (padrão 6000)")
+    cmd.add_argument("--seed", type=int, default=7, help="semente (mesma semente, mesmos dados)")
+    cmd.add_argument("--now", help="momento de referência ISO 8601 (padrão: agora)")
+
+    cmd = commands.add_parser(
+        "record", help="registra produtos de uma conversa (regra de registro) e imprime o cliente",
+        description="Aplica a regra de registro a um evento (ou a cada linha de --jsonl). Com --jsonl,"
+        " a primeira linha inválida interrompe: os eventos anteriores ficam salvos e a mensagem"
+        " diz a linha de onde retomar.",
+    )
+    cmd.add_argument("--store", help="loja (tenant)")
+    cmd.add_argument("--phone", help="telefone WhatsApp, em qualquer formato")
+    cmd.add_argument("--name", help="nome do cliente")
+    cmd.add_argument("--at", help="momento do evento, ISO 8601 (padrão: agora)")
+    cmd.add_argument("--jsonl", metavar="FILE",
+                     help='um evento por linha: {"store", "phone", "name"?, "products": [...], "at"}'
+                          " ('-' lê da entrada padrão)")
+    cmd.add_argument("products", nargs="*", metavar="PRODUCT", help="produtos, na ordem do assistente")
+
+    cmd = commands.add_parser("customer", help="imprime um cliente em JSON")
+    cmd.add_argument("--store", required=True, help="loja (tenant)")
+    cmd.add_argument("--phone", required=True, help="telefone, com ou sem o nono dígito")
+    return root
+
+
+# --- commands --------------------------------------------------------------------
+
+
+def open_store(path: Path, err: TextIO) -> SqliteStore:
+    """The store at ``path``; a new (or blank) file is filled with the demo first (said on stderr)."""
+    if path.exists():
+        store = SqliteStore(path)
+        if not (store.is_empty() and not store.stores() and store.get_meta("source") is None):
+            return store
+    print(f"nota: base {path} ainda não existe; criando a base de demonstração…", file=err)
+    return demo.ensure_demo(path, now_utc())
+
+
+def require_store(store: SqliteStore, name: str | None) -> str:
+    """``name`` when it is a store of the file, else a one-line error listing the stores."""
+    stores = store.stores()
+    if name not in stores:
+        listed = ", ".join(stores) or "nenhuma"
+        raise UnknownStore(f"Loja desconhecida: {name!r}. Lojas: {listed}")
+    return name
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    now = _moment(args.now) if args.now else now_utc()
+    store = SqliteStore(args.db)
+    if store.get_meta("source") not in (None, "demo"):
+        raise CliError(f"{args.db} é o espelho de uma base Airtable: use outro --db para a demonstração.")
+    summary = demo.generate(store, args.customers, args.seed, now=now)
+    print(summary.line(), file=out)
+
+
+def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    if args.jsonl is not None:
+        if args.products or args.phone or args.store or args.name or args.at:
+            raise CliError("record: use --jsonl sozinho, ou --store/--phone com PRODUCT... (veja --help)",
+                           USAGE)
+        _record_jsonl(args, out, err)
+        return
+    if not args.store or not args.phone or not args.products:
+        raise CliError("record: informe --store, --phone e pelo menos um PRODUCT, ou --jsonl FILE"
+                       " (veja --help)", USAGE)
+    at = _moment(args.at) if args.at else now_utc()
+    store = open_store(args.db, err)
+    customer = store.record(require_store(store, args.store), args.phone, args.products, at, args.name)
+    print(json.dumps(customer.as_json(), ensure_ascii=False), file=out)
+
+
+def _event(line: str) -> tuple[str, str, list[str], datetime, str | None]:
+    event = json.loads(line)
+    if not isinstance(event, dict):
+        raise ValueError("esperado um objeto JSON")
+    store, phone, products, at = (event.get(k) for k in ("store", "phone", "products", "at"))
+    name = event.get("name")
+    if not isinstance(store, str) or not isinstance(phone, str):
+        raise ValueError('"store" e "phone" são obrigatórios (texto)')
+    if not isinstance(products, list) or not all(isinstance(p, str) for p in products):
+        raise ValueError('"products" deve ser uma lista de textos')
+    if not isinstance(at, str):
+        raise ValueError('"at" é obrigatório (ISO 8601)')
+    if name is not None and not isinstance(name, str):
+        raise ValueError('"name" deve ser texto')
+    return store, phone, products, _moment(at), name
+
+
+def _record_jsonl(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    # Stops at the first bad line: a conversation log is ordered, so applying later
+    # events without an earlier one would leave `interests` in the wrong order.
+    handle = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")
+    with handle:
+        _replay(args, handle, open_store(args.db, err), out)
+
+
+def _replay(args: argparse.Namespace, handle: TextIO, store: SqliteStore, out: TextIO) -> None:
+    saved = 0
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            shop, phone, products, at, name = _event(line)
+            customer = store.record(require_store(store, shop), phone, products, at, name)
+        except (ValueError, StoreError) as error:
+            raise CliError(
+                f"{args.jsonl}, linha {number}: {_message(error)} ({saved} evento(s) anterior(es)"
+                f" salvo(s); corrija e retome a partir da linha {number})"
+            ) from error
+        print(json.dumps(customer.as_json(), ensure_ascii=False), file=out, flush=True)
+        saved += 1
+
+
+def cmd_customer(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    store = open_store(args.db, err)
+    found = store.find(require_store(store, args.store), args.phone)
+    if found is None:
+        raise CliError(f"Cliente não encontrado: {args.phone} na loja {args.store}")
+    print(json.dumps(found.as_json(), ensure_ascii=False), file=out)
+
+
+COMMANDS = {"demo": cmd_demo, "record": cmd_record, "customer": cmd_customer}
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"JSON inválido ({error.msg}, coluna {error.colno})"
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code (0, 1 for bad data, 2 for bad usage).
+
+    Example: ``main(["--db", "/tmp/v.db", "demo", "--customers", "500"])`` prints one summary line.
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    db: Path | None = None
+    try:
+        args = parser().parse_args(argv)
+        args.db = db = args.db or config.db_path()
+        COMMANDS[args.command](args, out, err)
+    except CliError as error:
+        print(f"erro: {error}", file=err)
+        return error.code
+    except sqlite3.Error as error:
+        print(f"erro: não foi possível usar a base {db}: {_message(error)}", file=err)
+        return DATA
+    except (InvalidBatch, InvalidPhone, StoreError, ValueError, OSError) as error:
+        print(f"erro: {_message(error)}", file=err)
+        return DATA
+    except KeyboardInterrupt:
+        print("erro: interrompido", file=err)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8")
+    sys.exit(main())

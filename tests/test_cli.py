@@ -1,0 +1,244 @@
+"""The command line end to end: ``python -m services`` on a temporary database."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+STORE = "Vitrine Jardins"
+PHONE = "(11) 9 8765-4321"
+
+# SPEC §3 worked example: (event, at, batch, interests after, interests_all after).
+WEEK_1 = ["Submariner", "GMT-Master II", "Datejust"]
+WEEK_2 = ["Anel Diamante", "Cartier Love"]
+MONTH_2 = ["Nautilus 5711", "Aquanaut", "Calatrava"]
+MONTH_3 = ["Grand Complications", "Twenty-4", "Golden Ellipse"]
+WORKED_EXAMPLE = [
+    ("Week 1", "2026-01-05T10:00:00Z", WEEK_1, WEEK_1, WEEK_1),
+    ("Week 2", "2026-01-12T15:30:00Z", WEEK_2, WEEK_1 + WEEK_2, WEEK_1 + WEEK_2),
+    ("Month 2", "2026-02-16T11:00:00Z", MONTH_2,
+     ["Anel Diamante", "Cartier Love", *MONTH_2], WEEK_1 + WEEK_2 + MONTH_2),
+    ("Month 3", "2026-03-16T17:45:00Z", MONTH_3,
+     ["Aquanaut", "Calatrava", *MONTH_3], WEEK_1 + WEEK_2 + MONTH_2 + MONTH_3),
+    ("later", "2026-05-04T09:15:00Z", ["Submariner"],
+     ["Calatrava", *MONTH_3, "Submariner"], WEEK_1 + WEEK_2 + MONTH_2 + MONTH_3),
+]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "VITRINE_DB" and not k.startswith("AIRTABLE_")}
+    return {**env, "PYTHONIOENCODING": "utf-8", **extra}
+
+
+def run(db: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services", "--db", str(db), *args],
+        cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=120,
+        env=clean_env(),
+    )
+
+
+def call(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The same command in this process (fast), for the many cases of bad input."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--db", str(db), *args], out, err)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("erro: ")
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("cli") / "vitrine.db"
+    out = ok(run(db, "demo", "--customers", "300", "--seed", "7", "--now", "2026-01-01T00:00:00Z"))
+    assert out.count("\n") == 1 and "300 clientes" in out
+    return db
+
+
+@pytest.fixture
+def db(demo_db, tmp_path) -> Path:
+    """A fresh copy of the small demo for each test."""
+    copy = tmp_path / "vitrine.db"
+    copy.write_bytes(demo_db.read_bytes())
+    return copy
+
+
+def customer(db: Path, phone: str = PHONE, store: str = STORE) -> dict:
+    return json.loads(ok(run(db, "customer", "--store", store, "--phone", phone)))
+
+
+def test_record_reproduces_the_worked_example_row_by_row(db):
+    for event, at, batch, interests, interests_all in WORKED_EXAMPLE:
+        out = ok(run(db, "record", "--store", STORE, "--phone", PHONE, "--name", "Ana Souza",
+                     "--at", at, *batch))
+        saved = json.loads(out)
+        assert saved["interests"] == interests, event
+        assert saved["interests_all"] == interests_all, event
+        assert saved["last_interaction"] == at, event
+        assert saved["created_at"] == "2026-01-05T10:00:00Z", event
+    assert len(saved["interests_all"]) == 11
+    assert saved["phone"] == "+5511987654321"
+    assert saved["store"] == STORE and saved["name"] == "Ana Souza"
+
+
+def test_customer_is_found_with_or_without_the_ninth_digit(db):
+    ok(run(db, "record", "--store", STORE, "--phone", PHONE, "--at", "2026-01-05T10:00:00Z", *WEEK_1))
+    typed = customer(db, "(11) 9 8765-4321")
+    without_ninth = customer(db, "+55 11 8765-4321")
+    assert typed == without_ninth
+    assert list(typed) == ["store", "phone", "name", "interests", "interests_all",
+                           "created_at", "last_interaction"]
+    assert typed["interests"] == WEEK_1
+
+
+def test_record_jsonl_replays_a_conversation_log(db, tmp_path):
+    log = tmp_path / "log.jsonl"
+    lines = [
+        {"store": STORE, "phone": PHONE, "name": "Ana", "products": batch, "at": at}
+        for _event, at, batch, _i, _a in WORKED_EXAMPLE
+    ]
+    lines.insert(2, {"store": "Vitrine Leblon", "phone": "+55 21 99876-5432",
+                     "products": ["Serpenti"], "at": "2026-01-20T12:00:00Z"})
+    log.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n\n",
+                   encoding="utf-8")
+    printed = [json.loads(line) for line in ok(run(db, "record", "--jsonl", str(log))).splitlines()]
+    assert len(printed) == 6
+    assert printed[2]["store"] == "Vitrine Leblon" and printed[2]["interests"] == ["Serpenti"]
+    assert printed[-1]["interests"] == WORKED_EXAMPLE[-1][3]
+    assert customer(db)["interests_all"] == WORKED_EXAMPLE[-1][4]
+
+
+def test_record_jsonl_from_stdin(db):
+    event = {"store": STORE, "phone": PHONE, "products": ["Daytona"], "at": "2026-02-01T10:00:00Z"}
+    out = ok(run(db, "record", "--jsonl", "-", stdin=json.dumps(event) + "\n"))
+    assert json.loads(out)["interests"] == ["Daytona"]
+
+
+def test_record_jsonl_stops_at_a_bad_line_and_keeps_what_came_before(db, tmp_path):
+    log = tmp_path / "log.jsonl"
+    good = {"store": STORE, "phone": PHONE, "products": WEEK_1, "at": "2026-01-05T10:00:00Z"}
+    after = {"store": STORE, "phone": PHONE, "products": ["Daytona"], "at": "2026-01-09T10:00:00Z"}
+    log.write_text(f"{json.dumps(good)}\n{{not json\n{json.dumps(after)}\n", encoding="utf-8")
+    result = run(db, "record", "--jsonl", str(log))
+    message = one_line_error(result)
+    assert result.returncode == 1
+    assert "linha 2" in message and "1 evento" in message
+    assert len(result.stdout.splitlines()) == 1
+    assert customer(db)["interests"] == WEEK_1  # line 1 saved, line 3 not applied
+
+
+@pytest.mark.parametrize("bad_event, reason", [
+    ({"store": STORE, "phone": PHONE, "products": [], "at": "2026-01-05T10:00:00Z"}, "produto"),
+    ({"store": STORE, "phone": "n/d", "products": ["A"], "at": "2026-01-05T10:00:00Z"}, "Telefone"),
+    ({"store": "Loja Z", "phone": PHONE, "products": ["A"], "at": "2026-01-05T10:00:00Z"}, "Loja"),
+    ({"store": STORE, "phone": PHONE, "products": ["A"], "at": "ontem"}, "data"),
+    ({"store": STORE, "phone": PHONE, "products": "A"}, "products"),
+    ({"store": STORE, "phone": PHONE, "products": ["A"]}, "at"),
+    (["not", "an", "object"], "objeto"),
+])
+def test_record_jsonl_names_the_bad_line(db, tmp_path, bad_event, reason):
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps(bad_event) + "\n", encoding="utf-8")
+    message = one_line_error(call(db, "record", "--jsonl", str(log)))
+    assert "linha 1" in message and reason in message
+
+
+def test_unknown_store_lists_the_stores(db):
+    message = one_line_error(run(db, "customer", "--store", "Loja Z", "--phone", PHONE))
+    assert "Loja Z" in message
+    assert "Vitrine Jardins, Vitrine Leblon, Vitrine Savassi" in message
+
+
+@pytest.mark.parametrize("args, code", [
+    ((), 2),
+    (("bogus",), 2),
+    (("record", "--phone", PHONE, "Submariner"), 2),
+    (("record", "--store", STORE, "--phone", PHONE), 2),
+    (("record", "--jsonl", "x.jsonl", "Submariner"), 2),
+    (("customer", "--store", STORE), 2),
+    (("demo", "--customers", "abc"), 2),
+    (("demo", "--customers", "0"), 2),
+    (("record", "--store", "Loja Z", "--phone", PHONE, "Submariner"), 1),
+    (("record", "--store", STORE, "--phone", "123", "Submariner"), 1),
+    (("record", "--store", STORE, "--phone", PHONE, "--at", "31/02/2025", "Submariner"), 1),
+    (("record", "--store", STORE, "--phone", PHONE, " ", ","), 1),
+    (("record", "--jsonl", "/nonexistent/log.jsonl"), 1),
+    (("customer", "--store", STORE, "--phone", "n/d"), 1),
+    (("customer", "--store", STORE, "--phone", "+55 31 99999-0000"), 1),
+    (("demo", "--now", "ontem"), 1),
+])
+def test_bad_arguments_give_one_line_and_an_exit_code(db, args, code):
+    result = call(db, *args)
+    one_line_error(result)
+    assert result.returncode == code
+
+
+@pytest.mark.parametrize("args, code", [
+    (("bogus",), 2),
+    (("record", "--store", STORE, "--phone", PHONE), 2),
+    (("record", "--store", STORE, "--phone", "123", "Submariner"), 1),
+    (("record", "--store", STORE, "--phone", PHONE, "--at", "ontem", "Submariner"), 1),
+])
+def test_bad_arguments_end_to_end_never_show_a_traceback(db, args, code):
+    result = run(db, *args)
+    one_line_error(result)
+    assert result.returncode == code
+    assert result.stdout == ""
+
+
+def test_a_file_that_is_not_a_database_is_a_one_line_error(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 50)
+    message = one_line_error(run(junk, "customer", "--store", STORE, "--phone", PHONE))
+    assert str(junk) in message
+
+
+def test_a_missing_database_is_created_with_the_demo_first(tmp_path):
+    db = tmp_path / "new" / "vitrine.db"
+    result = run(db, "record", "--store", STORE, "--phone", PHONE, "--at", "2026-01-05T10:00:00Z",
+                 *WEEK_1)
+    assert json.loads(ok(result))["interests"] == WEEK_1
+    assert "demonstração" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    second = run(db, "customer", "--store", STORE, "--phone", PHONE)
+    assert ok(second) and second.stderr == ""
+
+
+def test_demo_with_the_same_seed_prints_the_same_summary(tmp_path):
+    args = ("demo", "--customers", "200", "--seed", "3", "--now", "2026-01-01T00:00:00Z")
+    first = ok(run(tmp_path / "a.db", *args))
+    again = ok(run(tmp_path / "a.db", *args))
+    assert first == again
+    assert first.startswith("Demo: 200 clientes em 3 lojas")
+
+
+def test_vitrine_db_environment_picks_the_file(tmp_path):
+    db = tmp_path / "env.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "services", "demo", "--customers", "100"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=clean_env(VITRINE_DB=str(db)),
+    )
+    ok(result)
+    assert db.exists()
