@@ -1,9 +1,10 @@
-"""The command line: ``python -m services demo|record|customer ...`` over the embedded SQLite store."""
+"""The command line: ``python -m services demo|record|customer|metrics ...`` over the SQLite store."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -11,7 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from services import config, demo
+from services import config, demo, metrics
+from services.frame import CustomerData, build
 from services.interests import InvalidBatch, InvalidPhone, now_utc, parse_time
 from services.store.base import StoreError, UnknownStore
 from services.store.sqlite import SqliteStore
@@ -88,6 +90,10 @@ def parser() -> argparse.ArgumentParser:
     cmd = commands.add_parser("customer", help="imprime um cliente em JSON")
     cmd.add_argument("--store", required=True, help="loja (tenant)")
     cmd.add_argument("--phone", required=True, help="telefone, com ou sem o nono dígito")
+
+    cmd = commands.add_parser("metrics", help="cobertura, recência e profundidade em JSON (total e por loja)")
+    cmd.add_argument("--store", help="uma loja (padrão: todas)")
+    cmd.add_argument("--now", help="momento de referência ISO 8601 (padrão: agora)")
     return root
 
 
@@ -188,7 +194,20 @@ def cmd_customer(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     print(json.dumps(found.as_json(), ensure_ascii=False), file=out)
 
 
-COMMANDS = {"demo": cmd_demo, "record": cmd_record, "customer": cmd_customer}
+def load(store: SqliteStore, stores: Sequence[str]) -> CustomerData:
+    """The customer frame of ``stores``, as the dashboard builds it."""
+    return build(store.raw_customers(stores), store.catalog())
+
+
+def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    now = _moment(args.now) if args.now else now_utc()
+    store = open_store(args.db, err)
+    stores = [require_store(store, args.store)] if args.store is not None else store.stores()
+    report = metrics.compute(load(store, stores), now)
+    print(json.dumps(metrics.to_json(report), ensure_ascii=False, indent=2), file=out)
+
+
+COMMANDS = {"demo": cmd_demo, "record": cmd_record, "customer": cmd_customer, "metrics": cmd_metrics}
 
 
 def _message(error: BaseException) -> str:
@@ -213,6 +232,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except CliError as error:
         print(f"erro: {error}", file=err)
         return error.code
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as Python's docs advise.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return DATA
     except sqlite3.Error as error:
         print(f"erro: não foi possível usar a base {db}: {_message(error)}", file=err)
         return DATA

@@ -165,6 +165,32 @@ def test_record_jsonl_names_the_bad_line(db, tmp_path, bad_event, reason):
     assert "linha 1" in message and reason in message
 
 
+def test_metrics_for_all_stores_and_for_one(db):
+    now = ("--now", "2026-01-01T00:00:00Z")
+    report = json.loads(ok(run(db, "metrics", *now)))
+    assert report["customers"] == 300
+    assert sorted(report["stores"]) == ["Vitrine Jardins", "Vitrine Leblon", "Vitrine Savassi"]
+    assert sum(s["customers"] for s in report["stores"].values()) == 300
+    assert report["coverage"] == round(report["covered"] / report["customers"], 4)
+    assert 0.8 < report["coverage"] < 0.95 and report["met"]["coverage"] is True
+    assert set(report["targets"]) == {"coverage", "recency", "depth"}
+    assert report["recency_median_days"] <= report["recency_days"]
+
+    leblon = json.loads(ok(run(db, "metrics", "--store", "Vitrine Leblon", *now)))
+    assert list(leblon["stores"]) == ["Vitrine Leblon"]
+    assert leblon["customers"] == report["stores"]["Vitrine Leblon"]["customers"]
+    assert leblon["coverage"] == report["stores"]["Vitrine Leblon"]["coverage"]
+
+
+def test_metrics_count_a_newly_recorded_customer(db):
+    now = ("--now", "2026-01-01T00:00:00Z")
+    before = json.loads(call(db, "metrics", "--store", STORE, *now).stdout)
+    ok(call(db, "record", "--store", STORE, "--phone", PHONE, "--at", "2025-12-31T00:00:00Z", *WEEK_1))
+    after = json.loads(call(db, "metrics", "--store", STORE, *now).stdout)
+    assert after["customers"] == before["customers"] + 1
+    assert after["covered"] == before["covered"] + 1
+
+
 def test_unknown_store_lists_the_stores(db):
     message = one_line_error(run(db, "customer", "--store", "Loja Z", "--phone", PHONE))
     assert "Loja Z" in message
@@ -188,6 +214,8 @@ def test_unknown_store_lists_the_stores(db):
     (("customer", "--store", STORE, "--phone", "n/d"), 1),
     (("customer", "--store", STORE, "--phone", "+55 31 99999-0000"), 1),
     (("demo", "--now", "ontem"), 1),
+    (("metrics", "--store", "Loja Z"), 1),
+    (("metrics", "--now", "31/02/2025"), 1),
 ])
 def test_bad_arguments_give_one_line_and_an_exit_code(db, args, code):
     result = call(db, *args)
