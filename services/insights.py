@@ -1,0 +1,555 @@
+"""What customers want: brand journeys, trending products and cross-selling (SPEC §7)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from services.catalog import (
+    CATEGORY_LABELS,
+    ENTRY,
+    HAUTE,
+    JEWELRY,
+    LUXURY,
+    TIER_LABELS,
+    TIER_ORDER,
+    WATCH,
+)
+from services.frame import CustomerData
+
+TRENDING_LIFT = 1.5
+MIN_CUSTOMERS = 5
+# Upgrades counted between price tiers, lowest first.
+TIER_STEPS: tuple[tuple[str, str], ...] = ((ENTRY, LUXURY), (ENTRY, HAUTE), (LUXURY, HAUTE))
+_TIER_BY_RANK = {rank: tier for tier, rank in TIER_ORDER.items()}
+_CATEGORY_PLURALS = {WATCH: "relógios", JEWELRY: "joias"}
+
+
+# --- pt-BR numbers -------------------------------------------------------------
+
+
+def _half_up(value: float, digits: int) -> float:
+    scale = 10**digits
+    return math.floor(value * scale + 0.5 + 1e-9) / scale
+
+
+def percent(share: float) -> str:
+    """A 0–1 share as people read it in pt-BR.
+
+    Example: ``percent(0.4) == "40%"``, ``percent(0.025) == "2,5%"``.
+    """
+    value = share * 100
+    if value >= 10:
+        return f"{_half_up(value, 0):.0f}%"
+    shown = _half_up(value, 1)
+    text = f"{shown:.0f}" if shown.is_integer() else f"{shown:.1f}".replace(".", ",")
+    return f"{text}%"
+
+
+def times(lift: float) -> str:
+    """A ratio with one decimal and a comma: ``times(2.06) == "2,1×"``."""
+    return f"{_half_up(lift, 1):.1f}".replace(".", ",") + "×"
+
+
+# --- lookups -------------------------------------------------------------------
+
+
+def _product_rows(items: pd.DataFrame, products: pd.DataFrame) -> np.ndarray:
+    """The row of ``products`` of each item (-1 when its key is not there)."""
+    key = items["key"]
+    if not isinstance(key.dtype, pd.CategoricalDtype):
+        key = key.astype("category")
+    where = products.index.get_indexer(key.cat.categories)
+    return _with_none(where)[key.cat.codes.to_numpy()]
+
+
+def _with_none(lookup: np.ndarray) -> np.ndarray:
+    """``lookup`` with a trailing -1, so that indexing it with -1 gives -1."""
+    return np.append(lookup.astype(np.int64), -1)
+
+
+def _attribute_codes(
+    items: pd.DataFrame, products: pd.DataFrame, column: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-item code of ``products[column]`` (-1: none) and the sorted distinct values."""
+    codes, values = pd.factorize(products[column].to_numpy(), sort=True)
+    rows = _product_rows(items, products)
+    return _with_none(codes)[rows], np.asarray(values, dtype=object)
+
+
+def _brand_ranks(brands: np.ndarray, products: pd.DataFrame) -> np.ndarray:
+    """Tier rank of each brand (0 when the brand has no known tier)."""
+    tiers = products.dropna(subset=["brand"]).groupby("brand")["tier"].first()
+    return np.array(
+        [TIER_ORDER.get(tiers.get(brand), 0) for brand in brands], dtype=np.int64
+    )
+
+
+# Above this many customer × value cells, distinct pairs are found by sorting instead.
+_DENSE_LIMIT = 50_000_000
+
+
+def _distinct(cid: np.ndarray, code: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``(cid, code)`` pairs with ``code >= 0``, sorted by customer then code."""
+    ok = code >= 0
+    cid, code = cid[ok], code[ok]
+    if not len(cid):
+        return cid.astype(np.int64), code.astype(np.int64)
+    customers = int(cid.max()) + 1
+    if customers * width <= _DENSE_LIMIT:
+        held = np.zeros((customers, width), dtype=bool)
+        held[cid, code] = True
+        flat = np.flatnonzero(held)
+    else:
+        # Items come grouped by customer, so a stable sort of the pairs is nearly free.
+        flat = np.sort(cid.astype(np.int64) * width + code, kind="stable")
+        flat = flat[np.r_[True, flat[1:] != flat[:-1]]]
+    return flat // width, flat % width
+
+
+def _ordered(cid: np.ndarray, pos: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    if len(cid) > 1 and not (
+        np.all(cid[1:] >= cid[:-1]) and np.all((cid[1:] != cid[:-1]) | (pos[1:] > pos[:-1]))
+    ):
+        order = np.lexsort((pos, cid))
+        return [cid[order], pos[order], *(a[order] for a in others)]
+    return [cid, pos, *others]
+
+
+# --- journeys ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Journeys:
+    """Brand paths and how customers move up the price tiers.
+
+    Attributes:
+        paths: one row per step of each customer's brand path
+            (``cid, step, brand, tier``), repeats collapsed, unknown brands skipped.
+        first_brands: ``brand, tier, customers, share`` of customers by first brand,
+            among customers with at least one branded item; most customers first.
+        tier_upgrades: ``from_tier, to_tier, from_label, to_label, starters,
+            customers, share``: of customers whose first brand is of ``from_tier``
+            (``starters``), those who later asked about a brand of ``to_tier``.
+        brand_upgrades: ``from_brand, from_tier, to_brand, to_tier, starters,
+            customers, share``: of customers whose path starts at ``from_brand``,
+            those who later asked about ``to_brand`` of a higher tier; highest share first.
+        branded_customers: customers with at least one branded item.
+        upgrade_starters: customers whose first brand is entry or luxury.
+        upgraded: of those, customers who later asked about a higher tier.
+        readings: Portuguese one-liners from the figures.
+    """
+
+    paths: pd.DataFrame
+    first_brands: pd.DataFrame
+    tier_upgrades: pd.DataFrame
+    brand_upgrades: pd.DataFrame
+    branded_customers: int
+    upgrade_starters: int
+    upgraded: int
+    readings: list[str] = field(default_factory=list)
+
+    @property
+    def upgrade_share(self) -> float | None:
+        """``upgraded / upgrade_starters``; None when nobody can move up."""
+        return self.upgraded / self.upgrade_starters if self.upgrade_starters else None
+
+
+def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys:
+    """Brand paths, first brands and tier upgrades over the customers' history.
+
+    The base keeps no per-interest dates, so "later" means later in
+    ``interests_all`` and no time window is claimed.
+
+    Args:
+        data: the customer frame, scoped to the allowed stores.
+        min_customers: the fewest customers behind a share before a reading quotes it.
+
+    Returns:
+        A ``Journeys``.
+    """
+    history = data.history_items
+    brand, brands = _attribute_codes(history, data.products, "brand")
+    ranks = _brand_ranks(brands, data.products)
+    n_brands = len(brands)
+    branded = brand >= 0
+    cid, _, brand = _ordered(
+        history["cid"].to_numpy()[branded], history["pos"].to_numpy()[branded], brand[branded]
+    )
+
+    starts = np.ones(len(cid), dtype=bool)
+    starts[1:] = cid[1:] != cid[:-1]
+    keep = starts.copy()
+    keep[1:] |= brand[1:] != brand[:-1]
+    cid, brand, starts = cid[keep], brand[keep], starts[keep]
+    index = np.arange(len(cid))
+    step = index - np.maximum.accumulate(np.where(starts, index, 0))
+    first = brand[starts]
+    first_of_item = first[np.cumsum(starts) - 1]
+    tiers = np.array([_TIER_BY_RANK.get(rank) for rank in ranks], dtype=object)
+
+    # Categoricals: a million strings would cost more than the whole journey.
+    paths = pd.DataFrame({
+        "cid": cid.astype(np.int64),
+        "step": step.astype(np.int64),
+        "brand": pd.Categorical.from_codes(brand, categories=pd.Index(brands, dtype=object)),
+        "tier": pd.Categorical.from_codes(
+            ranks[brand] - 1, categories=pd.Index([ENTRY, LUXURY, HAUTE], dtype=object)
+        ),
+    })
+
+    n_branded = len(first)
+    first_counts = np.bincount(first, minlength=n_brands)
+    present = np.flatnonzero(first_counts)
+    first_brands = pd.DataFrame({
+        "brand": brands[present],
+        "tier": tiers[present],
+        "customers": first_counts[present].astype(np.int64),
+        "share": first_counts[present] / max(n_branded, 1),
+    }).sort_values(["customers", "brand"], ascending=[False, True], ignore_index=True)
+
+    first_rank = ranks[first_of_item]
+    higher = (first_rank > 0) & (ranks[brand] > first_rank)
+    up_cid, up_brand = cid[higher], brand[higher]
+    first_by_cid = np.full(len(data.customers), -1, dtype=np.int64)
+    first_by_cid[cid[starts]] = first
+
+    pair_cid, pair_to = _distinct(up_cid, up_brand, n_brands)
+    pair_from = first_by_cid[pair_cid]
+    brand_pair_counts = np.bincount(
+        pair_from * n_brands + pair_to, minlength=n_brands * n_brands
+    ).reshape(n_brands, n_brands)
+    brand_upgrades = _brand_upgrades(brand_pair_counts, first_counts, brands, tiers)
+
+    starters_by_rank = np.bincount(ranks[first], minlength=4)
+    tier_cid, tier_to = _distinct(up_cid, ranks[up_brand], 4)
+    tier_from = ranks[first_by_cid[tier_cid]]
+    tier_counts = np.bincount(tier_from * 4 + tier_to, minlength=16).reshape(4, 4)
+    tier_upgrades = _tier_upgrades(tier_counts, starters_by_rank)
+    can_move_up = starters_by_rank[TIER_ORDER[ENTRY]] + starters_by_rank[TIER_ORDER[LUXURY]]
+
+    result = Journeys(
+        paths=paths,
+        first_brands=first_brands,
+        tier_upgrades=tier_upgrades,
+        brand_upgrades=brand_upgrades,
+        branded_customers=int(n_branded),
+        upgrade_starters=int(can_move_up),
+        upgraded=int(len(_distinct(up_cid, np.zeros_like(up_cid), 1)[0])),
+    )
+    return replace(result, readings=_journey_readings(result, min_customers))
+
+
+def _brand_upgrades(
+    counts: np.ndarray, starters: np.ndarray, brands: np.ndarray, tiers: np.ndarray
+) -> pd.DataFrame:
+    from_b, to_b = np.nonzero(counts)
+    frame = pd.DataFrame({
+        "from_brand": brands[from_b],
+        "from_tier": tiers[from_b],
+        "to_brand": brands[to_b],
+        "to_tier": tiers[to_b],
+        "starters": starters[from_b].astype(np.int64),
+        "customers": counts[from_b, to_b].astype(np.int64),
+    })
+    frame["share"] = frame["customers"] / frame["starters"]
+    return frame.sort_values(
+        ["share", "customers", "from_brand", "to_brand"],
+        ascending=[False, False, True, True],
+        ignore_index=True,
+    )
+
+
+def _tier_upgrades(counts: np.ndarray, starters: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for low, high in TIER_STEPS:
+        lo, hi = TIER_ORDER[low], TIER_ORDER[high]
+        n = int(starters[lo])
+        moved = int(counts[lo, hi])
+        rows.append((low, high, TIER_LABELS[low], TIER_LABELS[high], n, moved,
+                     moved / n if n else 0.0))
+    return pd.DataFrame(rows, columns=[
+        "from_tier", "to_tier", "from_label", "to_label", "starters", "customers", "share",
+    ])
+
+
+def _journey_readings(result: Journeys, min_customers: int) -> list[str]:
+    readings = []
+    if result.branded_customers >= min_customers and len(result.first_brands):
+        top = result.first_brands.iloc[0]
+        readings.append(f"{percent(top['share'])} começam com {top['brand']}")
+    share = result.upgrade_share
+    if share is not None and result.upgrade_starters >= min_customers and result.upgraded:
+        readings.append(f"{percent(share)} pediram depois uma marca de faixa de preço superior")
+    supported = result.brand_upgrades[result.brand_upgrades["starters"] >= min_customers]
+    if len(supported):
+        top = supported.iloc[0]
+        readings.append(
+            f"{percent(top['share'])} dos que começaram com {top['from_brand']} "
+            f"passaram para {top['to_brand']}"
+        )
+    return readings
+
+
+# --- trending ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trending:
+    """Products and brands more present in ``interests`` than in the history.
+
+    Attributes:
+        products: ``key, title, brand, recent, history, customers, recent_share,
+            history_share, lift, trending``, highest lift first.
+        brands: ``brand, tier, recent, history, customers, recent_share,
+            history_share, lift, trending``, highest lift first.
+        readings: Portuguese one-liners from the figures.
+    """
+
+    products: pd.DataFrame
+    brands: pd.DataFrame
+    readings: list[str] = field(default_factory=list)
+
+
+def _lift_frame(
+    recent: np.ndarray, history: np.ndarray, customers: np.ndarray, min_customers: int
+) -> pd.DataFrame:
+    total_recent, total_history = int(recent.sum()), int(history.sum())
+    frame = pd.DataFrame({
+        "recent": recent.astype(np.int64),
+        "history": history.astype(np.int64),
+        "customers": customers.astype(np.int64),
+    })
+    frame["recent_share"] = recent / total_recent if total_recent else 0.0
+    frame["history_share"] = history / total_history if total_history else 0.0
+    # One division of exact integers, so a lift of exactly 1.5 is exactly 1.5.
+    numerator = (recent * total_history).astype(float)
+    denominator = (history * total_recent).astype(float)
+    frame["lift"] = np.divide(
+        numerator, denominator, out=np.zeros(len(frame)), where=denominator > 0
+    )
+    frame["trending"] = (frame["lift"] >= TRENDING_LIFT) & (frame["customers"] >= min_customers)
+    return frame
+
+
+def trending(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Trending:
+    """Share of all ``interests`` items against share of all history items, per product and brand.
+
+    ``lift = recent_share / history_share``; trending when ``lift >= 1.5`` and at
+    least ``min_customers`` customers hold it in ``interests``.
+
+    Args:
+        data: the customer frame, scoped to the allowed stores.
+        min_customers: the fewest customers with it in ``interests`` to be trending.
+
+    Returns:
+        A ``Trending``; ``recent``/``history`` count items, ``customers`` counts
+        customers with it in ``interests``.
+    """
+    products = data.products
+    n_products = len(products)
+    recent_rows = _product_rows(data.recent_items, products)
+    history_rows = _product_rows(data.history_items, products)
+    recent_cid = data.recent_items["cid"].to_numpy()
+    recent_known, history_known = recent_rows >= 0, history_rows >= 0
+
+    recent = np.bincount(recent_rows[recent_known], minlength=n_products)
+    history = np.bincount(history_rows[history_known], minlength=n_products)
+    customers = np.bincount(_distinct(recent_cid, recent_rows, n_products)[1], minlength=n_products)
+    by_product = _lift_frame(recent, history, customers, min_customers)
+    by_product.insert(0, "key", products["key"].to_numpy())
+    by_product.insert(1, "title", products["title"].to_numpy())
+    by_product.insert(2, "brand", products["brand"].to_numpy())
+    by_product = by_product[by_product["history"] > 0]
+    by_product = by_product.sort_values(
+        ["lift", "customers", "title"], ascending=[False, False, True], ignore_index=True
+    )
+
+    brand_codes, brands = pd.factorize(products["brand"].to_numpy(), sort=True)
+    brands = np.asarray(brands, dtype=object)
+    n_brands = len(brands)
+    recent_brand = _with_none(brand_codes)[recent_rows]
+    history_brand = _with_none(brand_codes)[history_rows]
+    r_ok, h_ok = recent_brand >= 0, history_brand >= 0
+    by_brand = _lift_frame(
+        np.bincount(recent_brand[r_ok], minlength=n_brands),
+        np.bincount(history_brand[h_ok], minlength=n_brands),
+        np.bincount(_distinct(recent_cid, recent_brand, n_brands)[1], minlength=n_brands),
+        min_customers,
+    )
+    ranks = _brand_ranks(brands, products)
+    by_brand.insert(0, "brand", brands)
+    by_brand.insert(1, "tier", [_TIER_BY_RANK.get(r) for r in ranks])
+    by_brand = by_brand[by_brand["history"] > 0]
+    by_brand = by_brand.sort_values(
+        ["lift", "customers", "brand"], ascending=[False, False, True], ignore_index=True
+    )
+
+    readings = []
+    for frame, name in ((by_product, "title"), (by_brand, "brand")):
+        hot = frame[frame["trending"]]
+        if len(hot):
+            top = hot.iloc[0]
+            readings.append(
+                f"{top[name]} em alta: {times(top['lift'])} mais presente nos interesses recentes"
+            )
+    return Trending(products=by_product, brands=by_brand, readings=readings)
+
+
+# --- cross-selling -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrossSelling:
+    """Which brands and categories customers ask about together.
+
+    Attributes:
+        brands: one row per ordered pair of distinct brands present:
+            ``a, b, a_label, b_label, a_customers, b_customers, both, share``
+            where ``share = both / a_customers`` (asymmetric), fit for a heatmap.
+        categories: the same for categories (``watch``, ``jewelry``), labels in Portuguese.
+        top: the brand pairs with the highest share, at least ``min_customers``
+            customers of A and one of both.
+        readings: Portuguese one-liners from the figures.
+    """
+
+    brands: pd.DataFrame
+    categories: pd.DataFrame
+    top: pd.DataFrame
+    readings: list[str] = field(default_factory=list)
+
+
+def _pairs(cid: np.ndarray, code: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+    """Customers with both A and B, for every ordered pair of distinct values."""
+    n = len(values)
+    held_cid, held = _distinct(cid, code, n)
+    customers = np.bincount(held, minlength=n)
+    both = _co_occurrence(held_cid, held, n)
+    present = np.flatnonzero(customers)
+    grid_a = np.repeat(present, len(present))
+    grid_b = np.tile(present, len(present))
+    distinct = grid_a != grid_b
+    grid_a, grid_b = grid_a[distinct], grid_b[distinct]
+    frame = pd.DataFrame({
+        "a": values[grid_a],
+        "b": values[grid_b],
+        "a_customers": customers[grid_a].astype(np.int64),
+        "b_customers": customers[grid_b].astype(np.int64),
+        "both": both[grid_a, grid_b].astype(np.int64),
+    })
+    frame["share"] = frame["both"] / frame["a_customers"]
+    return frame
+
+
+def _co_occurrence(held_cid: np.ndarray, held: np.ndarray, n: int) -> np.ndarray:
+    """Customers holding both a and b, as an n × n matrix, from sorted distinct pairs."""
+    rows = int(held_cid[-1]) + 1 if len(held_cid) else 0
+    if rows * n <= _DENSE_LIMIT:
+        matrix = np.zeros((rows, n), dtype=np.float64)
+        matrix[held_cid, held] = 1.0
+        return np.rint(matrix.T @ matrix).astype(np.int64)
+    # Every ordered pair of one customer's values: row i meets each row of its customer.
+    per_customer = np.bincount(held_cid)
+    k = per_customer[held_cid]
+    first_row = (np.cumsum(per_customer) - per_customer)[held_cid]
+    offset = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
+    a = np.repeat(held, k)
+    b = held[np.repeat(first_row, k) + offset]
+    return np.bincount(a * n + b, minlength=n * n).reshape(n, n)
+
+
+def top_pairs(pairs: pd.DataFrame, n: int = 10, min_customers: int = MIN_CUSTOMERS) -> pd.DataFrame:
+    """The ``n`` pairs with the highest share, among A with at least ``min_customers``.
+
+    Args:
+        pairs: a ``CrossSelling.brands`` or ``.categories`` frame.
+        n: how many pairs.
+        min_customers: the fewest customers of A for a pair to count.
+
+    Returns:
+        The same columns, highest share first (ties: more customers with both).
+    """
+    supported = pairs[(pairs["a_customers"] >= min_customers) & (pairs["both"] > 0)]
+    return supported.sort_values(
+        ["share", "both", "a", "b"], ascending=[False, False, True, True], ignore_index=True
+    ).head(n)
+
+
+def cross_selling(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> CrossSelling:
+    """Brand and category pairs in the customers' history.
+
+    Args:
+        data: the customer frame, scoped to the allowed stores.
+        min_customers: the fewest customers of A before a pair is ranked or quoted.
+
+    Returns:
+        A ``CrossSelling``.
+    """
+    history = data.history_items
+    cid = history["cid"].to_numpy()
+    brand, brands = _attribute_codes(history, data.products, "brand")
+    by_brand = _pairs(cid, brand, brands)
+    by_brand.insert(2, "a_label", by_brand["a"])
+    by_brand.insert(3, "b_label", by_brand["b"])
+
+    category, categories = _attribute_codes(history, data.products, "category")
+    # "unknown" is no category: such items stay out of the pairs.
+    named = np.isin(categories, [WATCH, JEWELRY])
+    category = _with_none(np.where(named, np.arange(len(categories)), -1))[category]
+    by_category = _pairs(cid, category, categories)
+    by_category.insert(2, "a_label", by_category["a"].map(CATEGORY_LABELS))
+    by_category.insert(3, "b_label", by_category["b"].map(CATEGORY_LABELS))
+
+    top = top_pairs(by_brand, min_customers=min_customers)
+    readings = []
+    if len(top):
+        first = top.iloc[0]
+        readings.append(
+            f"{percent(first['share'])} dos clientes de {first['a']} "
+            f"também perguntaram por {first['b']}"
+        )
+    top_category = top_pairs(by_category, min_customers=min_customers)
+    if len(top_category):
+        first = top_category.iloc[0]
+        readings.append(
+            f"{percent(first['share'])} dos clientes de {_CATEGORY_PLURALS[first['a']]} "
+            f"também perguntaram por {_CATEGORY_PLURALS[first['b']]}"
+        )
+    return CrossSelling(brands=by_brand, categories=by_category, top=top, readings=readings)
+
+
+# --- everything ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Insights:
+    """Journeys, trending and cross-selling of one scope, with all their readings."""
+
+    journeys: Journeys
+    trending: Trending
+    cross_selling: CrossSelling
+
+    @property
+    def readings(self) -> list[str]:
+        """Every Portuguese one-liner: journeys, then trending, then cross-selling."""
+        return [*self.journeys.readings, *self.trending.readings, *self.cross_selling.readings]
+
+
+def compute(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Insights:
+    """All the analytics of SPEC §7 for one scope.
+
+    Args:
+        data: the customer frame, scoped to the allowed stores.
+        min_customers: the support floor for trending, rankings and readings.
+
+    Returns:
+        An ``Insights``.
+    """
+    return Insights(
+        journeys=journeys(data, min_customers),
+        trending=trending(data, min_customers),
+        cross_selling=cross_selling(data, min_customers),
+    )
