@@ -88,8 +88,9 @@ def _brand_ranks(brands: np.ndarray, products: pd.DataFrame) -> np.ndarray:
     )
 
 
-# Above this many customer × value cells, distinct pairs are found by sorting instead.
-_DENSE_LIMIT = 50_000_000
+# Above this many customer × value cells (bytes of a dense mask, or a quarter of a
+# float32 matrix), distinct pairs and co-occurrences are found by sorting instead.
+_DENSE_LIMIT = 20_000_000
 
 
 def _distinct(cid: np.ndarray, code: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -108,6 +109,10 @@ def _distinct(cid: np.ndarray, code: np.ndarray, width: int) -> tuple[np.ndarray
         flat = np.sort(cid.astype(np.int64) * width + code, kind="stable")
         flat = flat[np.r_[True, flat[1:] != flat[:-1]]]
     return flat // width, flat % width
+
+
+def _count_distinct_sorted(values: np.ndarray) -> int:
+    return int(np.count_nonzero(values[1:] != values[:-1]) + 1) if len(values) else 0
 
 
 def _ordered(cid: np.ndarray, pos: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
@@ -238,7 +243,7 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
         brand_upgrades=brand_upgrades,
         branded_customers=int(n_branded),
         upgrade_starters=int(can_move_up),
-        upgraded=int(len(_distinct(up_cid, np.zeros_like(up_cid), 1)[0])),
+        upgraded=_count_distinct_sorted(up_cid),
     )
     return replace(result, readings=_journey_readings(result, min_customers))
 
@@ -447,8 +452,9 @@ def _pairs(cid: np.ndarray, code: np.ndarray, values: np.ndarray) -> pd.DataFram
 def _co_occurrence(held_cid: np.ndarray, held: np.ndarray, n: int) -> np.ndarray:
     """Customers holding both a and b, as an n × n matrix, from sorted distinct pairs."""
     rows = int(held_cid[-1]) + 1 if len(held_cid) else 0
-    if rows * n <= _DENSE_LIMIT:
-        matrix = np.zeros((rows, n), dtype=np.float64)
+    if rows * n <= _DENSE_LIMIT // 4:
+        # float32 sums of 0/1 are exact below 2**24 customers.
+        matrix = np.zeros((rows, n), dtype=np.float32)
         matrix[held_cid, held] = 1.0
         return np.rint(matrix.T @ matrix).astype(np.int64)
     # Every ordered pair of one customer's values: row i meets each row of its customer.
