@@ -1,0 +1,140 @@
+"""The Airtable token never shows: not on screen, in logs, in error messages, nor in any file Vitrine writes.
+
+A recognisable token is used against the fake Airtable server (tests/fake_airtable.py)
+through syncs, writes and every fault; then every output is searched for it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import traceback
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from services.config import AirtableSettings
+from services.store.airtable import AirtableStore, ClientPolicy
+from services.store.base import StoreError
+from services.store.sync import last_error, run_cli, sync
+from tests.airtable_helpers import FAST, STORES, make_base, phone_of
+from tests.fake_airtable import FakeAirtable
+
+TOKEN = "patLEAKCHECK0042.7f3a9c2e5b1d4f6a8c0e2b4d6f8a0c1e3b5d7f9a"
+# Pieces that would betray a truncated or re-encoded token, too.
+FRAGMENTS = (TOKEN, TOKEN.split(".")[1], TOKEN.split(".")[1][:16], "patLEAKCHECK0042")
+AT = datetime(2026, 11, 1, 12, tzinfo=UTC)
+JARDINS = STORES[0]
+
+
+def leaks(text: str | bytes) -> list[str]:
+    """The fragments of the token found in ``text``."""
+    if isinstance(text, bytes):
+        return [f for f in FRAGMENTS if f.encode() in text or f.encode("utf-16-le") in text]
+    return [f for f in FRAGMENTS if f in text]
+
+
+def written_files(root: Path) -> Iterator[Path]:
+    return (path for path in root.rglob("*") if path.is_file())
+
+
+def error_text(exc: BaseException) -> str:
+    """Message, repr and the whole formatted traceback of ``exc`` and its causes."""
+    parts = ["".join(traceback.format_exception(exc))]
+    seen: BaseException | None = exc
+    while seen is not None:
+        parts += [str(seen), repr(seen), repr(seen.args)]
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAirtable]:
+    with FakeAirtable(tokens=[TOKEN], rate_limit_per_sec=None, block_seconds=0.2, seed=5) as server:
+        yield server
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)  # every logger, urllib3 and pyairtable included
+    return caplog
+
+
+def store_at(fake: FakeAirtable, base_id: str, path: Path, token: str = TOKEN,
+             policy: ClientPolicy = FAST) -> AirtableStore:
+    settings = AirtableSettings(api_key=token, base_id=base_id, endpoint_url=fake.url)
+    return AirtableStore(path, settings, policy)
+
+
+def assert_no_token_anywhere(root: Path, logs: pytest.LogCaptureFixture, *texts: str) -> None:
+    for path in written_files(root):
+        assert not leaks(path.read_bytes()), path
+    assert not leaks(logs.text)
+    for record in logs.records:
+        assert not leaks(str(record.args)), record
+    for text in texts:
+        assert not leaks(text), text
+
+
+def test_a_good_sync_and_writes_leave_no_token(fake: FakeAirtable, tmp_path: Path, logs, capsys) -> None:
+    base = make_base(fake, customers=25)
+    store = store_at(fake, base.base_id, tmp_path / "mirror.db")
+    report = sync(store)
+    store.record(JARDINS, phone_of(3), ["Submariner", "Cartier Love"], AT, name="Ana")
+    store.record(JARDINS, "+55 11 97777-0001", ["Nautilus 5711"], AT, name="Nova")
+    fake.inject(status=429, times=2)
+    again = sync(store)
+    out = capsys.readouterr()
+    assert report.customers == 25
+    assert_no_token_anywhere(tmp_path, logs, report.summary(), again.summary(), repr(store),
+                             repr(store.client), repr(store.settings), str(store.settings),
+                             out.out, out.err)
+
+
+FAULTS: dict[str, Callable[[FakeAirtable, str], dict]] = {
+    # Each returns the keyword arguments of store_at for the fault.
+    "401 wrong token": lambda fake, base_id: {"token": TOKEN.replace("0042", "0042x")},
+    "403 no access to the base": lambda fake, base_id: fake.token_bases.__setitem__(
+        TOKEN, {"appSOMEOTHERBASE1"}) or {},
+    "404 unknown base": lambda fake, base_id: {"base_id": "appDOESNOTEXIST01"},
+    "missing field": lambda fake, base_id: fake.remove_field(base_id, "Customers", "interests_all") or {},
+    "500 server error": lambda fake, base_id: fake.inject(status=500, times=None) and {},
+    "429 without end": lambda fake, base_id: fake.inject(status=429, times=None) and {
+        "policy": ClientPolicy(rate=None, block_seconds=0.01, max_blocks=2)},
+    "connection dropped": lambda fake, base_id: fake.inject(drop=True, times=None) and {
+        "policy": ClientPolicy(rate=None, network_retries=1, retry_backoff=0.01, timeout=(1.0, 1.0))},
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_faults_never_show_the_token(fake: FakeAirtable, tmp_path: Path, logs, fault: str) -> None:
+    base = make_base(fake, customers=5)
+    options = FAULTS[fault](fake, base.base_id)
+    base_id = options.pop("base_id", base.base_id)
+    store = store_at(fake, base_id, tmp_path / "mirror.db", **options)
+
+    with pytest.raises(StoreError) as caught:
+        sync(store)
+    stream = io.StringIO()
+    status = run_cli(store, stream=stream)
+    with pytest.raises(StoreError) as on_write:
+        store.record(JARDINS, phone_of(1), ["Tank"], AT)
+
+    assert status == 1 and "Erro:" in stream.getvalue()
+    assert last_error(store)
+    assert_no_token_anywhere(tmp_path, logs, error_text(caught.value), error_text(on_write.value),
+                             stream.getvalue(), last_error(store) or "")
+
+
+def test_the_wrong_token_itself_is_not_echoed(fake: FakeAirtable, tmp_path: Path, logs) -> None:
+    """A user who pasted a token into the wrong place must not see it printed back."""
+    base = make_base(fake, customers=1)
+    wrong = "patPASTEDWRONG99.aaaabbbbccccddddeeeeffff0000111122223333"
+    store = store_at(fake, base.base_id, tmp_path / "mirror.db", token=wrong)
+    with pytest.raises(StoreError) as caught:
+        sync(store)
+    for text in (error_text(caught.value), logs.text, last_error(store) or "",
+                 (tmp_path / "mirror.db").read_bytes().decode("latin-1")):
+        assert "aaaabbbbccccdddd" not in text and "patPASTEDWRONG99" not in text
