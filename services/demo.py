@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from faker import Faker
+from faker.providers.person.pt_BR import Provider as BrazilianNames
 
 from services.catalog import DEMO_CATALOG
 from services.interests import iso, product_key, record_batch
@@ -204,8 +204,6 @@ class _Record:
 class _Generator:
     def __init__(self, seed: int, now: datetime) -> None:
         self.rng = random.Random(seed)
-        self.fake = Faker("pt_BR")
-        self.fake.seed_instance(seed)
         self.now = now.astimezone(UTC).replace(microsecond=0)
         self.horizon = self.now - timedelta(days=HORIZON_DAYS)
         self.hot_since = self.now - timedelta(days=HOT_DAYS)
@@ -242,12 +240,13 @@ class _Generator:
                 return number
 
     def name(self) -> str:
-        fake = self.fake
-        first = fake.first_name_female() if self.rng.random() < 0.5 else fake.first_name_male()
-        last = fake.last_name()
-        if self.rng.random() < 0.4:
-            last = f"{fake.last_name()} {last}"
-        return f"{first} {last}"
+        # Faker's pt_BR name lists, drawn with our own seeded generator (fast and reproducible).
+        rng = self.rng
+        firsts = BrazilianNames.first_names_female if rng.random() < 0.5 else BrazilianNames.first_names_male
+        last = rng.choice(BrazilianNames.last_names)
+        if rng.random() < 0.4:
+            last = f"{rng.choice(BrazilianNames.last_names)} {last}"
+        return f"{rng.choice(firsts)} {last}"
 
     def choose(self, cumulative: Sequence[float], items: Sequence[T]) -> T:
         return items[bisect.bisect_right(cumulative, self.rng.random() * cumulative[-1])]
@@ -471,17 +470,16 @@ def generate(store: SqliteStore, customers: int = 6000, seed: int = 7, *, now: d
         records[0].raw["opt_out"] = records[0].opt_out = True
 
     records.sort(key=lambda r: (r.created or gen.now, r.id))
-    store.clear()
-    for demo_store in STORES:
-        store.add_store(demo_store.name)
-    store.replace_products([
-        (product_key(title), title, brand or None, category, price)
-        for title, brand, category, price in DEMO_CATALOG
-    ])
-    store.insert_raw([r.raw for r in records])
-    store.set_meta("source", "demo")
-    store.set_meta("demo_seed", str(seed))
-    store.set_meta("demo_now", iso(gen.now))
+    # One transaction swaps the whole content, so a reader never sees a half-built demo.
+    store.replace_mirror(
+        [r.raw for r in records],
+        stores=[(demo_store.name, None) for demo_store in STORES],
+        products=[
+            (product_key(title), title, brand or None, category, price)
+            for title, brand, category, price in DEMO_CATALOG
+        ],
+        meta={"source": "demo", "demo_seed": str(seed), "demo_now": iso(gen.now)},
+    )
     messy_ids = {i for ids in messy.values() for i in ids}
     return DemoSummary(
         customers=len(records),
