@@ -82,10 +82,16 @@ def subset(data: CustomerData, keep: np.ndarray) -> CustomerData:
     def long(items: pd.DataFrame) -> pd.DataFrame:
         kept = items[keep[items["cid"].to_numpy()]].copy()
         kept["cid"] = renumber[kept["cid"].to_numpy()]
+        if isinstance(kept["key"].dtype, pd.CategoricalDtype):
+            kept["key"] = kept["key"].cat.remove_unused_categories()
         return kept.reset_index(drop=True)
 
     customers = data.customers.iloc[old_ids].reset_index(drop=True)
-    return CustomerData(customers, long(data.recent_items), long(data.history_items), data.products)
+    recent, history = long(data.recent_items), long(data.history_items)
+    # Product titles are what customers typed: another store's must not show through.
+    used = set(recent["key"].astype(str)) | set(history["key"].astype(str))
+    products = data.products[data.products["key"].isin(used)]
+    return CustomerData(customers, recent, history, products)
 
 
 def _read_list(value: object, field: str, problems: list[str]) -> list[str]:
@@ -190,7 +196,7 @@ def build(raw: pd.DataFrame, catalog: Mapping[str, Resolution] | None = None) ->
 
 
 def _explode(lists: pd.Series) -> pd.DataFrame:
-    lengths = lists.map(len).to_numpy()
+    lengths = lists.map(len).to_numpy(dtype=np.int64)
     cid = np.repeat(np.arange(len(lists)), lengths)
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
     pos = np.arange(lengths.sum()) - starts

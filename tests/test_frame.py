@@ -85,3 +85,9 @@ def test_scoping_to_stores_renumbers_the_long_tables():
     assert only_b.history_items["cid"].tolist() == [0]
     assert only_b.history_items["key"].astype(str).tolist() == ["b"]
     assert data.for_stores(set()).customers.empty
+
+
+def test_an_empty_base_builds_an_empty_frame():
+    data = build(pd.DataFrame(columns=["id", "store", "phone"]))
+    assert data.customers.empty
+    assert data.history_items.empty and data.products.empty
