@@ -89,9 +89,14 @@ def subset(data: CustomerData, keep: np.ndarray) -> CustomerData:
     customers = data.customers.iloc[old_ids].reset_index(drop=True)
     recent, history = long(data.recent_items), long(data.history_items)
     # Product titles are what customers typed: another store's must not show through.
-    used = set(recent["key"].astype(str)) | set(history["key"].astype(str))
+    used = _keys(recent) | _keys(history)
     products = data.products[data.products["key"].isin(used)]
     return CustomerData(customers, recent, history, products)
+
+
+def _keys(items: pd.DataFrame) -> set[str]:
+    keys = items["key"]
+    return set(keys.cat.categories if isinstance(keys.dtype, pd.CategoricalDtype) else keys.unique())
 
 
 def _read_list(value: object, field: str, problems: list[str]) -> list[str]:
