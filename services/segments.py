@@ -1,0 +1,983 @@
+"""Campaign targeting: segments, tiers, presets, messages and list exports (SPEC §5)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import lru_cache
+from numbers import Integral
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from services.catalog import terms_mask
+from services.frame import CustomerData
+from services.interests import product_key
+
+Scope = Literal["recent", "all"]
+SCOPES: tuple[str, ...] = ("recent", "all")
+PRIMARY = "primary"
+SECONDARY = "secondary"
+TIERS: tuple[str, ...] = (PRIMARY, SECONDARY)
+
+COLUMNS: tuple[str, ...] = (
+    "tier", "name", "phone", "store", "matched", "brands",
+    "last_interaction", "days_since", "depth", "message",
+)
+PLACEHOLDERS: tuple[str, ...] = ("first_name", "name", "product", "brand", "brands", "store")
+
+# The order is the order of precedence: a customer is counted once, under the first.
+EXCLUSION_REASONS: tuple[str, ...] = ("opted_out", "invalid_phone", "recently_active", "other_store")
+EXCLUSION_LABELS: Mapping[str, str] = {
+    "opted_out": "pediram para não receber mensagens",
+    "invalid_phone": "sem telefone válido",
+    "recently_active": "em conversa (dentro da janela de silêncio)",
+    "other_store": "de outra loja",
+}
+TIER_LABELS: Mapping[str, str] = {PRIMARY: "principal", SECONDARY: "secundário"}
+
+E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+_E164_PATTERN = r"\+[1-9]\d{7,14}"
+_DAY_NS = 86_400 * 10**9
+
+
+class InvalidSegment(ValueError):
+    """A segment whose rules contradict each other or make no sense."""
+
+
+def _whole(value: object, label: str, *, optional: bool) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise InvalidSegment(f"{label} deve ser um número inteiro de dias ou itens.")
+    if int(value) < 0:
+        raise InvalidSegment(f"{label} não pode ser negativo.")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Who a campaign is for (SPEC §5).
+
+    Attributes:
+        terms: search terms, any-of; none means everyone passing the filters.
+        scope: ``"recent"`` (``interests`` only) or ``"all"`` (``interests`` then history).
+        quiet_days: leave out customers whose last interaction is within this many days; 0 is off.
+        inactive_days: only customers whose last interaction is at least this many days ago.
+        min_depth: smallest history length kept (inclusive).
+        max_depth: largest history length kept (inclusive).
+        stores: the stores of the campaign; empty means every store of the data given.
+
+    Example: ``Segment(("Submariner",), scope="all")``.
+    """
+
+    terms: tuple[str, ...] = ()
+    scope: Scope = "all"
+    quiet_days: int = 7
+    inactive_days: int | None = None
+    min_depth: int | None = None
+    max_depth: int | None = None
+    stores: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        terms = (self.terms,) if isinstance(self.terms, str) else tuple(self.terms or ())
+        cleaned = []
+        seen: set[str] = set()
+        for term in terms:
+            text = " ".join(str(term).split())
+            key = product_key(text)
+            if key and key not in seen:
+                seen.add(key)
+                cleaned.append(text)
+        stores = (self.stores,) if isinstance(self.stores, str) else tuple(self.stores or ())
+        object.__setattr__(self, "terms", tuple(cleaned))
+        object.__setattr__(self, "stores", tuple(dict.fromkeys(str(s) for s in stores if s)))
+        if self.scope not in SCOPES:
+            raise InvalidSegment(
+                f"Escopo desconhecido: {self.scope!r}. Use 'recent' (interesses recentes) "
+                "ou 'all' (todo o histórico)."
+            )
+        object.__setattr__(self, "quiet_days", _whole(self.quiet_days, "A janela de silêncio",
+                                                      optional=False))
+        object.__setattr__(self, "inactive_days", _whole(self.inactive_days, "O tempo de inatividade",
+                                                         optional=True))
+        object.__setattr__(self, "min_depth", _whole(self.min_depth, "A profundidade mínima",
+                                                     optional=True))
+        object.__setattr__(self, "max_depth", _whole(self.max_depth, "A profundidade máxima",
+                                                     optional=True))
+        if self.min_depth is not None and self.max_depth is not None and self.min_depth > self.max_depth:
+            raise InvalidSegment(
+                f"A profundidade mínima ({self.min_depth}) é maior que a máxima ({self.max_depth})."
+            )
+
+
+@dataclass(frozen=True)
+class Templates:
+    """The message of each tier; ``secondary`` None means the primary one is used."""
+
+    primary: str
+    secondary: str | None = None
+
+    def for_tier(self, tier: str) -> str:
+        """The template of ``tier`` (``"primary"`` or ``"secondary"``)."""
+        if tier == SECONDARY and self.secondary is not None:
+            return self.secondary
+        return self.primary
+
+
+_AVAILABLE = "O {product} que você procurou está disponível! Quer agendar visita?"
+_REMEMBER = "Lembra do {product}? Temos novidades. Ainda tem interesse?"
+_BRANDS = "Vi que você se interessou por {brands}. Temos novos modelos. Quer conhecer?"
+_LAUNCH = "Novos modelos {brand} chegaram. Gostaria de conhecer?"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A ready-made campaign (SPEC §5 table): its defaults and messages.
+
+    ``needs_terms`` says the user must type the product or brand the message names.
+    """
+
+    key: str
+    label: str
+    description: str
+    segment: Segment
+    templates: Templates
+    needs_terms: bool
+
+    def segment_for(
+        self, terms: Sequence[str] = (), stores: Sequence[str] = (), **changes: object
+    ) -> Segment:
+        """The preset's segment with the user's terms, stores and any other changes.
+
+        Example: ``PRESETS["estoque"].segment_for(["Submariner"])``.
+        """
+        return replace(self.segment, terms=tuple(terms), stores=tuple(stores), **changes)
+
+
+PRESETS: dict[str, Preset] = {
+    preset.key: preset
+    for preset in (
+        Preset(
+            "novidade", "Chegou novidade",
+            "Produto novo na loja: quem perguntou por ele nas conversas recentes.",
+            Segment(scope="recent", quiet_days=7), Templates(_AVAILABLE), needs_terms=True,
+        ),
+        Preset(
+            "estoque", "De volta ao estoque",
+            "Produto que voltou: quem perguntou agora (principal) e quem perguntou antes (secundário).",
+            Segment(scope="all", quiet_days=7), Templates(_AVAILABLE, _REMEMBER), needs_terms=True,
+        ),
+        Preset(
+            "reengajamento", "Reengajamento",
+            "Clientes sem conversa há 60 dias ou mais que já mostraram interesse sério (4+ produtos).",
+            Segment(scope="all", inactive_days=60, min_depth=4), Templates(_BRANDS), needs_terms=False,
+        ),
+        Preset(
+            "marca", "Fãs da marca",
+            "Lançamento ou evento VIP de uma marca: quem já perguntou por ela e está "
+            "há 60 dias ou mais sem conversa.",
+            Segment(scope="all", inactive_days=60), Templates(_LAUNCH, _LAUNCH), needs_terms=True,
+        ),
+    )
+}
+
+
+def default_templates(segment: Segment) -> Templates:
+    """The messages used when none are given: back in stock with terms, re-engagement without."""
+    return PRESETS["estoque" if segment.terms else "reengajamento"].templates
+
+
+# --- Depth segments ------------------------------------------------------------
+
+DEPTH_SEGMENTS: Mapping[str, tuple[str, int | None, int | None]] = {
+    "early": ("início (menos de 3)", None, 2),
+    "developing": ("em desenvolvimento (3 a 10)", 3, 10),
+    "serious": ("comprador sério (mais de 10)", 11, None),
+}
+
+
+def depth_segment(depth: np.ndarray | pd.Series | Sequence[int]) -> np.ndarray:
+    """The depth segment of each history length: ``early`` < 3, ``developing`` 3–10, ``serious`` > 10.
+
+    Example: ``depth_segment([0, 3, 11]).tolist() == ["early", "developing", "serious"]``.
+    """
+    values = np.asarray(depth, dtype=np.int64)
+    return np.where(values < 3, "early", np.where(values <= 10, "developing", "serious")).astype(object)
+
+
+# --- Campaign list --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignList:
+    """A built campaign list.
+
+    Attributes:
+        rows: one row per customer, columns ``COLUMNS``, indexed by the customer's
+            record id (index name ``id``; exports never write it).
+        excluded: customers left out, by reason (``EXCLUSION_REASONS``, all present).
+        counts: rows per tier (``primary``, ``secondary``).
+        segment: the segment the list was built from.
+    """
+
+    rows: pd.DataFrame
+    excluded: dict[str, int]
+    counts: dict[str, int]
+    segment: Segment = field(default_factory=Segment)
+
+    @property
+    def total(self) -> int:
+        """Number of rows."""
+        return len(self.rows)
+
+
+def _utc(now: datetime) -> pd.Timestamp:
+    stamp = pd.Timestamp(now)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _ns(series: pd.Series) -> np.ndarray:
+    """Instants as int64 nanoseconds since the epoch; NaT stays NaT's integer."""
+    stamps = pd.to_datetime(series, utc=True)
+    return stamps.dt.as_unit("ns").array.asi8
+
+
+def _text(values: object) -> pa.Array:
+    """Strings as one arrow array, missing values as ``""``."""
+    array = pa.array(values, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.type != pa.large_string():
+        array = array.cast(pa.large_string())
+    return array.fill_null("")
+
+
+def _LARGE(text: str) -> pa.Scalar:  # noqa: N802 - reads as a type constructor
+    return pa.scalar(text, pa.large_string())
+
+
+def _text_column(values: pa.Array) -> pd.Series:
+    return pd.Series(values, dtype="str")
+
+
+def _item_arrays(items: pd.DataFrame, products: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``cid``, ``pos`` and the product row (-1 when unknown) of every item of a long table."""
+    keys = items["key"]
+    if not isinstance(keys.dtype, pd.CategoricalDtype):
+        keys = keys.astype("category")
+    to_product = products.index.get_indexer(keys.cat.categories)
+    codes = keys.cat.codes.to_numpy()
+    # Code -1 (a missing key) reads the appended -1.
+    pid = np.append(to_product, -1)[codes]
+    return items["cid"].to_numpy(np.int64), items["pos"].to_numpy(np.int64), pid
+
+
+def _join_lists(lengths: np.ndarray, values: pa.Array, sep: str = ", ") -> pa.Array:
+    """``values`` cut into consecutive runs of ``lengths`` and each run joined with ``sep``."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), values), _LARGE(sep))
+
+
+def _take(values: pa.Array, index: np.ndarray) -> pa.Array:
+    """``values[index]`` with ``""`` where the index is -1."""
+    return values.take(pa.array(index, mask=index < 0)).fill_null("")
+
+
+def _join_pt(first: pa.Array, second: pa.Array, third: pa.Array) -> pa.Array:
+    """Up to three names as a Portuguese list: "A", "A e B", "A, B e C"."""
+    def present(a: pa.Array) -> pa.Array:
+        return pc.if_else(pc.equal(a, ""), None, a)
+
+    a, b, c = present(first), present(second), present(third)
+    two = pc.binary_join_element_wise(a, b, _LARGE(" e "))
+    three = pc.binary_join_element_wise(pc.binary_join_element_wise(a, b, _LARGE(", ")), c, _LARGE(" e "))
+    return pc.coalesce(three, two, first)
+
+
+def build_list(
+    data: CustomerData, segment: Segment, now: datetime, templates: Templates | None = None
+) -> CampaignList:
+    """The campaign list of a segment at reference time ``now``.
+
+    Customers with no ``last_interaction`` are not in a conversation we know of:
+    they are never inside the quiet window, and they count as inactive.
+
+    Args:
+        data: the customer frame, already limited to the stores the user may see.
+        segment: who the campaign is for.
+        now: the reference time of every rule (naive means UTC); dates are shown
+            in its time zone.
+        templates: messages per tier; ``default_templates(segment)`` when None.
+
+    Returns:
+        A ``CampaignList``: primary rows first, then the most recent interaction first.
+
+    Example:
+        ``build_list(data, PRESETS["estoque"].segment_for(["Submariner"]), now).counts``
+        → ``{"primary": 12, "secondary": 30}``
+    """
+    templates = templates or default_templates(segment)
+    customers = data.customers
+    products = data.products
+    n = len(customers)
+    now_ns = _utc(now).value
+
+    # Tiers: terms are matched once per distinct product, then joined through the long tables.
+    r_cid, r_pos, r_pid = _item_arrays(data.recent_items, products)
+    h_cid, h_pos, h_pid = _item_arrays(data.history_items, products)
+    primary = np.zeros(n, dtype=bool)
+    secondary = np.zeros(n, dtype=bool)
+    if segment.terms:
+        hit = np.append(terms_mask(list(segment.terms), products).to_numpy(bool), False)
+        r_hit = hit[r_pid]
+        primary[r_cid[r_hit]] = True
+        h_hit = hit[h_pid] if segment.scope == "all" else np.zeros(len(h_pid), dtype=bool)
+        secondary[h_cid[h_hit]] = True
+        secondary &= ~primary
+    else:
+        primary[:] = True
+
+    # Filters.
+    last_ns = _ns(customers["last_interaction"])
+    known = last_ns != np.iinfo(np.int64).min
+    age_ns = np.where(known, now_ns - last_ns, 0)
+    candidate = primary | secondary
+    if segment.inactive_days is not None:
+        candidate &= ~known | (age_ns >= segment.inactive_days * _DAY_NS)
+    depth = customers["depth"].to_numpy(np.int64)
+    if segment.min_depth is not None:
+        candidate &= depth >= segment.min_depth
+    if segment.max_depth is not None:
+        candidate &= depth <= segment.max_depth
+
+    # Always left out, each customer under the first reason that applies.
+    def reason_applies(reason: str, idx: np.ndarray) -> np.ndarray:
+        if reason == "opted_out":
+            return customers["opt_out"].to_numpy(bool)[idx]
+        if reason == "invalid_phone":
+            phones = customers["phone"].iloc[idx]
+            return ~phones.str.fullmatch(_E164_PATTERN).fillna(False).to_numpy(bool)
+        if reason == "recently_active":
+            return known[idx] & (age_ns[idx] < segment.quiet_days * _DAY_NS)
+        if not segment.stores:
+            return np.zeros(len(idx), dtype=bool)
+        return ~customers["store"].iloc[idx].isin(segment.stores).to_numpy(bool)
+
+    left = candidate.copy()
+    excluded: dict[str, int] = {}
+    for reason in EXCLUSION_REASONS:
+        idx = np.flatnonzero(left)
+        out = reason_applies(reason, idx) if len(idx) else np.zeros(0, dtype=bool)
+        excluded[reason] = int(out.sum())
+        left[idx[out]] = False
+
+    # Order: primary first, then the most recent interaction, then the record order.
+    chosen = np.flatnonzero(left)
+    recency = np.where(known[chosen], -last_ns[chosen], np.iinfo(np.int64).max)
+    chosen = chosen[np.lexsort((chosen, recency, ~primary[chosen]))]
+    m = len(chosen)
+    row_of = np.full(n, -1, dtype=np.int64)
+    row_of[chosen] = np.arange(m)
+    is_primary = primary[chosen]
+
+    titles = _text(products["title"])
+    brand_names = _text(products["brand"])
+    if segment.terms and m:
+        matched, top = _matched(
+            (r_cid[r_hit], r_pos[r_hit], r_pid[r_hit]),
+            (h_cid[h_hit], h_pos[h_hit], h_pid[h_hit]),
+            row_of, m, titles,
+        )
+    else:
+        matched, top = _text([""] * m), np.full(m, -1, dtype=np.int64)
+    brands, top_brands = _brands(
+        (h_cid, h_pos, h_pid), (r_cid, r_pos, r_pid), products["brand"], row_of, m
+    )
+
+    days = pd.array(np.maximum(age_ns[chosen], 0) // _DAY_NS, dtype="Int64")
+    days[~known[chosen]] = pd.NA
+    names = _text(customers["name"].iloc[chosen])
+    stores = _text(customers["store"].iloc[chosen])
+    context = _Context(names, {
+        "product": _take(titles, top), "brand": _take(brand_names, top),
+        "brands": top_brands, "store": stores,
+    })
+    message = context.render_tiers(templates, is_primary)
+
+    rows = pd.DataFrame(
+        {
+            "tier": _text_column(pc.if_else(pa.array(is_primary), _LARGE(PRIMARY), _LARGE(SECONDARY))),
+            "name": _text_column(names),
+            "phone": customers["phone"].iloc[chosen].reset_index(drop=True),
+            "store": _text_column(stores),
+            "matched": _text_column(matched),
+            "brands": _text_column(brands),
+            "last_interaction": _dates(last_ns[chosen], known[chosen], now),
+            "days_since": days,
+            "depth": depth[chosen],
+            "message": _text_column(message),
+        },
+    )
+    rows.index = pd.Index(customers["id"].iloc[chosen], name="id")
+    counts = {PRIMARY: int(is_primary.sum()), SECONDARY: int(m - is_primary.sum())}
+    return CampaignList(rows=rows, excluded=excluded, counts=counts, segment=segment)
+
+
+def _dates(last_ns: np.ndarray, known: np.ndarray, now: datetime) -> pd.Series:
+    """Calendar dates of instants, in the time zone of ``now`` (UTC when naive)."""
+    stamps = pd.DatetimeIndex(np.where(known, last_ns, 0).astype("datetime64[ns]"), tz="UTC")
+    zone = pd.Timestamp(now).tzinfo
+    if zone is not None:
+        stamps = stamps.tz_convert(zone)
+    days = stamps.tz_localize(None).asi8 // _DAY_NS
+    return pd.Series(pa.array(days.astype(np.int32), type=pa.date32(), mask=~known),
+                     dtype=pd.ArrowDtype(pa.date32()))
+
+
+def _matched(
+    recent: tuple[np.ndarray, np.ndarray, np.ndarray],
+    history: tuple[np.ndarray, np.ndarray, np.ndarray],
+    row_of: np.ndarray,
+    m: int,
+    titles: pa.Array,
+) -> tuple[pa.Array, np.ndarray]:
+    """Per row: the matching products, most recent first, and the product row of the first.
+
+    An item of ``interests`` is more recent than any other (by its place there,
+    the newest last); the rest follow by their place in the history.
+    """
+    r_cid, r_pos, r_pid = recent
+    h_cid, h_pos, h_pid = history
+    r_rows, h_rows = row_of[r_cid], row_of[h_cid]
+    r_keep, h_keep = np.flatnonzero(r_rows >= 0), np.flatnonzero(h_rows >= 0)
+    rows = np.concatenate([r_rows[r_keep], h_rows[h_keep]])
+    pids = np.concatenate([r_pid[r_keep], h_pid[h_keep]])
+    h_span = int(h_pos.max()) + 1 if len(h_pos) else 1
+    scores = np.concatenate([h_span + r_pos[r_keep], h_pos[h_keep]])
+    span = h_span + (int(r_pos.max()) + 1 if len(r_pos) else 0)
+    # Newest first within a row: sort by (row, -score); a product in both lists
+    # then shows first through `interests`, and its history copy is dropped.
+    order = np.argsort(rows * span + (span - 1 - scores), kind="stable")
+    rows, pids = rows[order], pids[order]
+    width = int(pids.max()) + 1 if len(pids) else 1
+    _, first = np.unique(rows * width + pids, return_index=True)
+    first.sort()
+    rows, pids = rows[first], pids[first]
+    lengths = np.bincount(rows, minlength=m)
+    joined = _join_lists(lengths, titles.take(pa.array(pids)))
+    top = np.full(m, -1, dtype=np.int64)
+    starts = np.cumsum(lengths) - lengths
+    has = lengths > 0
+    top[has] = pids[starts[has]]
+    return joined, top
+
+
+def _brands(
+    history: tuple[np.ndarray, np.ndarray, np.ndarray],
+    recent: tuple[np.ndarray, np.ndarray, np.ndarray],
+    product_brands: pd.Series,
+    row_of: np.ndarray,
+    m: int,
+) -> tuple[pa.Array, pa.Array]:
+    """Per row: every brand of the history, most frequent first, ties by the most
+    recent item; and the first three as a Portuguese list ("A, B e C")."""
+    codes, names = pd.factorize(product_brands)
+    codes = np.append(codes, -1)
+    h_cid, h_pos, h_pid = history
+    h_rows, h_brand = row_of[h_cid], codes[h_pid]
+    keep = np.flatnonzero((h_rows >= 0) & (h_brand >= 0))
+    h_rows, h_brand, h_pos = h_rows[keep], h_brand[keep], h_pos[keep]
+    r_cid, r_pos, r_pid = recent
+    r_rows, r_brand = row_of[r_cid], codes[r_pid]
+    keep = np.flatnonzero((r_rows >= 0) & (r_brand >= 0))
+    r_rows, r_brand, r_pos = r_rows[keep], r_brand[keep], r_pos[keep]
+    if m == 0 or len(h_rows) == 0:
+        empty = _text([""] * m)
+        return empty, empty
+
+    # Only the brands these rows hold, densely: a (rows × brands) table, in blocks
+    # of rows so a base with a large Products table stays within memory.
+    present = np.flatnonzero(np.bincount(h_brand, minlength=len(names)))
+    dense = np.full(len(names), -1, dtype=np.int64)
+    dense[present] = np.arange(len(present))
+    h_brand, r_brand = dense[h_brand], dense[r_brand]
+    width = len(present)
+    depth_cap = int(h_pos.max()) + 2
+    recent_cap = int(r_pos.max()) + 2 if len(r_pos) else 1
+
+    block = max(1, 4_000_000 // width)
+    ordered_brands, lengths = [], []
+    for lo in range(0, m, block):
+        hi = min(m, lo + block)
+        size = hi - lo
+        whole = (lo, hi) == (0, m)
+        h_sel = slice(None) if whole else (h_rows >= lo) & (h_rows < hi)
+        r_sel = slice(None) if whole else (r_rows >= lo) & (r_rows < hi)
+        h_cell = (h_rows[h_sel] - lo) * width + h_brand[h_sel]
+        r_cell = (r_rows[r_sel] - lo) * width + r_brand[r_sel]
+        last_history = np.full(size * width, -1, dtype=np.int64)
+        np.maximum.at(last_history, h_cell, h_pos[h_sel])
+        last_recent = np.full(size * width, -1, dtype=np.int64)
+        np.maximum.at(last_recent, r_cell, r_pos[r_sel])
+        # Most frequent; then an item in `interests` beats one that is not, and the
+        # later place wins in either list. A brand the row lacks ranks 0.
+        rank = np.bincount(h_cell, minlength=size * width) * recent_cap
+        rank += last_recent + 1
+        rank *= depth_cap
+        rank += last_history + 1
+        rank = rank.reshape(size, width)
+        # Ranks of held brands are distinct (each item has its own place), so any sort will do.
+        order = np.argsort(-rank, axis=1)
+        held = np.count_nonzero(rank, axis=1)
+        ordered_brands.append(order[np.arange(width)[None, :] < held[:, None]])
+        lengths.append(held)
+    brand_rows = np.concatenate(ordered_brands)
+    held = np.concatenate(lengths)
+    labels = _text(pd.Series(np.asarray(names, dtype=object)[present], dtype=object))
+    joined = _join_lists(held, labels.take(pa.array(brand_rows)))
+
+    starts = np.cumsum(held) - held
+    firsts = []
+    for k in range(3):
+        index = np.where(held > k, starts + k, -1)
+        safe = np.where(index >= 0, index, 0)
+        pick = np.where(index >= 0, brand_rows[safe] if len(brand_rows) else 0, -1)
+        firsts.append(_take(labels, pick))
+    return joined, _join_pt(*firsts)
+
+
+# --- Names ---------------------------------------------------------------------
+
+_PARTICLES = ("da", "das", "de", "do", "dos", "e", "di", "del", "della", "van", "von", "du")
+# RE2 syntax (arrow): \p{L} is any letter, in any script.
+_FIRST_NAME = (
+    r"^[^\p{L}]*(?:(?i:sr|sra|srta|dr|dra|dona|prof|profa)\.?\s+)?"
+    r"(?P<first>\p{L}[\p{L}\p{M}'’-]*)"
+)
+
+
+def _first_names(names: pa.Array) -> pa.Array:
+    """The first name of each full name, title-cased; ``""`` when there is none."""
+    found = pc.struct_field(pc.extract_regex(names, _FIRST_NAME), [0])
+    return pc.utf8_title(found).fill_null("")
+
+
+def _display_names(names: pa.Array) -> pa.Array:
+    """Full names title-cased, with Portuguese particles (da, dos…) in lower case."""
+    text = pc.utf8_title(names)
+    for particle in _PARTICLES:
+        text = pc.replace_substring_regex(text, rf"(\s){particle.title()}(\s)", rf"\1{particle}\2")
+    return text
+
+
+def first_name(name: str | None) -> str:
+    """The first name of a full name, capitalised for a greeting.
+
+    Honorifics (Sr., Dra.) are skipped; a name with no letters gives ``""``.
+
+    Example: ``first_name("maria DA silva") == "Maria"``.
+    """
+    return _first_names(_text([" ".join((name or "").split())]))[0].as_py()
+
+
+def display_name(name: str | None) -> str:
+    """A full name capitalised the Portuguese way: particles (da, de, dos…) in lower case.
+
+    Every word is capitalised, so "McKenzie" reads "Mckenzie": names are typed
+    in any case by customers, and most need it.
+
+    Example: ``display_name("maria DA silva") == "Maria da Silva"``.
+    """
+    return _display_names(_text([" ".join((name or "").split())]))[0].as_py()
+
+
+# --- Messages --------------------------------------------------------------------
+
+_FIELD = re.compile(r"\{\s*([A-Za-z_]*)\s*\}")
+_HOLE = "\ue002"
+_CAP = "\ue003"
+_SLOT = re.compile("\ue000(\\d+)\ue001")
+# Words that cannot stand without the value after them: dropped with a missing value.
+_DANGLING = (
+    "a|o|as|os|à|às|ao|aos|da|do|das|dos|de|em|no|na|nos|nas|num|numa|por|pelo|pela|pelos|"
+    "pelas|para|pra|com|e|ou|seu|sua|seus|suas|um|uma|meu|minha"
+)
+# ...except where what follows still makes a phrase: "o que", "o da Rolex", "do que".
+_ARTICLES = frozenset({"a", "o", "as", "os"})
+_CONTRACTIONS = frozenset({"ao", "aos", "à", "às", "da", "do", "das", "dos", "no", "na", "nos", "nas",
+                           "pelo", "pela", "pelos", "pelas"})
+_OF = frozenset({"de", "da", "do", "das", "dos"})
+_BEFORE_HOLE = re.compile(
+    rf"(?i)(?<![\w\ue001])({_DANGLING})[ \t]+{_HOLE}(?=[ \t]*([^\W\d_]*))", re.MULTILINE
+)
+
+
+def _drop_dangling(match: re.Match[str]) -> str:
+    """A preposition or article whose value is missing goes with it ("Lembra do ?")."""
+    word, following = match[1].lower(), match[2].lower()
+    if following == "que" and (word in _ARTICLES or word in _CONTRACTIONS):
+        return match[0]
+    if word in _ARTICLES and following in _OF:
+        return match[0]
+    return _HOLE
+
+
+_PUNCT = ".,!?;:…"
+
+
+def template_fields(template: str) -> list[str]:
+    """The placeholders a template uses, known or not, in order.
+
+    Example: ``template_fields("Olá {first_name}, {x}") == ["first_name", "x"]``.
+    """
+    return [m[1].lower() for m in _FIELD.finditer(template)]
+
+
+def _tidy(text: str) -> str:
+    """Remove the holes left by missing values without leaving their traces behind."""
+    if _HOLE not in text:
+        return text
+    h = _HOLE
+    rules = (
+        # Empty brackets or quotes around a missing value; a list in brackets
+        # that now opens with a comma.
+        (rf"\(\s*{h}\s*\)|\"\s*{h}\s*\"|“\s*{h}\s*”|'\s*{h}\s*'", h),
+        (rf"([(\[“\"])[ \t]*{h}[ \t]*[,;:][ \t]*", r"\1"),
+        # Two missing values joined by a comma or a conjunction are one gap.
+        (rf"{h}[ \t]*(?:,|;|/|&|\be\b|\bou\b)?[ \t]*{h}", h),
+    )
+    previous = None
+    while previous != text:
+        previous = text
+        for pattern, replacement in rules:
+            text = re.sub(pattern, replacement, text, flags=re.MULTILINE)
+        text = _BEFORE_HOLE.sub(_drop_dangling, text)
+    # At the start of the text, a line or a sentence: drop the punctuation that
+    # followed the value and capitalise what now opens the sentence.
+    text = re.sub(
+        rf"(^|(?<=[.!?…])[ \t]+)[ \t]*{h}[ \t]*[{_PUNCT}]*[ \t]*",
+        lambda m: (m[1] or "") + _CAP, text, flags=re.MULTILINE,
+    )
+    # A comma (or ; :) whose phrase is gone: "Olá, !" → "Olá!".
+    text = re.sub(rf"[ \t]*[,;:][ \t]*{h}[ \t]*(?=[{_PUNCT})]|$)", "", text, flags=re.MULTILINE)
+    # Before punctuation or at the end of a line: nothing; between words: one space.
+    text = re.sub(rf"[ \t]*{h}[ \t]*(?=[{_PUNCT})]|$)", "", text, flags=re.MULTILINE)
+    text = re.sub(rf"(?<=\S)[ \t]*{h}[ \t]*(?=\S)", " ", text)
+    text = re.sub(rf"[ \t]*{h}[ \t]*", "", text)
+    text = re.sub(f"{_CAP}+([^\\W\\d_])", lambda m: m[1].upper(), text)
+    text = text.replace(_CAP, "")
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    text = re.sub(rf"[ \t]+(?=[{_PUNCT}])", "", text)
+    text = re.sub(r"[ \t]+$", "", text, flags=re.MULTILINE)
+    return text.strip()
+
+
+@lru_cache(maxsize=4096)
+def _compile(template: str, present: frozenset[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A template as literals and the fields between them, for the values ``present``.
+
+    Missing and unknown placeholders are removed and their traces tidied here,
+    once per pattern of missing values, so rendering is plain concatenation.
+    Returns ``(literals, fields)`` with ``len(literals) == len(fields) + 1``.
+    """
+    fields: list[str] = []
+
+    def slot(match: re.Match[str]) -> str:
+        name = match[1].lower()
+        if name in PLACEHOLDERS and name in present:
+            fields.append(name)
+            return f"\ue000{len(fields) - 1}\ue001"
+        return _HOLE
+
+    skeleton = _tidy(_FIELD.sub(slot, template))
+    parts = _SLOT.split(skeleton)
+    literals = tuple(parts[0::2])
+    order = tuple(fields[int(i)] for i in parts[1::2])
+    return literals, order
+
+
+def _clean_value(value: object, key: str) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, str):
+        return " ".join(value.split())
+    if isinstance(value, Sequence):
+        items = [" ".join(str(v).split()) for v in value if v is not None and str(v).strip()]
+        if key == "brands":
+            items = list(dict.fromkeys(items))[:3]
+            if len(items) <= 1:
+                return "".join(items)
+            return ", ".join(items[:-1]) + " e " + items[-1]
+        return ", ".join(items)
+    return " ".join(str(value).split())
+
+
+def render_message(template: str, context: Mapping[str, object]) -> str:
+    """A message with its placeholders filled and the gaps of missing values tidied.
+
+    Placeholders: ``{first_name}`` ``{name}`` ``{product}`` ``{brand}`` ``{brands}``
+    ``{store}``. ``first_name`` is derived from ``name`` when not given, and both
+    are capitalised (``first_name``: "maria DA silva" → "Maria"; ``name`` →
+    "Maria da Silva"); ``brands`` may be a list (the first 3 show, "A, B e C").
+    A missing value, or an unknown placeholder, is left out with what would
+    dangle: the space, a comma before punctuation, a preposition or article
+    with nothing after it ("Lembra do {product}?" → "Lembra?"); a sentence that
+    now starts with a comma loses it and is capitalised. An article stays
+    where it still reads ("O {product} que…" → "O que…"). The same rules give
+    the messages of ``build_list``.
+
+    Args:
+        template: the message text.
+        context: values by placeholder name; None or "" is missing.
+
+    Returns:
+        The message. Example:
+        ``render_message("Olá {first_name}, o {product} chegou!", {"product": "X"})``
+        → ``"Olá, o X chegou!"``
+    """
+    values = {key: _clean_value(context.get(key), key) for key in PLACEHOLDERS}
+    columns = {key: _text([value]) for key, value in values.items() if key not in ("name", "first_name")}
+    if values["first_name"]:
+        columns["first_name"] = _first_names(_text([values["first_name"]]))
+    row = _Context(_text([values["name"]]), columns)
+    return row.render(template, np.zeros(1, dtype=np.int64))[0].as_py()
+
+
+class _Context:
+    """The placeholder values of every row, as arrow strings (``""`` when missing)."""
+
+    def __init__(self, names: pa.Array, values: dict[str, pa.Array]) -> None:
+        self._names = names
+        self._values = dict(values)
+
+    def column(self, key: str) -> pa.Array:
+        if key not in self._values:
+            # Names are capitalised only when a template asks for them.
+            shown = _first_names if key == "first_name" else _display_names
+            self._values[key] = shown(self._names)
+        return self._values[key]
+
+    def render_tiers(self, templates: Templates, is_primary: np.ndarray) -> pa.Array:
+        """The message of every row, by the template of its tier."""
+        if is_primary.all() or templates.secondary is None:
+            return self.render(templates.primary, np.arange(len(is_primary)))
+        order = np.argsort(~is_primary, kind="stable")
+        k = int(is_primary.sum())
+        parts = pa.concat_arrays([
+            self.render(templates.primary, order[:k]),
+            self.render(templates.secondary, order[k:]),
+        ])
+        # Lists come primary first, so the parts are usually in row order already.
+        return parts if is_primary[:k].all() else parts.take(pa.array(np.argsort(order)))
+
+    def render(self, template: str, rows: np.ndarray) -> pa.Array:
+        """The messages of ``rows`` (positions), in that order."""
+        if len(rows) == 0:
+            return pa.array([], type=pa.large_string())
+        used = [f for f in dict.fromkeys(template_fields(template)) if f in PLACEHOLDERS]
+        index = pa.array(rows)
+        whole = len(rows) == len(self._names) and bool((rows == np.arange(len(rows))).all())
+        columns = {f: self.column(f) if whole else self.column(f).take(index) for f in used}
+        pattern = np.zeros(len(rows), dtype=np.int64)
+        for bit, f in enumerate(used):
+            filled = pc.not_equal(columns[f], "").to_numpy(zero_copy_only=False)
+            pattern |= filled.astype(np.int64) << bit
+        # Rows with the same values missing share one tidied template.
+        single = bool((pattern == pattern[0]).all())
+        order = np.arange(len(pattern)) if single else np.argsort(pattern, kind="stable")
+        codes, starts = np.unique(pattern[order], return_index=True)
+        ends = np.r_[starts[1:], len(order)]
+        parts = []
+        for code, start, end in zip(codes, starts, ends, strict=True):
+            present = frozenset(f for bit, f in enumerate(used) if code >> bit & 1)
+            literals, fields = _compile(template, present)
+            if not fields:
+                parts.append(pa.array([literals[0]] * int(end - start), type=pa.large_string()))
+                continue
+            take = pa.array(order[start:end])
+            pieces: list[object] = [_LARGE(literals[0])]
+            for name, literal in zip(fields, literals[1:], strict=True):
+                pieces.extend((columns[name] if single else columns[name].take(take), _LARGE(literal)))
+            parts.append(pc.binary_join_element_wise(*pieces, _LARGE("")))
+        joined = pa.concat_arrays(parts)
+        return joined if single else joined.take(pa.array(np.argsort(order)))
+
+
+# --- Exports -----------------------------------------------------------------------
+
+EXPORT_HEADERS: Mapping[str, str] = {
+    "tier": "nivel",
+    "name": "nome",
+    "phone": "telefone",
+    "store": "loja",
+    "matched": "produtos",
+    "brands": "marcas",
+    "last_interaction": "ultima_interacao",
+    "days_since": "dias",
+    "depth": "profundidade",
+    "message": "mensagem",
+}
+_INJECTION = re.compile(r"^(?:[=+\-@\t\r\n]|[ \u00a0]+[=+\-@])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _rows_of(rows: pd.DataFrame | CampaignList) -> pd.DataFrame:
+    return rows.rows if isinstance(rows, CampaignList) else rows
+
+
+def _export_cells(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and text cells of the rows with a valid E.164 phone, in column order."""
+    phones = rows["phone"].astype(object).where(rows["phone"].notna(), "").astype(str)
+    valid = phones.str.fullmatch(_E164_PATTERN).to_numpy(bool)
+    kept = rows[valid]
+    columns: list[pd.Series] = []
+    for name in COLUMNS:
+        values = kept[name] if name in kept else pd.Series("", index=kept.index)
+        if name == "tier":
+            text = values.map(lambda t: TIER_LABELS.get(t, t))
+        elif name == "last_interaction":
+            text = pd.to_datetime(values, errors="coerce").dt.strftime("%d/%m/%Y")
+        elif name in ("matched", "brands"):
+            text = values.map(lambda v: ", ".join(v) if isinstance(v, list | tuple) else v)
+        else:
+            text = values.astype(object)
+        text = text.astype(object).where(text.notna(), "").astype(str)
+        columns.append(text)
+    body = pd.concat(columns, axis=1).to_numpy(object).tolist() if len(kept) else []
+    return [EXPORT_HEADERS[c] for c in COLUMNS], body
+
+
+def neutralise(cell: str) -> str:
+    """A CSV cell that spreadsheets will not read as a formula (OWASP CSV injection).
+
+    Example: ``neutralise("=HYPERLINK(1)") == "'=HYPERLINK(1)"``.
+    """
+    return "'" + cell if _INJECTION.match(cell) else cell
+
+
+def to_csv(rows: pd.DataFrame | CampaignList) -> bytes:
+    """A campaign list as CSV for messaging tools: UTF-8 with BOM, comma-separated.
+
+    Phones are E.164 (rows without one are dropped); every other cell that a
+    spreadsheet would read as a formula is prefixed with ``'``.
+
+    Args:
+        rows: ``CampaignList.rows`` (or the list itself).
+
+    Returns:
+        The file's bytes, starting ``b"\\xef\\xbb\\xbfnivel,nome,telefone,..."``.
+    """
+    header, body = _export_cells(_rows_of(rows))
+    phone_at = COLUMNS.index("phone")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in body:
+        writer.writerow([cell if i == phone_at else neutralise(cell) for i, cell in enumerate(row)])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_xlsx(rows: pd.DataFrame | CampaignList) -> bytes:
+    """A campaign list as an Excel workbook where every cell is text.
+
+    Phones stay ``+55…`` and a name like ``=1+1`` is a string, never a formula.
+
+    Args:
+        rows: ``CampaignList.rows`` (or the list itself).
+
+    Returns:
+        The ``.xlsx`` file's bytes (one sheet, "Campanha").
+    """
+    import xlsxwriter
+
+    header, body = _export_cells(_rows_of(rows))
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {
+        "in_memory": True, "strings_to_formulas": False,
+        "strings_to_numbers": False, "strings_to_urls": False,
+    })
+    sheet = workbook.add_worksheet("Campanha")
+    text = workbook.add_format({"num_format": "@"})
+    bold = workbook.add_format({"num_format": "@", "bold": True})
+    for col, title in enumerate(header):
+        sheet.write_string(0, col, title, bold)
+    widths = [len(title) for title in header]
+    for r, row in enumerate(body, start=1):
+        for col, cell in enumerate(row):
+            cell = _CONTROL.sub("", cell.replace("\r\n", "\n").replace("\r", "\n"))
+            sheet.write_string(r, col, cell, text)
+            widths[col] = max(widths[col], min(len(cell), 60))
+    for col, width in enumerate(widths):
+        sheet.set_column(col, col, width + 2, text)
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, max(len(body), 1), len(header) - 1)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def slug(text: str) -> str:
+    """ASCII, lower case, words joined by hyphens: ``slug("Fãs da marca") == "fas-da-marca"``."""
+    bare = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", bare.lower()).strip("-")
+
+
+def export_filename(campaign_label: str, now: datetime, ext: str, terms: Sequence[str] = ()) -> str:
+    """The download name of a campaign list.
+
+    Args:
+        campaign_label: the preset's label, or any title ("De volta ao estoque Submariner").
+        now: the reference time; its date (in its own time zone) ends the name.
+        ext: ``"csv"`` or ``"xlsx"`` (a leading dot is fine).
+        terms: appended after the label when given.
+
+    Returns:
+        e.g. ``"de-volta-ao-estoque-submariner-2026-11-24.csv"``.
+    """
+    name = slug(" ".join([campaign_label, *terms]))[:80].strip("-") or "campanha"
+    extension = slug(ext) or "csv"
+    return f"{name}-{now.date().isoformat()}.{extension}"
+
+
+def segment_to_json(campaign_list: CampaignList) -> dict[str, object]:
+    """The list as plain JSON data for the command line.
+
+    Returns:
+        ``{"rows": [...], "excluded": {...}}``; each row holds the ``COLUMNS``
+        (``matched`` and ``brands`` as lists, ``last_interaction`` an ISO date
+        or None, ``days_since`` an int or None).
+    """
+    out = []
+    for record in campaign_list.rows.reset_index(drop=True).to_dict("records"):
+        row: dict[str, object] = {}
+        for name in COLUMNS:
+            value = record.get(name)
+            if name in ("matched", "brands"):
+                value = [v for v in str(value or "").split(", ") if v]
+            elif name == "last_interaction":
+                value = value.isoformat() if value is not None and not pd.isna(value) else None
+            elif name in ("days_since", "depth"):
+                value = None if value is None or pd.isna(value) else int(value)
+            elif value is None or (not isinstance(value, str) and pd.isna(value)):
+                value = None
+            row[name] = value
+        out.append(row)
+    return {"rows": out, "excluded": dict(campaign_list.excluded)}
+
+
+__all__ = [
+    "COLUMNS", "DEPTH_SEGMENTS", "EXCLUSION_LABELS", "EXCLUSION_REASONS", "EXPORT_HEADERS",
+    "PLACEHOLDERS", "PRESETS", "TIER_LABELS", "CampaignList", "InvalidSegment", "Preset",
+    "Segment", "Templates", "build_list", "default_templates", "depth_segment", "display_name",
+    "export_filename", "first_name", "neutralise", "render_message", "segment_to_json", "slug",
+    "template_fields", "to_csv", "to_xlsx",
+]

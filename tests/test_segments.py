@@ -1,0 +1,556 @@
+"""Campaign lists: tiers, filters, left-out reasons, presets and messages (SPEC §5)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from services.frame import build
+from services.interests import iso, record_batch
+from services.segments import (
+    COLUMNS,
+    EXCLUSION_REASONS,
+    PRESETS,
+    CampaignList,
+    InvalidSegment,
+    Segment,
+    Templates,
+    build_list,
+    depth_segment,
+    display_name,
+    first_name,
+    render_message,
+)
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+_phones = itertools.count(1)
+
+# The user's customer journey (SPEC §3), event by event.
+WEEK_1 = ["Submariner", "GMT-Master II", "Datejust"]
+WEEK_2 = ["Anel Diamante", "Cartier Love"]
+MONTH_2 = ["Nautilus 5711", "Aquanaut", "Calatrava"]
+MONTH_3 = ["Grand Complications", "Twenty-4", "Golden Ellipse"]
+LATER = ["Submariner"]
+
+
+def journey(*batches: list[str]) -> dict[str, list[str]]:
+    recent: list[str] = []
+    history: list[str] = []
+    for batch in batches:
+        recent, history = record_batch(recent, history, batch)
+    return {"interests": recent, "interests_all": history}
+
+
+AFTER_MONTH_2 = journey(WEEK_1, WEEK_2, MONTH_2)
+AFTER_MONTH_3 = journey(WEEK_1, WEEK_2, MONTH_2, MONTH_3)
+AFTER_LATER = journey(WEEK_1, WEEK_2, MONTH_2, MONTH_3, LATER)
+
+
+def days_ago(days: float) -> str:
+    return iso(NOW - timedelta(days=days))
+
+
+def record(id_: str, **fields: object) -> dict[str, object]:
+    base = {
+        "id": id_, "store": "Loja A", "phone": f"+55119876{next(_phones):05d}", "name": "Ana Souza",
+        "interests": [], "interests_all": [], "created_at": "2026-01-01T00:00:00Z",
+        "last_interaction": days_ago(30), "opt_out": False,
+    }
+    return base | fields
+
+
+def frame(*records: dict[str, object]):
+    return build(pd.DataFrame(list(records)))
+
+
+def rows_by_id(result: CampaignList) -> dict[str, dict[str, object]]:
+    return {id_: row for id_, row in zip(result.rows.index, result.rows.to_dict("records"), strict=True)}
+
+
+# --- The journey's scenarios -------------------------------------------------------
+
+
+def test_journey_state_before_re_mention_matches_the_spec():
+    assert AFTER_MONTH_3["interests"] == [
+        "Aquanaut", "Calatrava", "Grand Complications", "Twenty-4", "Golden Ellipse",
+    ]
+    assert AFTER_LATER["interests"][-1] == "Submariner"
+    assert len(AFTER_LATER["interests_all"]) == 11
+
+
+def test_submariner_three_months_ago_is_secondary_when_back_in_stock():
+    data = frame(record("c1", **AFTER_MONTH_3))
+    result = build_list(data, PRESETS["estoque"].segment_for(["Submariner"]), NOW)
+    row = rows_by_id(result)["c1"]
+    assert row["tier"] == "secondary"
+    assert row["matched"] == "Submariner"
+    assert row["message"] == "Lembra do Submariner? Temos novidades. Ainda tem interesse?"
+    assert result.counts == {"primary": 0, "secondary": 1}
+
+
+def test_submariner_asked_again_makes_the_customer_primary():
+    data = frame(record("c1", **AFTER_LATER))
+    result = build_list(data, PRESETS["estoque"].segment_for(["Submariner"]), NOW)
+    row = rows_by_id(result)["c1"]
+    assert row["tier"] == "primary"
+    assert row["matched"] == "Submariner"
+    assert row["message"] == "O Submariner que você procurou está disponível! Quer agendar visita?"
+
+
+def test_scope_recent_has_no_secondary_tier():
+    data = frame(record("old", **AFTER_MONTH_3), record("hot", **AFTER_LATER))
+    result = build_list(data, Segment(("Submariner",), scope="recent"), NOW)
+    assert list(result.rows.index) == ["hot"]
+    assert result.counts == {"primary": 1, "secondary": 0}
+
+
+def test_patek_matches_nautilus_through_its_brand():
+    data = frame(record("c1", **AFTER_MONTH_2))
+    result = build_list(data, Segment(("Patek",), scope="recent"), NOW)
+    assert rows_by_id(result)["c1"]["matched"] == "Calatrava, Aquanaut, Nautilus 5711"
+
+
+def test_joia_matches_anel_diamante_by_category():
+    data = frame(record("c1", interests=["Anel Diamante"], interests_all=["Anel Diamante"]),
+                 record("c2", interests=["Daytona"], interests_all=["Daytona"]))
+    result = build_list(data, Segment(("joia",)), NOW)
+    assert list(result.rows.index) == ["c1"]
+    assert result.rows.loc["c1", "matched"] == "Anel Diamante"
+
+
+def test_terms_are_any_of():
+    data = frame(record("a", interests=["Daytona"], interests_all=["Daytona"]),
+                 record("b", interests=["Tank Must"], interests_all=["Tank Must"]),
+                 record("c", interests=["Speedmaster"], interests_all=["Speedmaster"]))
+    result = build_list(data, Segment(("rolex", "cartier")), NOW)
+    assert sorted(result.rows.index) == ["a", "b"]
+
+
+def test_matched_lists_recent_matches_first_then_older_history_newest_first():
+    data = frame(record("c1", **AFTER_LATER))
+    result = build_list(data, Segment(("rolex",)), NOW)
+    # Submariner was re-mentioned (newest of interests); GMT and Datejust are only history.
+    assert result.rows.loc["c1", "matched"] == "Submariner, Datejust, GMT-Master II"
+
+
+def test_matched_for_a_primary_includes_history_matches_after_recent_ones():
+    data = frame(record("c1", **AFTER_MONTH_3))
+    result = build_list(data, Segment(("Patek",)), NOW)
+    assert result.rows.loc["c1", "matched"] == (
+        "Golden Ellipse, Twenty-4, Grand Complications, Calatrava, Aquanaut, Nautilus 5711"
+    )
+
+
+def test_no_terms_puts_everyone_passing_the_filters_in_primary():
+    data = frame(record("a", **AFTER_MONTH_3), record("b"), record("c", **AFTER_MONTH_2))
+    result = build_list(data, Segment(), NOW)
+    assert result.counts == {"primary": 3, "secondary": 0}
+    assert set(result.rows["matched"]) == {""}
+
+
+# --- Brands ------------------------------------------------------------------------
+
+
+def test_brands_are_the_history_brands_most_frequent_first():
+    data = frame(record("c1", **AFTER_MONTH_3))
+    result = build_list(data, Segment(("Submariner",)), NOW)
+    # Patek 6 items, Rolex 3, Cartier 1; Anel Diamante has no brand.
+    assert result.rows.loc["c1", "brands"] == "Patek Philippe, Rolex, Cartier"
+
+
+def test_brand_ties_go_to_the_most_recently_asked():
+    plain = journey(["Submariner"], ["Speedmaster"])
+    again = journey(["Submariner"], ["Speedmaster"], ["Submariner"])
+    data = frame(record("plain", **plain), record("again", **again))
+    result = build_list(data, Segment(), NOW)
+    assert result.rows.loc["plain", "brands"] == "Omega, Rolex"
+    # Submariner is first in the history but the newest of interests.
+    assert result.rows.loc["again", "brands"] == "Rolex, Omega"
+
+
+# --- Left out ----------------------------------------------------------------------
+
+
+def test_each_left_out_reason_is_counted_once_under_the_first_that_applies():
+    submariner = {"interests": ["Submariner"], "interests_all": ["Submariner"]}
+    data = frame(
+        record("optout", opt_out=True, phone="n/d", last_interaction=days_ago(1), **submariner),
+        record("nophone", phone="n/d", last_interaction=days_ago(1), **submariner),
+        record("talking", last_interaction=days_ago(2), **submariner),
+        record("elsewhere", store="Loja B", **submariner),
+        record("ok", **submariner),
+        # Would be left out, but is not on the list anyway: counted nowhere.
+        record("nomatch", opt_out=True, interests=["Daytona"], interests_all=["Daytona"]),
+        record("shallow", opt_out=True, interests=["Submariner"], interests_all=["Submariner"],
+               store="Loja B"),
+    )
+    segment = Segment(("Submariner",), stores=("Loja A",), max_depth=5)
+    result = build_list(data, segment, NOW)
+    assert list(result.rows.index) == ["ok"]
+    # "shallow" is opted out and of another store, and passes the depth filter: opted out.
+    assert result.excluded == {
+        "opted_out": 2, "invalid_phone": 1, "recently_active": 1, "other_store": 1,
+    }
+    assert tuple(result.excluded) == EXCLUSION_REASONS
+
+
+def test_customers_outside_the_filters_are_not_counted_as_left_out():
+    submariner = {"interests": ["Submariner"], "interests_all": ["Submariner"]}
+    data = frame(
+        record("deep_optout", opt_out=True, **submariner),
+        record("ok", **submariner),
+    )
+    result = build_list(data, Segment(("Submariner",), min_depth=2), NOW)
+    assert result.total == 0
+    assert sum(result.excluded.values()) == 0
+
+
+def test_quiet_window_is_n_days_and_zero_turns_it_off():
+    submariner = {"interests": ["Submariner"], "interests_all": ["Submariner"]}
+    data = frame(
+        record("today", last_interaction=days_ago(0.1), **submariner),
+        record("almost", last_interaction=days_ago(6.9), **submariner),
+        record("week", last_interaction=days_ago(7), **submariner),
+    )
+    quiet = build_list(data, Segment(("Submariner",)), NOW)
+    assert list(quiet.rows.index) == ["week"]
+    assert quiet.excluded["recently_active"] == 2
+    off = build_list(data, Segment(("Submariner",), quiet_days=0), NOW)
+    assert list(off.rows.index) == ["today", "almost", "week"]
+    assert off.excluded["recently_active"] == 0
+
+
+def test_inactive_days_keeps_only_customers_quiet_for_at_least_n_days():
+    data = frame(
+        record("d59", last_interaction=days_ago(59)),
+        record("d60", last_interaction=days_ago(60)),
+        record("d200", last_interaction=days_ago(200)),
+        record("never", last_interaction=None),
+    )
+    result = build_list(data, Segment(inactive_days=60), NOW)
+    # A customer with no recorded interaction counts as inactive, and sorts last.
+    assert list(result.rows.index) == ["d60", "d200", "never"]
+    assert pd.isna(result.rows.loc["never", "days_since"])
+    assert pd.isna(result.rows.loc["never", "last_interaction"])
+
+
+def test_no_last_interaction_is_never_inside_the_quiet_window():
+    data = frame(record("never", last_interaction=None))
+    assert list(build_list(data, Segment(quiet_days=30), NOW).rows.index) == ["never"]
+
+
+def test_depth_range_is_inclusive_on_history_length():
+    def deep(id_: str, n: int) -> dict[str, object]:
+        items = [f"Produto {i}" for i in range(n)]
+        return record(id_, interests=items[-5:], interests_all=items)
+
+    data = frame(deep("d2", 2), deep("d3", 3), deep("d10", 10), deep("d11", 11))
+    result = build_list(data, Segment(min_depth=3, max_depth=10), NOW)
+    assert sorted(result.rows.index) == ["d10", "d3"]
+    assert dict(result.rows["depth"]) == {"d3": 3, "d10": 10}
+
+
+def test_legacy_record_is_matched_through_its_repaired_history():
+    data = frame(record("c1", interests=["Submariner"], interests_all=["Datejust"]))
+    result = build_list(data, Segment(("Submariner",)), NOW)
+    assert result.rows.loc["c1", "tier"] == "primary"
+    assert result.rows.loc["c1", "depth"] == 2
+
+
+def test_empty_segment_stores_means_every_store_of_the_data():
+    data = frame(record("a", store="Loja A"), record("b", store="Loja B"))
+    assert build_list(data, Segment(), NOW).total == 2
+    only_b = build_list(data, Segment(stores=("Loja B",)), NOW)
+    assert list(only_b.rows.index) == ["b"]
+    assert only_b.excluded["other_store"] == 1
+
+
+# --- Rows ----------------------------------------------------------------------------
+
+
+def test_rows_have_exactly_the_spec_columns_and_values():
+    data = frame(record("c1", name="maria DA silva", phone="(11) 98765-4321",
+                        last_interaction="2026-10-25T15:00:00Z", **AFTER_MONTH_3))
+    result = build_list(data, PRESETS["estoque"].segment_for(["Submariner"]), NOW)
+    assert tuple(result.rows.columns) == COLUMNS
+    assert result.rows.index.name == "id"
+    row = result.rows.loc["c1"]
+    assert row["name"] == "maria DA silva"
+    assert row["phone"] == "+5511987654321"
+    assert row["store"] == "Loja A"
+    assert row["last_interaction"] == date(2026, 10, 25)
+    assert row["days_since"] == 29
+    assert row["depth"] == 11
+
+
+def test_dates_are_shown_in_the_time_zone_of_now():
+    from zoneinfo import ZoneInfo
+
+    data = frame(record("c1", last_interaction="2026-10-25T01:30:00Z"))
+    sao_paulo = NOW.astimezone(ZoneInfo("America/Sao_Paulo"))
+    assert build_list(data, Segment(), NOW).rows.loc["c1", "last_interaction"] == date(2026, 10, 25)
+    assert build_list(data, Segment(), sao_paulo).rows.loc["c1", "last_interaction"] == date(2026, 10, 24)
+
+
+def test_naive_now_is_read_as_utc():
+    data = frame(record("c1", last_interaction=days_ago(10)))
+    naive = NOW.replace(tzinfo=None)
+    assert build_list(data, Segment(), naive).rows.loc["c1", "days_since"] == 10
+
+
+def test_primary_rows_come_first_then_the_most_recent_interaction():
+    rolex_now = {"interests": ["Daytona"], "interests_all": ["Daytona"]}
+    rolex_before = {"interests": ["Speedmaster"], "interests_all": ["Daytona", "Speedmaster"]}
+    data = frame(
+        record("p_old", last_interaction=days_ago(40), **rolex_now),
+        record("s_new", last_interaction=days_ago(8), **rolex_before),
+        record("p_new", last_interaction=days_ago(10), **rolex_now),
+        record("s_old", last_interaction=days_ago(90), **rolex_before),
+        record("p_never", last_interaction=None, **rolex_now),
+    )
+    result = build_list(data, Segment(("rolex",)), NOW)
+    assert list(result.rows.index) == ["p_new", "p_old", "p_never", "s_new", "s_old"]
+    assert list(result.rows["tier"]) == ["primary"] * 3 + ["secondary"] * 2
+    assert list(result.rows["days_since"][:2]) == [10, 40]
+
+
+def test_an_empty_base_gives_an_empty_list():
+    data = build(pd.DataFrame(columns=["id", "store", "phone", "name", "interests", "interests_all",
+                                       "created_at", "last_interaction", "opt_out"]))
+    result = build_list(data, PRESETS["estoque"].segment_for(["Submariner"]), NOW)
+    assert result.total == 0
+    assert tuple(result.rows.columns) == COLUMNS
+    assert result.counts == {"primary": 0, "secondary": 0}
+
+
+def test_nobody_matching_gives_an_empty_list():
+    data = frame(record("c1", **AFTER_MONTH_3))
+    result = build_list(data, Segment(("Daytona",)), NOW)
+    assert result.total == 0
+
+
+# --- Segment validation ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"quiet_days": -1}, "negativ"),
+        ({"inactive_days": -5}, "negativ"),
+        ({"min_depth": -1}, "negativ"),
+        ({"max_depth": -2}, "negativ"),
+        ({"min_depth": 5, "max_depth": 3}, "maior que a máxima"),
+        ({"scope": "everything"}, "Escopo desconhecido"),
+        ({"quiet_days": 1.5}, "inteiro"),
+        ({"inactive_days": True}, "inteiro"),
+    ],
+)
+def test_invalid_segments_are_refused_in_portuguese(changes, words):
+    with pytest.raises(InvalidSegment, match=words):
+        Segment(**changes)
+
+
+def test_invalid_segment_is_a_value_error():
+    assert issubclass(InvalidSegment, ValueError)
+
+
+def test_segment_cleans_its_terms_and_stores():
+    segment = Segment(["  Submariner ", "submariner", "", "Patek"], stores=["Loja A", "Loja A"])
+    assert segment.terms == ("Submariner", "Patek")
+    assert segment.stores == ("Loja A",)
+    assert Segment("Daytona").terms == ("Daytona",)
+
+
+# --- Presets -------------------------------------------------------------------------
+
+
+def test_presets_hold_the_spec_defaults_and_messages():
+    assert list(PRESETS) == ["novidade", "estoque", "reengajamento", "marca"]
+    available = "O {product} que você procurou está disponível! Quer agendar visita?"
+
+    novidade = PRESETS["novidade"]
+    assert novidade.label == "Chegou novidade"
+    assert (novidade.segment.scope, novidade.segment.quiet_days) == ("recent", 7)
+    assert novidade.templates == Templates(available, None)
+    assert novidade.needs_terms
+
+    estoque = PRESETS["estoque"]
+    assert estoque.label == "De volta ao estoque"
+    assert (estoque.segment.scope, estoque.segment.quiet_days) == ("all", 7)
+    assert estoque.templates == Templates(
+        available, "Lembra do {product}? Temos novidades. Ainda tem interesse?"
+    )
+
+    reengajamento = PRESETS["reengajamento"]
+    assert reengajamento.label == "Reengajamento"
+    assert reengajamento.segment.terms == ()
+    assert (reengajamento.segment.inactive_days, reengajamento.segment.min_depth) == (60, 4)
+    assert reengajamento.templates.primary == (
+        "Vi que você se interessou por {brands}. Temos novos modelos. Quer conhecer?"
+    )
+    assert not reengajamento.needs_terms
+
+    marca = PRESETS["marca"]
+    assert marca.label == "Fãs da marca"
+    assert (marca.segment.scope, marca.segment.inactive_days) == ("all", 60)
+    launch = "Novos modelos {brand} chegaram. Gostaria de conhecer?"
+    assert marca.templates == Templates(launch, launch)
+
+
+def test_preset_segment_takes_the_users_terms_and_stores():
+    segment = PRESETS["novidade"].segment_for(["Nautilus"], stores=["Loja B"], quiet_days=0)
+    assert segment == Segment(("Nautilus",), scope="recent", quiet_days=0, stores=("Loja B",))
+
+
+def test_new_arrival_preset_reaches_recent_interest_only():
+    data = frame(record("old", **AFTER_MONTH_3), record("hot", **AFTER_LATER))
+    result = build_list(data, PRESETS["novidade"].segment_for(["Submariner"]), NOW,
+                        PRESETS["novidade"].templates)
+    assert list(result.rows.index) == ["hot"]
+    assert result.rows.loc["hot", "message"] == (
+        "O Submariner que você procurou está disponível! Quer agendar visita?"
+    )
+
+
+def test_reengagement_preset_names_the_customers_brands():
+    data = frame(
+        record("serious", last_interaction=days_ago(90), **AFTER_MONTH_3),
+        record("recent", last_interaction=days_ago(20), **AFTER_MONTH_3),
+        record("shallow", last_interaction=days_ago(90), interests=["Daytona"], interests_all=["Daytona"]),
+    )
+    preset = PRESETS["reengajamento"]
+    result = build_list(data, preset.segment_for(), NOW, preset.templates)
+    assert list(result.rows.index) == ["serious"]
+    assert result.rows.loc["serious", "message"] == (
+        "Vi que você se interessou por Patek Philippe, Rolex e Cartier. "
+        "Temos novos modelos. Quer conhecer?"
+    )
+
+
+def test_reengagement_without_known_brands_still_reads_well():
+    jewels = ["Anel Diamante", "Colar de Pérolas", "Brinco de Esmeralda", "Pingente Coração"]
+    data = frame(record("c1", last_interaction=days_ago(90), interests=jewels, interests_all=jewels))
+    preset = PRESETS["reengajamento"]
+    result = build_list(data, preset.segment_for(), NOW, preset.templates)
+    assert result.rows.loc["c1", "brands"] == ""
+    assert result.rows.loc["c1", "message"] == (
+        "Vi que você se interessou. Temos novos modelos. Quer conhecer?"
+    )
+
+
+def test_brand_fans_preset_names_the_brand_of_the_most_recent_match():
+    data = frame(
+        record("warm", last_interaction=days_ago(61), **AFTER_MONTH_2),
+        record("active", last_interaction=days_ago(10), **AFTER_MONTH_2),
+    )
+    preset = PRESETS["marca"]
+    result = build_list(data, preset.segment_for(["Patek"]), NOW, preset.templates)
+    assert list(result.rows.index) == ["warm"]
+    assert result.rows.loc["warm", "message"] == (
+        "Novos modelos Patek Philippe chegaram. Gostaria de conhecer?"
+    )
+
+
+def test_brand_fans_with_a_brandless_jewel_drop_the_brand_cleanly():
+    data = frame(record("c1", last_interaction=days_ago(61), interests=["Anel Diamante"],
+                        interests_all=["Anel Diamante"]))
+    preset = PRESETS["marca"]
+    result = build_list(data, preset.segment_for(["joia"]), NOW, preset.templates)
+    assert result.rows.loc["c1", "message"] == "Novos modelos chegaram. Gostaria de conhecer?"
+
+
+def test_default_templates_follow_the_segment():
+    data = frame(record("c1", **AFTER_MONTH_3), record("c2", last_interaction=days_ago(90), **AFTER_MONTH_3))
+    with_terms = build_list(data, Segment(("Submariner",)), NOW)
+    assert with_terms.rows.loc["c1", "message"].startswith("Lembra do Submariner?")
+    without = build_list(data, Segment(inactive_days=60), NOW)
+    assert without.rows.loc["c2", "message"].startswith("Vi que você se interessou por Patek Philippe")
+
+
+def test_secondary_rows_use_the_primary_template_when_there_is_no_secondary_one():
+    data = frame(record("c1", **AFTER_MONTH_3))
+    result = build_list(data, Segment(("Submariner",)), NOW, Templates("Oi {first_name}: {product}."))
+    assert result.rows.loc["c1", "message"] == "Oi Ana: Submariner."
+
+
+def test_list_messages_use_the_customer_names():
+    data = frame(
+        record("maria", name="maria DA silva", **AFTER_LATER),
+        record("anon", name="", **AFTER_LATER),
+    )
+    templates = Templates("Olá {first_name}, o {product} chegou! ({name}, {store})")
+    result = build_list(data, Segment(("Submariner",)), NOW, templates)
+    assert result.rows.loc["maria", "message"] == (
+        "Olá Maria, o Submariner chegou! (Maria da Silva, Loja A)"
+    )
+    assert result.rows.loc["anon", "message"] == "Olá, o Submariner chegou! (Loja A)"
+
+
+# --- Messages --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "context", "expected"),
+    [
+        ("Olá {first_name}, o {product} chegou!", {"name": "maria DA silva", "product": "Submariner"},
+         "Olá Maria, o Submariner chegou!"),
+        ("Olá {first_name}, o {product} chegou!", {"product": "Submariner"},
+         "Olá, o Submariner chegou!"),
+        ("{first_name}, o {product} chegou!", {"product": "Submariner"}, "O Submariner chegou!"),
+        ("Olá, {first_name}!", {}, "Olá!"),
+        ("Obrigado, {first_name}", {}, "Obrigado"),
+        ("Oi! {first_name}, tudo bem?", {}, "Oi! Tudo bem?"),
+        ("Lembra do {product}? Temos novidades.", {}, "Lembra? Temos novidades."),
+        ("O {product} que você procurou está disponível!", {}, "O que você procurou está disponível!"),
+        ("O {product} da {brand} chegou!", {"product": "Tank Must"}, "O Tank Must chegou!"),
+        ("Novos modelos {brand} chegaram.", {}, "Novos modelos chegaram."),
+        ("Vi que você se interessou por {brands}.", {"brands": ["Rolex", "Cartier", "Omega", "IWC"]},
+         "Vi que você se interessou por Rolex, Cartier e Omega."),
+        ("Vi que você se interessou por {brands}.", {"brands": ["Rolex", "Cartier"]},
+         "Vi que você se interessou por Rolex e Cartier."),
+        ("Vi que você se interessou por {brands}.", {"brands": ["Rolex"]},
+         "Vi que você se interessou por Rolex."),
+        ("Vi que você se interessou por {brands}. Quer conhecer?", {"brands": []},
+         "Vi que você se interessou. Quer conhecer?"),
+        ("Olá {name} ({store})", {"name": "JOÃO DOS SANTOS"}, "Olá João dos Santos"),
+        ("Olá {first_name} {desconhecido}!", {"first_name": "ana"}, "Olá Ana!"),
+        ("Olá {Product}", {"product": "Daytona"}, "Olá Daytona"),
+        ("Oi {first_name}!\nO {product} chegou.", {"product": "Daytona"}, "Oi!\nO Daytona chegou."),
+        ("Sem nada para trocar.", {}, "Sem nada para trocar."),
+    ],
+)
+def test_render_message_fills_and_tidies(template, context, expected):
+    assert render_message(template, context) == expected
+
+
+def test_values_are_never_read_as_placeholders():
+    assert render_message("Oi {first_name}: {product}", {"name": "Ana", "product": "{name}"}) == (
+        "Oi Ana: {name}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "full"),
+    [
+        ("maria DA silva", "Maria", "Maria da Silva"),
+        ("ÁLVARO PEREIRA", "Álvaro", "Álvaro Pereira"),
+        ("ana-clara dos santos", "Ana-Clara", "Ana-Clara dos Santos"),
+        ("Dra. beatriz lima", "Beatriz", "Dra. Beatriz Lima"),
+        ("  joão   de souza ", "João", "João de Souza"),
+        ("123", "", "123"),
+        ("", "", ""),
+        (None, "", ""),
+    ],
+)
+def test_names_are_capitalised_the_portuguese_way(name, first, full):
+    assert first_name(name) == first
+    assert display_name(name) == full
+
+
+def test_depth_segments_follow_the_spec():
+    assert depth_segment([0, 2, 3, 10, 11, 40]).tolist() == [
+        "early", "early", "developing", "developing", "serious", "serious",
+    ]
