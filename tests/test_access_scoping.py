@@ -8,15 +8,18 @@ customer has, except one customer who talks to both stores with the same phone.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
 
-from services import insights, metrics
+from services import insights, metrics, quality, segments
 from services.access import AccessDenied, scoped
 from services.frame import CustomerData, build
+from services.segments import PRESETS, Segment, build_list, to_csv, to_xlsx
 
 NOW = datetime(2025, 6, 15, 12, tzinfo=UTC)
 A, B = "Vitrine Jardins", "Vitrine Leblon"
@@ -43,6 +46,9 @@ def raw_customers() -> pd.DataFrame:
     rows += [_customer(i, B, f"Cliente Leblonmark {i}", f"+55219888800{i:02d}",
                        B_PRODUCTS[: 2 + i % 3]) for i in range(1, 11)]
     rows.append(_customer(99, B, "Alice Leblonmark", SHARED_PHONE, ["Nautilus 5711", "Aquanaut"]))
+    # One unreadable phone in each store, for the data-quality panel.
+    rows.append(_customer(98, A, "Telefone Ruim Jardins", "12", ["Submariner"]))
+    rows.append(_customer(98, B, "Telefone Ruim Leblonmark", "98888-", ["Aquanaut"]))
     return pd.DataFrame(rows)
 
 
@@ -84,7 +90,7 @@ def test_the_fixture_really_holds_both_stores(everyone: CustomerData) -> None:
 
 def test_scoped_frame_holds_only_the_allowed_store(manager_a: CustomerData) -> None:
     assert set(manager_a.customers["store"]) == {A}
-    assert len(manager_a.customers) == 10
+    assert len(manager_a.customers) == 11
     assert_no_trace_of_b(manager_a.customers)
     assert manager_a.history_items["cid"].max() < len(manager_a.customers)
 
@@ -124,3 +130,40 @@ def test_insights_of_a_manager_hold_nothing_of_another_store(manager_a: Customer
     result = insights.compute(manager_a, min_customers=1)
     assert_no_trace_of_b(result)
     assert_no_trace_of_b(result.readings)
+
+
+@pytest.mark.parametrize("terms", [("Patek",), ("Nautilus 5711",), ("Royal Oak", "Aquanaut"), ("relogio",)])
+def test_segments_of_a_manager_never_list_another_stores_customer(
+    manager_a: CustomerData, terms: tuple[str, ...]
+) -> None:
+    campaign = build_list(manager_a, Segment(terms, scope="all", quiet_days=0), NOW)
+    assert set(campaign.rows["store"]) <= {A}
+    assert_no_trace_of_b(campaign.rows)
+
+
+def test_a_b_only_product_finds_nobody_for_a_manager(manager_a: CustomerData) -> None:
+    campaign = build_list(manager_a, PRESETS["estoque"].segment_for(["Nautilus"], quiet_days=0), NOW)
+    assert campaign.total == 0
+
+
+def test_a_segment_naming_store_b_still_lists_nobody_of_b(manager_a: CustomerData) -> None:
+    campaign = build_list(manager_a, Segment((), quiet_days=0, stores=(B,)), NOW)
+    assert campaign.total == 0
+    assert_no_trace_of_b(campaign.rows)
+
+
+def test_downloads_of_a_manager_hold_only_their_store(manager_a: CustomerData) -> None:
+    campaign = build_list(manager_a, Segment((), quiet_days=0), NOW)
+    assert campaign.total == 10
+    csv_text = to_csv(campaign).decode("utf-8-sig")
+    assert_no_trace_of_b(csv_text)
+    sheet = load_workbook(io.BytesIO(to_xlsx(campaign))).active
+    assert_no_trace_of_b([cell.value for row in sheet.iter_rows() for cell in row])
+    assert_no_trace_of_b(segments.segment_to_json(campaign))
+
+
+def test_data_quality_of_a_manager_lists_only_their_store(manager_a: CustomerData) -> None:
+    report = quality.quality_report(manager_a)
+    assert "Telefone Ruim Jardins" in text_of(report)
+    assert_no_trace_of_b(report)
+    assert_no_trace_of_b(quality.duplicate_phones(manager_a))
