@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import unicodedata
@@ -835,26 +834,30 @@ def _rows_of(rows: pd.DataFrame | CampaignList) -> pd.DataFrame:
     return rows.rows if isinstance(rows, CampaignList) else rows
 
 
-def _export_cells(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Header and text cells of the rows with a valid E.164 phone, in column order."""
-    phones = rows["phone"].astype(object).where(rows["phone"].notna(), "").astype(str)
-    valid = phones.str.fullmatch(_E164_PATTERN).to_numpy(bool)
-    kept = rows[valid]
-    columns: list[pd.Series] = []
+def _as_text(values: pd.Series) -> pd.Series:
+    return values.astype(object).where(values.notna(), "").astype("str")
+
+
+def _export_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows as text under the Portuguese headers; only rows with a valid E.164 phone."""
+    phone = _as_text(rows["phone"]) if "phone" in rows else pd.Series("", index=rows.index, dtype="str")
+    valid = phone.str.fullmatch(_E164_PATTERN).fillna(False).to_numpy(bool)
+    kept = rows.loc[valid]
+    out = {}
     for name in COLUMNS:
-        values = kept[name] if name in kept else pd.Series("", index=kept.index)
+        values = kept[name] if name in kept else pd.Series("", index=kept.index, dtype="str")
         if name == "tier":
-            text = values.map(lambda t: TIER_LABELS.get(t, t))
+            values = _as_text(values)
+            values = values.map(TIER_LABELS).fillna(values)
         elif name == "last_interaction":
-            text = pd.to_datetime(values, errors="coerce").dt.strftime("%d/%m/%Y")
-        elif name in ("matched", "brands"):
-            text = values.map(lambda v: ", ".join(v) if isinstance(v, list | tuple) else v)
-        else:
-            text = values.astype(object)
-        text = text.astype(object).where(text.notna(), "").astype(str)
-        columns.append(text)
-    body = pd.concat(columns, axis=1).to_numpy(object).tolist() if len(kept) else []
-    return [EXPORT_HEADERS[c] for c in COLUMNS], body
+            values = pd.to_datetime(values.astype(object), errors="coerce").dt.strftime("%d/%m/%Y")
+        elif name in ("days_since", "depth"):
+            values = pd.to_numeric(values, errors="coerce").round().astype("Int64")
+        elif values.dtype == object:
+            # Lists (from a caller that split them) read as the joined text.
+            values = values.map(lambda v: ", ".join(map(str, v)) if isinstance(v, list | tuple) else v)
+        out[EXPORT_HEADERS[name]] = _as_text(values)
+    return pd.DataFrame(out).reset_index(drop=True)
 
 
 def neutralise(cell: str) -> str:
@@ -868,8 +871,9 @@ def neutralise(cell: str) -> str:
 def to_csv(rows: pd.DataFrame | CampaignList) -> bytes:
     """A campaign list as CSV for messaging tools: UTF-8 with BOM, comma-separated.
 
-    Phones are E.164 (rows without one are dropped); every other cell that a
-    spreadsheet would read as a formula is prefixed with ``'``.
+    Phones are E.164 (a row without one is dropped); every other cell that
+    begins with ``= + - @``, a tab, CR or LF (or spaces and one of the first
+    four) is prefixed with ``'`` (OWASP CSV injection).
 
     Args:
         rows: ``CampaignList.rows`` (or the list itself).
@@ -877,20 +881,21 @@ def to_csv(rows: pd.DataFrame | CampaignList) -> bytes:
     Returns:
         The file's bytes, starting ``b"\\xef\\xbb\\xbfnivel,nome,telefone,..."``.
     """
-    header, body = _export_cells(_rows_of(rows))
-    phone_at = COLUMNS.index("phone")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in body:
-        writer.writerow([cell if i == phone_at else neutralise(cell) for i, cell in enumerate(row)])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    table = _export_frame(_rows_of(rows))
+    for header in table.columns:
+        if header != EXPORT_HEADERS["phone"]:
+            cells = table[header]
+            risky = cells.str.match(_INJECTION.pattern).fillna(False)
+            table[header] = cells.where(~risky, "'" + cells)
+    text = table.to_csv(index=False, lineterminator="\r\n")
+    return ("\ufeff" + text).encode("utf-8")
 
 
 def to_xlsx(rows: pd.DataFrame | CampaignList) -> bytes:
     """A campaign list as an Excel workbook where every cell is text.
 
-    Phones stay ``+55…`` and a name like ``=1+1`` is a string, never a formula.
+    Every cell is written as a string with the text format ``@``: phones stay
+    ``+55…`` and a name like ``=1+1`` is a string, never a formula.
 
     Args:
         rows: ``CampaignList.rows`` (or the list itself).
@@ -900,7 +905,11 @@ def to_xlsx(rows: pd.DataFrame | CampaignList) -> bytes:
     """
     import xlsxwriter
 
-    header, body = _export_cells(_rows_of(rows))
+    table = _export_frame(_rows_of(rows))
+    for header in table.columns:
+        # XML cannot hold most control characters; line breaks become LF.
+        table[header] = (table[header].str.replace(r"\r\n?", "\n", regex=True)
+                         .str.replace(_CONTROL.pattern, "", regex=True))
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {
         "in_memory": True, "strings_to_formulas": False,
@@ -909,18 +918,15 @@ def to_xlsx(rows: pd.DataFrame | CampaignList) -> bytes:
     sheet = workbook.add_worksheet("Campanha")
     text = workbook.add_format({"num_format": "@"})
     bold = workbook.add_format({"num_format": "@", "bold": True})
-    for col, title in enumerate(header):
-        sheet.write_string(0, col, title, bold)
-    widths = [len(title) for title in header]
-    for r, row in enumerate(body, start=1):
+    for col, header in enumerate(table.columns):
+        sheet.write_string(0, col, header, bold)
+        longest = int(table[header].str.len().clip(upper=60).max()) if len(table) else 0
+        sheet.set_column(col, col, max(len(header), longest) + 2, text)
+    for r, row in enumerate(table.itertuples(index=False, name=None), start=1):
         for col, cell in enumerate(row):
-            cell = _CONTROL.sub("", cell.replace("\r\n", "\n").replace("\r", "\n"))
             sheet.write_string(r, col, cell, text)
-            widths[col] = max(widths[col], min(len(cell), 60))
-    for col, width in enumerate(widths):
-        sheet.set_column(col, col, width + 2, text)
     sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(len(body), 1), len(header) - 1)
+    sheet.autofilter(0, 0, max(len(table), 1), len(table.columns) - 1)
     workbook.close()
     return buffer.getvalue()
 

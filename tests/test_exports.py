@@ -1,0 +1,260 @@
+"""Campaign list downloads: CSV for messaging tools, XLSX for people, JSON for the CLI (SPEC §5)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from services.frame import build
+from services.segments import (
+    COLUMNS,
+    EXPORT_HEADERS,
+    PRESETS,
+    Segment,
+    build_list,
+    export_filename,
+    neutralise,
+    segment_to_json,
+    slug,
+    to_csv,
+    to_xlsx,
+)
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+HEADER = ["nivel", "nome", "telefone", "loja", "produtos", "marcas", "ultima_interacao", "dias",
+          "profundidade", "mensagem"]
+
+
+def row(**fields: object) -> dict[str, object]:
+    base = {
+        "tier": "primary", "name": "Ana Souza", "phone": "+5511987654321", "store": "Loja A",
+        "matched": "Submariner", "brands": "Rolex", "last_interaction": date(2026, 11, 3),
+        "days_since": 21, "depth": 3,
+        "message": "O Submariner que você procurou está disponível! Quer agendar visita?",
+    }
+    return base | fields
+
+
+def rows(*records: dict[str, object]) -> pd.DataFrame:
+    return pd.DataFrame(list(records), columns=list(COLUMNS))
+
+
+def read_csv(data: bytes) -> list[list[str]]:
+    assert data.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(data[3:].decode("utf-8"), newline="")))
+
+
+def read_xlsx(data: bytes):
+    return openpyxl.load_workbook(io.BytesIO(data)).active
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+
+def test_csv_is_utf8_with_bom_and_portuguese_headers():
+    data = to_csv(rows(row(name="João Conceição")))
+    lines = read_csv(data)
+    assert lines[0] == HEADER
+    assert [EXPORT_HEADERS[c] for c in COLUMNS] == HEADER
+    assert lines[1] == [
+        "principal", "João Conceição", "+5511987654321", "Loja A", "Submariner", "Rolex",
+        "03/11/2026", "21", "3", "O Submariner que você procurou está disponível! Quer agendar visita?",
+    ]
+
+
+def test_csv_tiers_read_in_portuguese():
+    lines = read_csv(to_csv(rows(row(), row(tier="secondary", phone="+5511987650000"))))
+    assert [line[0] for line in lines[1:]] == ["principal", "secundário"]
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ('=HYPERLINK("http://evil.example","clique")', '\'=HYPERLINK("http://evil.example","clique")'),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-1+1", "'-1+1"),
+        ("@SUM(1+1)*cmd|' /C calc'!A0", "'@SUM(1+1)*cmd|' /C calc'!A0"),
+        ("\t=1+1", "'\t=1+1"),
+        ("\r=1+1", "'\r=1+1"),
+        ("\n=1+1", "'\n=1+1"),
+        ("  =1+1", "'  =1+1"),
+        ("Ana = Maria", "Ana = Maria"),
+        ("Ana-Clara", "Ana-Clara"),
+    ],
+)
+def test_csv_neutralises_formula_injection(name, written):
+    lines = read_csv(to_csv(rows(row(name=name))))
+    assert lines[1][1] == written
+    assert neutralise(name) == written
+
+
+def test_csv_neutralises_every_text_column_but_the_phone():
+    hostile = "=1+1"
+    record = row(store=hostile, matched=hostile, brands=hostile, message=hostile)
+    cells = read_csv(to_csv(rows(record)))[1]
+    assert cells[2] == "+5511987654321"
+    assert [cells[i] for i in (3, 4, 5, 9)] == ["'=1+1"] * 4
+
+
+def test_csv_phones_are_e164_text():
+    lines = read_csv(to_csv(rows(row(phone="+5511987654321"))))
+    assert lines[1][2] == "+5511987654321"
+
+
+def test_csv_drops_a_row_whose_phone_is_not_e164():
+    data = rows(row(), row(phone="=1+1"), row(phone="11 98765-4321"), row(phone=None),
+                row(phone="+0123456789"), row(phone="+55119876543210000"))
+    lines = read_csv(to_csv(data))
+    assert len(lines) == 2
+
+
+def test_csv_keeps_commas_quotes_and_line_breaks_inside_cells():
+    message = 'Olá, "Ana"!\nO Submariner chegou.'
+    lines = read_csv(to_csv(rows(row(message=message))))
+    assert lines[1][9] == message
+
+
+def test_csv_missing_values_are_empty_cells():
+    lines = read_csv(to_csv(rows(row(name="", last_interaction=None, days_since=None, brands=""))))
+    cells = lines[1]
+    assert (cells[1], cells[5], cells[6], cells[7]) == ("", "", "", "")
+
+
+def test_csv_of_an_empty_list_is_the_header_only():
+    assert read_csv(to_csv(rows())) == [HEADER]
+
+
+# --- XLSX -----------------------------------------------------------------------------
+
+
+def test_xlsx_cells_are_all_typed_text():
+    sheet = read_xlsx(to_xlsx(rows(row(), row(tier="secondary", phone="+5521999990000", name="",
+                                              last_interaction=None, days_since=None))))
+    values = [[cell.value for cell in line] for line in sheet.iter_rows()]
+    assert values[0] == HEADER
+    for line in sheet.iter_rows():
+        for cell in line:
+            assert cell.data_type == "s"
+            assert isinstance(cell.value, str)
+            assert cell.number_format == "@"
+    assert values[1][:3] == ["principal", "Ana Souza", "+5511987654321"]
+    assert values[1][6:9] == ["03/11/2026", "21", "3"]
+    assert values[2][:3] == ["secundário", "", "+5521999990000"]
+
+
+def test_xlsx_phone_stays_plus_55_text():
+    sheet = read_xlsx(to_xlsx(rows(row(phone="+5511987654321"))))
+    cell = sheet.cell(row=2, column=3)
+    assert cell.value == "+5511987654321"
+    assert cell.data_type == "s"
+
+
+@pytest.mark.parametrize(
+    "name", ["=1+1", '=HYPERLINK("http://evil.example","x")', "+55 11", "@SUM(A1)", "-2"]
+)
+def test_xlsx_never_writes_a_formula(name):
+    sheet = read_xlsx(to_xlsx(rows(row(name=name))))
+    cell = sheet.cell(row=2, column=2)
+    assert cell.value == name
+    assert cell.data_type == "s"
+
+
+def test_xlsx_drops_control_characters_xml_cannot_hold():
+    sheet = read_xlsx(to_xlsx(rows(row(name="Ana\x01 Souza", message="Olá\r\nAna"))))
+    assert sheet.cell(row=2, column=2).value == "Ana Souza"
+    assert sheet.cell(row=2, column=10).value == "Olá\nAna"
+
+
+def test_xlsx_drops_a_row_whose_phone_is_not_e164():
+    sheet = read_xlsx(to_xlsx(rows(row(), row(phone="=1+1"))))
+    assert sheet.max_row == 2
+
+
+# --- Built lists -------------------------------------------------------------------------
+
+
+def built_list():
+    data = build(pd.DataFrame([
+        {"id": "c1", "store": "Loja A", "phone": "(11) 98765-4321", "name": '=HYPERLINK("x")',
+         "interests": ["Calatrava", "Submariner"], "interests_all": ["Submariner", "Datejust", "Calatrava"],
+         "created_at": "2026-01-01T00:00:00Z", "last_interaction": "2026-11-01T10:00:00Z",
+         "opt_out": False},
+        {"id": "c2", "store": "Loja A", "phone": "+55 21 99999-0000", "name": "bia",
+         "interests": ["Calatrava"], "interests_all": ["Datejust", "Calatrava"],
+         "created_at": "2026-01-01T00:00:00Z", "last_interaction": "2026-09-01T10:00:00Z",
+         "opt_out": False},
+    ]))
+    return build_list(data, PRESETS["estoque"].segment_for(["rolex"]), NOW)
+
+
+def test_a_built_list_downloads_with_its_matched_column():
+    campaign = built_list()
+    lines = read_csv(to_csv(campaign))
+    assert [line[4] for line in lines[1:]] == ["Submariner, Datejust", "Datejust"]
+    assert lines[1][1] == "'=HYPERLINK(\"x\")"
+    assert lines[1][2] == "+5511987654321"
+    sheet = read_xlsx(to_xlsx(campaign.rows))
+    assert sheet.cell(row=2, column=5).value == "Submariner, Datejust"
+    assert sheet.cell(row=2, column=2).data_type == "s"
+
+
+def test_exports_never_carry_the_record_id():
+    campaign = built_list()
+    assert "c1" not in to_csv(campaign).decode("utf-8")
+    sheet = read_xlsx(to_xlsx(campaign))
+    assert all(cell.value != "c1" for line in sheet.iter_rows() for cell in line)
+
+
+def test_segment_to_json_holds_rows_and_reasons():
+    campaign = built_list()
+    out = segment_to_json(campaign)
+    assert set(out) == {"rows", "excluded"}
+    json.dumps(out)  # plain JSON data
+    first = out["rows"][0]
+    assert list(first) == list(COLUMNS)
+    assert first == {
+        "tier": "primary", "name": '=HYPERLINK("x")', "phone": "+5511987654321", "store": "Loja A",
+        "matched": ["Submariner", "Datejust"], "brands": ["Rolex", "Patek Philippe"],
+        "last_interaction": "2026-11-01", "days_since": 23, "depth": 3,
+        "message": "O Submariner que você procurou está disponível! Quer agendar visita?",
+    }
+    assert out["rows"][1]["tier"] == "secondary"
+    assert out["excluded"] == {"opted_out": 0, "invalid_phone": 0, "recently_active": 0, "other_store": 0}
+
+
+def test_segment_to_json_of_a_missing_date_is_null():
+    data = build(pd.DataFrame([{"id": "c1", "store": "Loja A", "phone": "+5511987654321", "name": "",
+                                "interests": [], "interests_all": [], "created_at": None,
+                                "last_interaction": None, "opt_out": False}]))
+    out = segment_to_json(build_list(data, Segment(), NOW))
+    assert out["rows"][0]["last_interaction"] is None
+    assert out["rows"][0]["days_since"] is None
+    assert out["rows"][0]["matched"] == []
+
+
+# --- File names ---------------------------------------------------------------------------
+
+
+def test_export_filename_is_an_ascii_slug_with_the_date():
+    assert export_filename("De volta ao estoque", NOW, "csv", ["Submariner"]) == (
+        "de-volta-ao-estoque-submariner-2026-11-24.csv"
+    )
+    assert export_filename("De volta ao estoque Submariner", NOW, ".xlsx") == (
+        "de-volta-ao-estoque-submariner-2026-11-24.xlsx"
+    )
+    assert export_filename("Fãs da marca", NOW, "xlsx", ["Tiffany & Co."]) == (
+        "fas-da-marca-tiffany-co-2026-11-24.xlsx"
+    )
+    assert export_filename("", NOW, "csv") == "campanha-2026-11-24.csv"
+    assert export_filename("../../etc/passwd", NOW, "csv") == "etc-passwd-2026-11-24.csv"
+
+
+def test_slug_keeps_only_ascii_letters_digits_and_hyphens():
+    assert slug("Reengajamento — 60 dias!") == "reengajamento-60-dias"
+    assert slug("Ação/Coração") == "acao-coracao"
