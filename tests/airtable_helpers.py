@@ -19,7 +19,7 @@ TOKEN = "patVITRINEsecret.0123456789abcdef"
 STORES = ("Vitrine Jardins", "Vitrine Leblon", "Vitrine Savassi")
 #: No client throttle and a short 429 block: tests run at local speed.
 FAST = ClientPolicy(rate=None, block_seconds=0.2, max_blocks=6, retry_backoff=0.01,
-                    timeout=(2.0, 5.0), network_retries=2)
+                    timeout=(2.0, 5.0), network_retries=2, settle_seconds=0.05)
 #: Records seeded a day ago, so an incremental sync's overlap window never reaches them.
 SEEDED_AT = datetime.now(UTC) - timedelta(days=1)
 

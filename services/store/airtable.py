@@ -165,6 +165,9 @@ class ClientPolicy:
         network_retries: retries of a read or an idempotent write after a dropped connection or a 5xx.
         retry_backoff: seconds before the first such retry (doubles each time).
         write_attempts: write + read-back rounds of one recording before it is reported as not saved.
+        settle_seconds: pause between a write and its read-back. A concurrent writer that read
+            the record before our write lands its stale copy within its own read-to-write gap;
+            reading back after a longer pause sees that overwrite, so it is merged again.
     """
 
     rate: int | None = 5
@@ -175,6 +178,7 @@ class ClientPolicy:
     network_retries: int = 2
     retry_backoff: float = 1.0
     write_attempts: int = 6
+    settle_seconds: float = 1.5
 
 
 class Throttle:
@@ -731,7 +735,8 @@ class AirtableStore(SqliteStore):
         self.settings = settings
         self.client = Client(settings, policy)
         self._schema: Schema | None = None
-        self._schema_lock = threading.Lock()
+        self._schema_lock = threading.RLock()
+        self._write_locks: dict[str, threading.Lock] = {}
 
     def __repr__(self) -> str:
         return f"AirtableStore(path={str(self.path)!r}, base_id={self.settings.base_id!r})"
@@ -782,6 +787,17 @@ class AirtableStore(SqliteStore):
         products = dedupe(split_raw(list(batch)))
         if not products:
             raise InvalidBatch("Nenhum produto informado.")
+        # Writers sharing this store (the dashboard's sessions) take turns per customer; other
+        # programs are covered by the read-back protocol of ``_record``.
+        with self._lock_for(f"{store}\n{phone_key(e164)}"):
+            return self._record_checked(store, e164, products, at, name)
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._schema_lock:
+            return self._write_locks.setdefault(key, threading.Lock())
+
+    def _record_checked(self, store: str, e164: str, products: list[str], at: datetime,
+                        name: str | None) -> Customer:
         try:
             return self._record(store, e164, products, at, name, self.schema())
         except (MissingField, RequestRejected) as exc:
@@ -819,6 +835,7 @@ class AirtableStore(SqliteStore):
                     fresh = None
                     continue
             expected = merge_history(expected, after.interests_all)
+            time.sleep(self.client.policy.settle_seconds)
             back = table.get(record_id)
             saved = parse_interests((back.get("fields") or {}).get(schema.name("interests_all")))
             if not missing_items(expected, saved):
@@ -826,7 +843,8 @@ class AirtableStore(SqliteStore):
                 return customer_of(back, schema, store)
             log.warning("interest dropped by a concurrent write (attempt %d): merging again", attempt + 1)
             fresh = back
-            time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+            # A little jitter, so two writers that collided do not collide again in step.
+            time.sleep(random.uniform(0, self.client.policy.settle_seconds / 2))
         raise WriteNotConfirmed(
             "Não foi possível confirmar a gravação no Airtable: outro programa alterou o cliente"
             f" ao mesmo tempo. Os interesses {', '.join(products)} não foram salvos; tente de novo."
