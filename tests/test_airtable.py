@@ -187,20 +187,20 @@ def test_two_writers_at_the_same_moment_never_lose_an_interest(base: Base, store
 def test_a_concurrent_writer_that_drops_an_item_is_merged_again(base: Base, store, monkeypatch):
     """The read-back misses our item (another program overwrote it): merge and write again."""
     customer_id = store.find(JARDINS, phone_of(9)).id
-    fake = base.fake
-    original = fake._do_get
+    server = base.fake
+    original = server._do_get
     calls = {"n": 0}
 
     def get_after_overwrite(b, table, info):
         calls["n"] += 1
         if calls["n"] == 2:  # right after our first PATCH: a stale writer puts the old list back
-            fake.edit_record(base.base_id, "Customers", customer_id,
+            server.edit_record(base.base_id, "Customers", customer_id,
                              {"interests_all": base.items(["Submariner 2", "Datejust", "Aquanaut 4"])})
         return original(b, table, info)
 
-    monkeypatch.setattr(fake, "_do_get", get_after_overwrite)
+    monkeypatch.setattr(server, "_do_get", get_after_overwrite)
     store.record(JARDINS, phone_of(9), ["Royal Oak"], AT)
-    assert fake.count(kind="update") == 2
+    assert base.fake.count(kind="update") == 2
     saved = base.fields(customer_id)["interests_all"]
     assert "Royal Oak" in (saved if isinstance(saved, list) else saved.split(", "))
 
