@@ -14,14 +14,15 @@ from dashboard import access, frame  # noqa: E402
 st.set_page_config(page_title="Vitrine", page_icon="💎", layout="wide")
 viewer = access.gate()
 
+PAGES = ROOT / "pages"
 pages = [
-    st.Page(str(ROOT / "pages" / "clientes.py"), title="Clientes", icon="🔎", default=True),
-    st.Page(str(ROOT / "pages" / "campanhas.py"), title="Campanhas", icon="📣"),
-    st.Page(str(ROOT / "pages" / "metricas.py"), title="Métricas", icon="📊"),
-    st.Page(str(ROOT / "pages" / "insights.py"), title="Insights", icon="💡"),
+    st.Page(str(PAGES / "clientes.py"), title="Clientes", icon=":material/person_search:", default=True),
+    st.Page(str(PAGES / "campanhas.py"), title="Campanhas", icon=":material/campaign:"),
+    st.Page(str(PAGES / "metricas.py"), title="Métricas", icon=":material/monitoring:"),
+    st.Page(str(PAGES / "insights.py"), title="Insights", icon=":material/lightbulb:"),
 ]
 if viewer.admin:
-    pages.append(st.Page(str(ROOT / "pages" / "auditoria.py"), title="Auditoria", icon="🛡️"))
+    pages.append(st.Page(str(PAGES / "auditoria.py"), title="Auditoria", icon=":material/shield_person:"))
 current_page = st.navigation(pages)
 frame.sidebar()
 current_page.run()

@@ -65,3 +65,21 @@ def age(seconds: float | None) -> str:
     if seconds < 86400:
         return f"há {int(seconds // 3600)} h"
     return f"há {int(seconds // 86400)} dias"
+
+
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|~:$&=\"'")
+
+
+def plain(text: object) -> str:
+    """Untrusted text (a customer's name, a product) made inert for ``st.markdown``.
+
+    Every character Markdown, Streamlit directives (``:red[…]``) or LaTeX could read
+    is backslash-escaped and line breaks become spaces, so the text shows as typed
+    and can never become a link, an image or a heading.
+
+    Example: ``plain("[x](http://e.vil)") == "\\\\[x\\\\]\\\\(http\\\\:..."``
+    """
+    if text is None:
+        return ""
+    flat = " ".join(str(text).split())
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in flat)

@@ -12,7 +12,7 @@ def sidebar() -> state.Context:
     """Draw the store selector and the data-source banner; return the run's context."""
     ctx = state.current()
     with st.sidebar:
-        st.markdown("### 💎 Vitrine")
+        st.markdown("### :material/diamond: Vitrine")
         if len(ctx.allowed) > 1:
             st.multiselect(
                 "Lojas",
@@ -25,5 +25,5 @@ def sidebar() -> state.Context:
             st.caption(f"Loja: {ctx.allowed[0] if ctx.allowed else '—'}")
         st.caption(f"{number(len(ctx.data.customers))} clientes")
         if ctx.is_demo:
-            st.info("Dados de demonstração: nenhuma base Airtable configurada.", icon="🧪")
+            st.info("Dados de demonstração: nenhuma base Airtable configurada.", icon=":material/science:")
     return ctx

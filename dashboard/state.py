@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 
 import streamlit as st
 
 from dashboard import access
-
-from services import config
+from services import config, customers
+from services.customers import SearchIndex
 from services.frame import CustomerData, build
-from services.interests import now_utc
+from services.interests import Customer, now_utc, parse_time
 from services.store.sqlite import SqliteStore
 
 STORE_KEY = "app_stores"
+# A fixed reference time (ISO 8601) instead of the clock: demos frozen in time, and tests.
+NOW_ENV = "VITRINE_NOW"
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,11 @@ class Context:
     now: datetime
     repository: SqliteStore
     is_demo: bool
+    version: str = ""
+
+    def search_index(self) -> SearchIndex:
+        """The search keys of ``data`` (built once per data version and store choice)."""
+        return search_index(str(self.repository.path), self.version, self.stores)
 
 
 @st.cache_resource(show_spinner=False)
@@ -37,7 +45,7 @@ def repository(path: str) -> SqliteStore:
         from services.demo import ensure_demo
 
         with st.spinner("Criando a base de demonstração…"):
-            ensure_demo(path, now_utc())
+            ensure_demo(path, reference_time())
     return store
 
 
@@ -57,6 +65,18 @@ def scoped_data(path: str, version: str, stores: tuple[str, ...]) -> CustomerDat
     return customer_data(path, version).for_stores(stores)
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def search_index(path: str, version: str, stores: tuple[str, ...]) -> SearchIndex:
+    """The search keys of the scoped frame, cached beside it."""
+    return SearchIndex.of(scoped_data(path, version, stores))
+
+
+def reference_time() -> datetime:
+    """``VITRINE_NOW`` when set (a frozen demo, tests), else the clock."""
+    pinned = parse_time(os.environ.get(NOW_ENV, ""))
+    return pinned or now_utc()
+
+
 def current() -> Context:
     """The shared context of this run: the stores the user may see and has chosen.
 
@@ -66,11 +86,20 @@ def current() -> Context:
     store = repository(path)
     allowed = access.allowed_stores(tuple(store.stores()))
     chosen = tuple(s for s in st.session_state.get(STORE_KEY, allowed) if s in allowed) or allowed
+    version = store.version()
     return Context(
-        data=scoped_data(path, store.version(), chosen),
+        data=scoped_data(path, version, chosen),
         stores=chosen,
         allowed=allowed,
-        now=now_utc(),
+        now=reference_time(),
         repository=store,
         is_demo=store.get_meta("source") == "demo",
+        version=version,
+    )
+
+
+def record_interest(ctx: Context, store: str, phone: str, products: str, name: str | None) -> Customer:
+    """Record an in-store interest at the run's reference time; the next run shows it."""
+    return customers.record_interest(
+        ctx.repository, ctx.allowed, store, phone, products, ctx.now, name=name
     )

@@ -1,9 +1,17 @@
-"""Placeholder until the page is built."""
+"""Clientes: visit prep. Find a customer by phone or name, read the card, note an in-store interest."""
 
 import streamlit as st
 
+from dashboard import customer
 from dashboard.state import current
+from services.customers import profile
 
 ctx = current()
-st.title("clientes")
-st.metric("Clientes", len(ctx.data.customers))
+st.title("Clientes")
+st.caption("Prepare a visita: o que o cliente procura agora e o que sempre procurou.")
+customer.flash()
+cid = customer.search_box(ctx, key="clientes")
+if cid is not None:
+    chosen = profile(ctx.data, cid, ctx.now)
+    customer.card(chosen, ctx)
+    customer.record_form(ctx, chosen, key="clientes")

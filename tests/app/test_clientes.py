@@ -1,0 +1,129 @@
+"""Clientes (AppTest): lookup, the card as the services compute it, and an in-store note."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from apptest_support import HOSTILE, JARDINS, KNOWN, KNOWN_PHONE, LEBLON, NOW, data_of, open_app
+
+from dashboard.format import plain
+from services.customers import profile, search
+from services.store.sqlite import SqliteStore
+
+
+def search_for(at, text: str):
+    at.text_input(key="clientes_query").input(text).run()
+    assert not at.exception
+    return at
+
+
+def card_title(at) -> str:
+    return at.subheader[0].value
+
+
+def metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def table(at, column: str):
+    """The first table on screen with ``column`` (AppTest dataframes carry no key)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def markdown_texts(at) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def test_every_page_runs_without_an_exception(db: Path) -> None:
+    for page in ("clientes", "campanhas", "metricas", "insights"):
+        at = open_app(page)
+        assert not at.exception, page
+        assert at.title, page
+
+
+def test_empty_search_says_how_many_customers_it_searches(db: Path) -> None:
+    at = open_app()
+    assert at.title[0].value == "Clientes"
+    total = len(data_of(db).customers)
+    assert any(f"Busca entre {total:,}".replace(",", ".") in c.value for c in at.caption)
+
+
+def test_phone_typed_with_spaces_and_dashes_opens_the_card_the_services_build(db: Path) -> None:
+    at = search_for(open_app(), "(11) 9 8765-4321")
+    data = data_of(db)
+    found = search(data, KNOWN_PHONE)
+    expected = profile(data, int(found["cid"][0]), NOW)
+    assert card_title(at) == KNOWN["name"]
+    assert metric(at, "Interesses no histórico") == str(expected.depth) == "11"
+    assert metric(at, "Último contato") == f"há {expected.days_since} dias"
+    points = "\n".join(f"- {plain(p)}" for p in expected.talking_points)
+    assert points in markdown_texts(at)
+    assert "Foco recente: Patek Philippe (5 de 5)" in expected.talking_points
+    chips = next(m for m in markdown_texts(at) if "gray-badge[" in m)
+    assert chips.index("Golden Ellipse") < chips.index("Aquanaut")
+    history = table(at, "Produto")
+    assert history["Produto"].tolist() == KNOWN["interests_all"]
+    assert history["Marca"].tolist()[:3] == ["Rolex"] * 3
+    assert any(b.url == "https://wa.me/5511987654321" for b in at.get("link_button"))
+
+
+def test_the_phone_without_the_ninth_digit_finds_the_same_customer(db: Path) -> None:
+    at = search_for(open_app(), "+55 11 8765-4321")
+    assert card_title(at) == KNOWN["name"]
+
+
+def test_a_name_with_several_matches_lists_them_and_the_choice_opens_that_card(db: Path) -> None:
+    data = data_of(db)
+    found = search(data, "silva", limit=None)
+    assert len(found) > 2
+    at = search_for(open_app(), "silva")
+    assert any(c.value.startswith(f"{len(found)} clientes encontrados") for c in at.caption)
+    shown = table(at, "Nome")
+    assert shown["Nome"].tolist() == found["name"].head(50).tolist()
+    assert card_title(at) == plain(found["name"][0])
+    at.selectbox(key="clientes_pick").select(found["id"][2]).run()
+    expected = profile(data, int(found["cid"][2]), NOW)
+    assert card_title(at) == plain(expected.name)
+    assert metric(at, "Interesses no histórico") == str(expected.depth)
+
+
+def test_nobody_found_says_so(db: Path) -> None:
+    at = search_for(open_app(), "Zuleica Inexistente")
+    assert "Nenhum cliente encontrado" in at.info[0].value
+    assert not at.subheader
+
+
+def test_a_customer_of_a_store_not_chosen_is_not_found(db: Path) -> None:
+    at = open_app()
+    at.multiselect(key="app_stores").set_value([LEBLON]).run()
+    search_for(at, "(11) 9 8765-4321")
+    assert "Nenhum cliente encontrado" in at.info[0].value
+
+
+def test_recording_an_in_store_interest_shows_it_on_the_card_at_once(db: Path) -> None:
+    at = search_for(open_app(), "(11) 9 8765-4321")
+    at.text_input(key="clientes_record_products").input("Daytona")
+    at.button(key="FormSubmitter:clientes_record_form-Registrar interesse").click().run()
+    assert not at.exception
+    saved = SqliteStore(db).find(JARDINS, KNOWN_PHONE)
+    assert saved.interests[-1] == "Daytona" and len(saved.interests_all) == 12
+    assert card_title(at) == KNOWN["name"]
+    assert metric(at, "Interesses no histórico") == "12"
+    chips = next(m for m in markdown_texts(at) if "gray-badge[" in m)
+    assert chips.startswith(":gray-badge[Daytona · Rolex]")
+    assert "Interesse registrado" in at.success[0].value
+    assert table(at, "Produto")["Produto"].tolist()[-1] == "Daytona"
+
+
+def test_a_note_without_products_is_refused_on_screen(db: Path) -> None:
+    at = search_for(open_app(), "(11) 9 8765-4321")
+    before = SqliteStore(db).version()
+    at.button(key="FormSubmitter:clientes_record_form-Registrar interesse").click().run()
+    assert "Informe pelo menos um produto" in at.error[0].value
+    assert SqliteStore(db).version() == before
+
+
+def test_a_name_holding_markdown_shows_as_text(db: Path) -> None:
+    at = search_for(open_app(), "Zed")
+    assert card_title(at) == plain(HOSTILE["name"])
+    assert "\\[clique aqui\\]\\(http\\://e\\.vil\\)" in card_title(at)
