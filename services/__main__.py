@@ -1,4 +1,4 @@
-"""The command line: ``python -m services demo|record|customer|metrics ...`` over the SQLite store."""
+"""The command line: ``python -m services demo|record|customer|segment|metrics ...`` over the SQLite store."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from services import config, demo, metrics
+from services import config, metrics, segments
 from services.frame import CustomerData, build
 from services.interests import InvalidBatch, InvalidPhone, now_utc, parse_time
+from services.segments import InvalidSegment
 from services.store.base import StoreError, UnknownStore
 from services.store.sqlite import SqliteStore
 
 USAGE = 2
 DATA = 1
+FORMATS = ("json", "csv", "xlsx")
 
 
 class CliError(Exception):
@@ -47,6 +49,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"não é um número inteiro: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"deve ser pelo menos 1: {text}")
+    return value
+
+
+def _whole(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"não é um número inteiro: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"não pode ser negativo: {text}")
     return value
 
 
@@ -91,6 +103,25 @@ def parser() -> argparse.ArgumentParser:
     cmd.add_argument("--store", required=True, help="loja (tenant)")
     cmd.add_argument("--phone", required=True, help="telefone, com ou sem o nono dígito")
 
+    cmd = commands.add_parser(
+        "segment", help="lista de campanha de um segmento (JSON, CSV ou XLSX)",
+        description="Monta a lista de campanha (SPEC §5). Com --preset, as opções dadas mudam só"
+        " o que o modelo define; sem --preset, o padrão é escopo 'all' e silêncio de 7 dias.",
+    )
+    cmd.add_argument("--store", required=True, help="loja (tenant)")
+    cmd.add_argument("--term", action="append", default=[], metavar="T",
+                     help="produto, linha, marca ou categoria (repita para vários: qualquer um)")
+    cmd.add_argument("--scope", choices=segments.SCOPES, help="recent (interests) ou all (histórico)")
+    cmd.add_argument("--quiet-days", type=_whole, help="deixa de fora quem conversou nos últimos N dias")
+    cmd.add_argument("--inactive-days", type=_whole, help="só quem não conversa há N dias ou mais")
+    cmd.add_argument("--min-depth", type=_whole, help="profundidade mínima (itens de interests_all)")
+    cmd.add_argument("--max-depth", type=_whole, help="profundidade máxima")
+    cmd.add_argument("--preset", choices=sorted(segments.PRESETS), help="campanha pronta")
+    cmd.add_argument("--now", help="momento de referência ISO 8601 (padrão: agora)")
+    cmd.add_argument("--format", choices=FORMATS,
+                     help="json (padrão), csv ou xlsx (padrão: pela extensão de --output)")
+    cmd.add_argument("--output", type=Path, metavar="FILE", help="grava no arquivo (xlsx exige)")
+
     cmd = commands.add_parser("metrics", help="cobertura, recência e profundidade em JSON (total e por loja)")
     cmd.add_argument("--store", help="uma loja (padrão: todas)")
     cmd.add_argument("--now", help="momento de referência ISO 8601 (padrão: agora)")
@@ -107,6 +138,8 @@ def open_store(path: Path, err: TextIO) -> SqliteStore:
         if not (store.is_empty() and not store.stores() and store.get_meta("source") is None):
             return store
     print(f"nota: base {path} ainda não existe; criando a base de demonstração…", file=err)
+    from services import demo  # Faker loads only when a demo is built.
+
     return demo.ensure_demo(path, now_utc())
 
 
@@ -124,6 +157,8 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     store = SqliteStore(args.db)
     if store.get_meta("source") not in (None, "demo"):
         raise CliError(f"{args.db} é o espelho de uma base Airtable: use outro --db para a demonstração.")
+    from services import demo
+
     summary = demo.generate(store, args.customers, args.seed, now=now)
     print(summary.line(), file=out)
 
@@ -199,6 +234,53 @@ def load(store: SqliteStore, stores: Sequence[str]) -> CustomerData:
     return build(store.raw_customers(stores), store.catalog())
 
 
+def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    fmt = _format(args)
+    now = _moment(args.now) if args.now else now_utc()
+    changes = {
+        name: value
+        for name in ("scope", "quiet_days", "inactive_days", "min_depth", "max_depth")
+        if (value := getattr(args, name)) is not None
+    }
+    templates = None
+    if args.preset:
+        preset = segments.PRESETS[args.preset]
+        if preset.needs_terms and not args.term:
+            raise CliError(f"segment: --preset {args.preset} precisa de pelo menos um --term", USAGE)
+        segment = preset.segment_for(args.term, [args.store], **changes)
+        templates = preset.templates
+    else:
+        segment = segments.Segment(terms=tuple(args.term), stores=(args.store,), **changes)
+    store = open_store(args.db, err)
+    name = require_store(store, args.store)
+    campaign = segments.build_list(load(store, [name]), segment, now, templates)
+    if fmt == "json":
+        body = json.dumps(segments.segment_to_json(campaign), ensure_ascii=False, indent=2) + "\n"
+        data = body.encode("utf-8")
+    else:
+        data = segments.to_csv(campaign) if fmt == "csv" else segments.to_xlsx(campaign)
+    if args.output is None:
+        out.write(data.decode("utf-8"))
+        return
+    args.output.write_bytes(data)
+    counts = campaign.counts
+    left_out = ", ".join(f"{reason} {n}" for reason, n in campaign.excluded.items() if n) or "nenhum"
+    print(f"{campaign.total} cliente(s) (principal {counts.get(segments.PRIMARY, 0)}, secundário"
+          f" {counts.get(segments.SECONDARY, 0)}) em {args.output}; fora da lista: {left_out}", file=out)
+
+
+def _format(args: argparse.Namespace) -> str:
+    if args.format:
+        fmt = args.format
+    elif args.output is not None and args.output.suffix.lower().lstrip(".") in FORMATS:
+        fmt = args.output.suffix.lower().lstrip(".")
+    else:
+        fmt = "json"
+    if fmt == "xlsx" and args.output is None:
+        raise CliError("segment: --format xlsx precisa de --output FILE", USAGE)
+    return fmt
+
+
 def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     now = _moment(args.now) if args.now else now_utc()
     store = open_store(args.db, err)
@@ -207,7 +289,10 @@ def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     print(json.dumps(metrics.to_json(report), ensure_ascii=False, indent=2), file=out)
 
 
-COMMANDS = {"demo": cmd_demo, "record": cmd_record, "customer": cmd_customer, "metrics": cmd_metrics}
+COMMANDS = {
+    "demo": cmd_demo, "record": cmd_record, "customer": cmd_customer,
+    "segment": cmd_segment, "metrics": cmd_metrics,
+}
 
 
 def _message(error: BaseException) -> str:
@@ -239,7 +324,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except sqlite3.Error as error:
         print(f"erro: não foi possível usar a base {db}: {_message(error)}", file=err)
         return DATA
-    except (InvalidBatch, InvalidPhone, StoreError, ValueError, OSError) as error:
+    except (InvalidBatch, InvalidPhone, InvalidSegment, StoreError, ValueError, OSError) as error:
         print(f"erro: {_message(error)}", file=err)
         return DATA
     except KeyboardInterrupt:

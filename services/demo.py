@@ -54,12 +54,12 @@ ROLEX_CLASSIC = {
     "GMT-Master II": 1,
 }
 PATEK = {
-    "Nautilus 5711": 0.04, "Aquanaut": 4, "Calatrava": 3, "Grand Complications": 1.5,
+    "Aquanaut": 4, "Calatrava": 3, "Grand Complications": 1.5,
     "Twenty-4": 1.5, "Golden Ellipse": 1,
 }
 HAUTE = {
-    "Royal Oak": 0.05, "Royal Oak Offshore": 3, "Code 11.59": 1.5, "Overseas": 2.5, "Patrimony": 1.5,
-    "Nautilus 5711": 0.04, "Aquanaut": 2, "Calatrava": 1,
+    "Royal Oak Offshore": 3, "Code 11.59": 1.5, "Overseas": 2.5, "Patrimony": 1.5,
+    "Aquanaut": 2, "Calatrava": 1,
 }
 CARTIER_CROSS = {
     "Santos de Cartier": 4, "Cartier Love": 4, "Juste un Clou": 3, "Tank Must": 2, "Ballon Bleu": 2,
@@ -89,8 +89,9 @@ LUXURY_WATCH = {
 ANY = {title: 1.0 for title, _brand, _category, _price in DEMO_CATALOG}
 for _title in ("Nautilus 5711", "Royal Oak"):
     ANY[_title] = 0.02
-# Recently hot: rare in old conversations, asked about in the last conversation of many
-# customers within HOT_DAYS, so their share of `interests` beats their share of `interests_all`.
+# Recently hot (a waiting list opened): almost never asked about before, then in the last
+# conversation of many customers within HOT_DAYS, so their share of `interests` beats their
+# share of `interests_all` by the SPEC's 1.5 (the most any product can reach is about 1.6).
 HOT = {"Nautilus 5711": 3, "Royal Oak": 2}
 
 
@@ -257,7 +258,6 @@ class _Generator:
         store = self.choose(self.store_cumulative, STORES)
         persona = self.choose(self.persona_cumulative, PERSONAS)
         record = _Record(self.record_id(), store, self.phone(store), self.name(), persona)
-        record.opt_out = self.rng.random() < OPT_OUT_SHARE
         last = self.now - timedelta(seconds=int(self.recency_days(store) * 86_400))
         if self.rng.random() < NO_INTEREST_SHARE:
             # A greeting and nothing asked: the assistant recorded no product.
@@ -466,8 +466,9 @@ def generate(store: SqliteStore, customers: int = 6000, seed: int = 7, *, now: d
         free = [r for r in singles if r.id not in taken]
         messy[kind] = gen.mess(free, kind, max(1, round(share * customers)))
         taken.update(messy[kind])
-    if customers >= 20 and not any(r.opt_out for r in records):
-        records[0].raw["opt_out"] = records[0].opt_out = True
+    # Opting out is independent of the mess: any customer may have asked to stop.
+    for record in gen.rng.sample(records, max(1, round(OPT_OUT_SHARE * len(records)))):
+        record.raw["opt_out"] = record.opt_out = True
 
     records.sort(key=lambda r: (r.created or gen.now, r.id))
     # One transaction swaps the whole content, so a reader never sees a half-built demo.

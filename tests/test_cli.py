@@ -191,6 +191,89 @@ def test_metrics_count_a_newly_recorded_customer(db):
     assert after["covered"] == before["covered"] + 1
 
 
+SEGMENT_NOW = ("--now", "2026-06-01T12:00:00Z")
+SPEC_COLUMNS = ["tier", "name", "phone", "store", "matched", "brands", "last_interaction",
+                "days_since", "depth", "message"]
+
+
+@pytest.fixture
+def journey_db(db) -> Path:
+    """The small demo plus the SPEC §3 customer after the whole worked example."""
+    for _event, at, batch, _i, _a in WORKED_EXAMPLE:
+        ok(call(db, "record", "--store", STORE, "--phone", PHONE, "--name", "Ana Souza", "--at", at, *batch))
+    return db
+
+
+def segment(db: Path, *args: str, runner=call) -> dict:
+    return json.loads(ok(runner(db, "segment", "--store", STORE, *SEGMENT_NOW, *args)))
+
+
+def row_of(listing: dict, phone: str = "+5511987654321") -> dict | None:
+    return next((row for row in listing["rows"] if row["phone"] == phone), None)
+
+
+def test_segment_json_has_the_spec_columns_and_the_left_out_counts(journey_db):
+    listing = segment(journey_db, "--term", "Submariner", runner=run)
+    assert listing["rows"]
+    assert all(list(row) == SPEC_COLUMNS for row in listing["rows"])
+    assert {"opted_out", "invalid_phone", "recently_active"} <= set(listing["excluded"])
+    everyone = segment(journey_db)
+    assert everyone["excluded"]["opted_out"] > 0
+    assert {row["store"] for row in listing["rows"]} == {STORE}
+    tiers = [row["tier"] for row in listing["rows"]]
+    assert tiers == sorted(tiers, key=["primary", "secondary"].index)
+    ana = row_of(listing)
+    assert ana["tier"] == "primary" and ana["matched"] == ["Submariner"]
+    assert ana["name"] == "Ana Souza" and ana["depth"] == 11
+    assert ana["last_interaction"] == "2026-05-04" and ana["days_since"] == 28
+    assert ana["message"] == "O Submariner que você procurou está disponível! Quer agendar visita?"
+
+
+def test_segment_tiers_follow_recent_and_history(journey_db):
+    # Anel Diamante left `interests` in Month 3: secondary with scope all, absent with scope recent.
+    assert row_of(segment(journey_db, "--term", "Anel Diamante"))["tier"] == "secondary"
+    assert row_of(segment(journey_db, "--term", "Anel Diamante", "--scope", "recent")) is None
+    assert row_of(segment(journey_db, "--term", "Patek", "--scope", "recent"))["matched"] == [
+        "Golden Ellipse", "Twenty-4", "Grand Complications", "Calatrava"]
+
+
+def test_segment_quiet_window_and_filters(journey_db):
+    day_after = ("--now", "2026-05-05T12:00:00Z")
+    quiet = json.loads(ok(call(journey_db, "segment", "--store", STORE, *day_after, "--term", "Submariner")))
+    assert row_of(quiet) is None and quiet["excluded"]["recently_active"] >= 1
+    loud = json.loads(ok(call(journey_db, "segment", "--store", STORE, *day_after, "--term", "Submariner",
+                              "--quiet-days", "0")))
+    assert row_of(loud)["tier"] == "primary"
+    assert row_of(segment(journey_db, "--term", "Submariner", "--max-depth", "10")) is None
+    assert row_of(segment(journey_db, "--term", "Submariner", "--inactive-days", "30")) is None
+
+
+def test_segment_presets_give_their_messages(journey_db):
+    stock = segment(journey_db, "--preset", "estoque", "--term", "Anel Diamante")
+    assert row_of(stock)["message"] == "Lembra do Anel Diamante? Temos novidades. Ainda tem interesse?"
+    brand = segment(journey_db, "--preset", "marca", "--term", "Cartier", "--inactive-days", "0")
+    assert row_of(brand)["message"] == "Novos modelos Cartier chegaram. Gostaria de conhecer?"
+    again = segment(journey_db, "--preset", "reengajamento", "--inactive-days", "20")
+    assert row_of(again)["message"].startswith(
+        "Vi que você se interessou por Patek Philippe, Rolex e Cartier")
+
+
+def test_segment_csv_and_xlsx_files(journey_db, tmp_path):
+    csv_file, xlsx_file = tmp_path / "lista.csv", tmp_path / "lista.xlsx"
+    result = run(journey_db, "segment", "--store", STORE, *SEGMENT_NOW, "--term", "Submariner",
+                 "--output", str(csv_file))
+    assert "cliente(s)" in ok(result) and str(csv_file) in result.stdout
+    data = csv_file.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert "+5511987654321" in data.decode("utf-8")
+    ok(call(journey_db, "segment", "--store", STORE, *SEGMENT_NOW, "--term", "rolex", "--output",
+            str(xlsx_file)))
+    assert xlsx_file.read_bytes()[:2] == b"PK"
+    printed = ok(call(journey_db, "segment", "--store", STORE, *SEGMENT_NOW, "--term", "Submariner",
+                      "--format", "csv"))
+    assert printed.startswith("\ufeff") and "+5511987654321" in printed
+
+
 def test_unknown_store_lists_the_stores(db):
     message = one_line_error(run(db, "customer", "--store", "Loja Z", "--phone", PHONE))
     assert "Loja Z" in message
@@ -215,6 +298,16 @@ def test_unknown_store_lists_the_stores(db):
     (("customer", "--store", STORE, "--phone", "+55 31 99999-0000"), 1),
     (("demo", "--now", "ontem"), 1),
     (("metrics", "--store", "Loja Z"), 1),
+    (("segment", "--term", "Rolex"), 2),
+    (("segment", "--store", STORE, "--scope", "everything"), 2),
+    (("segment", "--store", STORE, "--quiet-days", "-1"), 2),
+    (("segment", "--store", STORE, "--preset", "novidade"), 2),
+    (("segment", "--store", STORE, "--preset", "nope", "--term", "Rolex"), 2),
+    (("segment", "--store", STORE, "--format", "xlsx"), 2),
+    (("segment", "--store", STORE, "--min-depth", "5", "--max-depth", "2"), 1),
+    (("segment", "--store", "Loja Z", "--term", "Rolex"), 1),
+    (("segment", "--store", STORE, "--now", "ontem"), 1),
+    (("segment", "--store", STORE, "--output", "/nonexistent/dir/x.csv"), 1),
     (("metrics", "--now", "31/02/2025"), 1),
 ])
 def test_bad_arguments_give_one_line_and_an_exit_code(db, args, code):
