@@ -156,6 +156,11 @@ def sync(
             store.client.api.on_wait = previous_wait
 
 
+def _precise(moment: datetime) -> str:
+    """ISO 8601 with milliseconds (the cursor of the next incremental sync)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _remember_error(store: AirtableStore, message: str, now: Callable[[], datetime]) -> None:
     store.set_meta("last_error", message)
     store.set_meta("last_error_at", iso(now()))
@@ -202,7 +207,7 @@ def _full(store: AirtableStore, notify: ProgressFn, now: Callable[[], datetime])
         "source": "airtable",
         "airtable_base": store.mirror_key(),
         "airtable_schema": schema.to_json(),
-        "sync_cursor": iso(started),
+        "sync_cursor": _precise(started),
         "last_sync_at": stamp,
         "last_full_sync_at": stamp,
         "last_sweep_at": iso(started),
@@ -277,7 +282,7 @@ def _incremental(store: AirtableStore, notify: ProgressFn, now: Callable[[], dat
     notify(Progress("gravando", pages.done, expected, "Gravando a cópia local…"))
     store.apply_mirror_changes(rows, deleted, stores, products, {
         **meta,
-        "sync_cursor": iso(started),
+        "sync_cursor": _precise(started),
         "last_sync_at": stamp,
         "last_error": None,
         "last_error_at": None,
