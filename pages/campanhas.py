@@ -1,9 +1,29 @@
-"""Placeholder until the page is built."""
+"""Campanhas: build a target list for a product event, see who is in which tier, download it."""
 
 import streamlit as st
 
+from dashboard import campaign
 from dashboard.state import current
+from services.segments import InvalidSegment, build_list
 
 ctx = current()
-st.title("campanhas")
-st.metric("Clientes", len(ctx.data.customers))
+st.title("Campanhas")
+preset = campaign.preset_picker(key="campanhas")
+try:
+    segment = campaign.segment_controls(ctx, preset, key="campanhas")
+except InvalidSegment as error:
+    st.error(str(error), icon=":material/error:")
+    st.stop()
+with st.expander("Mensagens", expanded=True, icon=":material/chat:"):
+    templates = campaign.template_editors(segment, key="campanhas")
+if preset and preset.needs_terms and not segment.terms:
+    st.info(f"Escolha o produto, a linha ou a marca da campanha “{preset.label}” para montar a lista.",
+            icon=":material/manage_search:")
+    st.stop()
+result = build_list(ctx.data, segment, ctx.now, templates)
+campaign.counts(result)
+campaign.downloads(ctx, result, preset, templates, key="campanhas")
+campaign.preview(result, key="campanhas")
+if result.total:
+    st.markdown("**Como a mensagem chega**")
+    campaign.examples(result)

@@ -1,0 +1,265 @@
+"""Campaign builder pieces: preset, segment controls, messages, tier counts, preview and downloads."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.downloads import Export, download_button
+from dashboard.format import number, plain
+from dashboard.state import Context
+from services.catalog import suggestions
+from services.interests import format_phone
+from services.segments import (
+    EXCLUSION_LABELS,
+    EXCLUSION_REASONS,
+    PLACEHOLDERS,
+    PRESETS,
+    PRIMARY,
+    SECONDARY,
+    TIER_LABELS,
+    CampaignList,
+    Preset,
+    Segment,
+    Templates,
+    export_filename,
+    template_fields,
+    to_csv,
+    to_xlsx,
+)
+
+CUSTOM = "personalizada"
+CUSTOM_LABEL = "Personalizada"
+DEFAULT_PRESET = "estoque"
+PREVIEW_ROWS = 200
+SESSION = "session"  # campaign choices survive a visit to another page
+SCOPE_LABELS = {
+    "recent": "Só interesses recentes (últimos 5)",
+    "all": "Recentes e todo o histórico",
+}
+EXCLUSION_SHORT = {
+    "opted_out": "Pediram para sair",
+    "invalid_phone": "Sem telefone válido",
+    "recently_active": "Em conversa agora",
+    "other_store": "De outra loja",
+}
+
+
+def _keys(key: str) -> dict[str, str]:
+    return {name: f"{key}_{name}" for name in (
+        "preset", "terms", "scope", "quiet", "inactive", "min_depth", "max_depth",
+        "msg_primary", "msg_secondary")}
+
+
+def _apply_preset(key: str) -> None:
+    """Set every control to the chosen preset's defaults (the user's terms stay)."""
+    keys = _keys(key)
+    preset = PRESETS.get(st.session_state.get(keys["preset"]) or "")
+    if preset is None:
+        return
+    segment = preset.segment
+    st.session_state[keys["scope"]] = segment.scope
+    st.session_state[keys["quiet"]] = segment.quiet_days
+    st.session_state[keys["inactive"]] = segment.inactive_days
+    st.session_state[keys["min_depth"]] = segment.min_depth
+    st.session_state[keys["max_depth"]] = segment.max_depth
+    st.session_state[keys["msg_primary"]] = preset.templates.primary
+    st.session_state[keys["msg_secondary"]] = preset.templates.secondary or preset.templates.primary
+
+
+def preset_picker(key: str = "campanhas") -> Preset | None:
+    """The four presets and "Personalizada"; returns the preset (None for custom)."""
+    keys = _keys(key)
+    if keys["preset"] not in st.session_state:
+        st.session_state[keys["preset"]] = DEFAULT_PRESET
+        _apply_preset(key)
+    options = [*PRESETS, CUSTOM]
+    labels = {name: preset.label for name, preset in PRESETS.items()} | {CUSTOM: CUSTOM_LABEL}
+    chosen = st.segmented_control(
+        "Campanha", options=options, format_func=labels.get, key=keys["preset"],
+        on_change=_apply_preset, args=(key,), required=True, persist_state=SESSION,
+    )
+    preset = PRESETS.get(chosen or "")
+    st.caption(preset.description if preset else
+               "Combine termos, escopo e filtros livremente; sem termos, entram todos que passam "
+               "pelos filtros.")
+    return preset
+
+
+def segment_controls(ctx: Context, preset: Preset | None, key: str = "campanhas") -> Segment:
+    """Terms, scope, quiet and inactive days, depth range; returns the segment they describe."""
+    keys = _keys(key)
+    st.multiselect(
+        "Produtos, linhas ou marcas",
+        options=suggestions(ctx.data.products),
+        key=keys["terms"],
+        accept_new_options=True,
+        persist_state=SESSION,
+        placeholder="Ex.: Submariner, Patek Philippe, joia",
+        help="Qualquer um dos termos: o nome do produto, da linha ou da marca, ou uma categoria "
+             "(joia, relógio). Digite um termo que não está na lista e tecle Enter.",
+    )
+    scope_col, quiet_col, inactive_col, min_col, max_col = st.columns([2.2, 1, 1, 1, 1])
+    with scope_col:
+        st.radio("Onde procurar", options=list(SCOPE_LABELS), format_func=SCOPE_LABELS.get,
+                 key=keys["scope"], persist_state=SESSION)
+    quiet_col.number_input(
+        "Silêncio (dias)", min_value=0, max_value=365, step=1, key=keys["quiet"],
+        persist_state=SESSION,
+        help="Deixa de fora quem conversou nos últimos N dias (conversas em andamento). 0 desliga.")
+    inactive_col.number_input(
+        "Inativos há (dias)", min_value=1, max_value=3650, step=1, key=keys["inactive"],
+        persist_state=SESSION, placeholder="todos",
+        help="Só quem está sem conversa há pelo menos N dias. Vazio: todos.")
+    min_col.number_input(
+        "Interesses, mín.", min_value=0, max_value=500, step=1, key=keys["min_depth"],
+        persist_state=SESSION, placeholder="sem mínimo",
+        help="Tamanho mínimo do histórico (interests_all).")
+    max_col.number_input(
+        "Interesses, máx.", min_value=0, max_value=500, step=1, key=keys["max_depth"],
+        persist_state=SESSION, placeholder="sem máximo",
+        help="Tamanho máximo do histórico (interests_all).")
+    state = st.session_state
+    return Segment(
+        terms=tuple(state.get(keys["terms"]) or ()),
+        scope=state.get(keys["scope"]) or "all",
+        quiet_days=int(state.get(keys["quiet"]) or 0),
+        inactive_days=_whole(state.get(keys["inactive"])),
+        min_depth=_whole(state.get(keys["min_depth"])),
+        max_depth=_whole(state.get(keys["max_depth"])),
+        stores=tuple(ctx.stores),
+    )
+
+
+def _whole(value: object) -> int | None:
+    return None if value is None else int(value)
+
+
+def template_editors(segment: Segment, key: str = "campanhas") -> Templates:
+    """The message of each tier, editable; the secondary one only where there is a secondary tier."""
+    keys = _keys(key)
+    two_tiers = segment.scope == "all" and bool(segment.terms)
+    left, right = st.columns(2) if two_tiers else (st.container(), None)
+    primary = left.text_area("Mensagem: principal (interesse recente)", key=keys["msg_primary"], height=90,
+                            persist_state=SESSION)
+    secondary = None
+    if right is not None:
+        secondary = right.text_area("Mensagem: secundário (interesse antigo)", key=keys["msg_secondary"],
+                                    height=90, persist_state=SESSION)
+    st.caption("Campos: " + ", ".join(f"`{{{p}}}`" for p in PLACEHOLDERS)
+               + ". Um campo sem valor sai da frase sem deixar espaço ou pontuação sobrando.")
+    unknown = sorted({f for text in (primary, secondary or "") for f in template_fields(text or "")}
+                     - set(PLACEHOLDERS))
+    if unknown:
+        st.warning("Campo desconhecido, será removido: " + ", ".join(plain(f"{{{f}}}") for f in unknown))
+    return Templates(primary or "", secondary if two_tiers else None)
+
+
+def counts(result: CampaignList) -> None:
+    """Customers per tier and per reason left out, as metric tiles."""
+    tiers = st.columns(3)
+    tiers[0].metric("Principal (interesse recente)", number(result.counts[PRIMARY]), border=True)
+    tiers[1].metric("Secundário (interesse antigo)", number(result.counts[SECONDARY]), border=True)
+    tiers[2].metric("Total na lista", number(result.total), border=True)
+    st.caption("Deixados de fora (cada cliente contado uma vez, pelo primeiro motivo):")
+    reasons = st.columns(len(EXCLUSION_REASONS))
+    for column, reason in zip(reasons, EXCLUSION_REASONS, strict=True):
+        column.metric(EXCLUSION_SHORT[reason], number(result.excluded[reason]),
+                      help=EXCLUSION_LABELS[reason].capitalize())
+
+
+def why(rows: pd.DataFrame, has_terms: bool) -> pd.Series:
+    """Why each customer is on the list, in a few words."""
+    if has_terms:
+        prefix = rows["tier"].map({PRIMARY: "pediu agora: ", SECONDARY: "pediu antes: "})
+        return prefix + rows["matched"].astype(str)
+    days = rows["days_since"].map(
+        lambda d: "sem data de contato" if pd.isna(d) else f"sem conversa há {d} dias")
+    return days + " · " + rows["depth"].astype(str) + " interesses"
+
+
+def preview_table(result: CampaignList, limit: int = PREVIEW_ROWS) -> pd.DataFrame:
+    """The first ``limit`` rows as the preview shows them."""
+    rows = result.rows.head(limit)
+    phones = rows["phone"].astype(str)
+    return pd.DataFrame({
+        "Nível": rows["tier"].map(TIER_LABELS),
+        "Nome": rows["name"],
+        "Telefone": phones.map(format_phone),
+        "WhatsApp": "https://wa.me/" + phones.str.lstrip("+"),
+        "Por que está na lista": why(rows, bool(result.segment.terms)),
+        "Marcas": rows["brands"],
+        "Último contato": rows["last_interaction"].map(
+            lambda d: "—" if d is None or pd.isna(d) else d.strftime("%d/%m/%Y")),
+        "Dias": rows["days_since"],
+        "Interesses": rows["depth"],
+        "Loja": rows["store"],
+        "Mensagem": rows["message"],
+    }).reset_index(drop=True)
+
+
+def preview(result: CampaignList, key: str = "campanhas") -> None:
+    """The preview table (first rows only: the download holds them all)."""
+    if result.total == 0:
+        st.info("Nenhum cliente na lista com estes filtros.", icon=":material/group_off:")
+        return
+    shown = min(result.total, PREVIEW_ROWS)
+    st.caption(f"Mostrando {number(shown)} de {number(result.total)} clientes: principal primeiro, "
+               "depois o contato mais recente. O arquivo baixado traz todos.")
+    st.dataframe(
+        preview_table(result),
+        hide_index=True,
+        width="stretch",
+        height=420,
+        key=f"{key}_preview",
+        column_config={
+            "WhatsApp": st.column_config.LinkColumn("WhatsApp", display_text="abrir", width="small"),
+            "Por que está na lista": st.column_config.TextColumn(width="medium"),
+            "Mensagem": st.column_config.TextColumn(width="large"),
+            "Dias": st.column_config.NumberColumn("Dias sem contato", format="%d"),
+        },
+    )
+
+
+def examples(result: CampaignList) -> None:
+    """The message each tier gets, rendered for a real customer of the list."""
+    for tier in (PRIMARY, SECONDARY):
+        rows = result.rows[result.rows["tier"] == tier]
+        if rows.empty:
+            continue
+        first = rows.iloc[0]
+        with st.container(border=True):
+            st.caption(f"Exemplo real: {plain(first['name']) or 'cliente sem nome'} "
+                       f"({TIER_LABELS[tier]})")
+            st.text(first["message"])
+
+
+def campaign_label(preset: Preset | None) -> str:
+    """The campaign's name in files and the audit."""
+    return preset.label if preset else "Campanha personalizada"
+
+
+def downloads(ctx: Context, result: CampaignList, preset: Preset | None, templates: Templates,
+              key: str = "campanhas") -> None:
+    """CSV (messaging tools) and XLSX (Excel) of the whole list, named after campaign and date."""
+    label = campaign_label(preset)
+    audit = {
+        "campaign": label,
+        **dataclasses.asdict(result.segment),
+        "templates": dataclasses.asdict(templates),
+    }
+    csv_col, xlsx_col = st.columns(2)
+    with csv_col:
+        download_button(ctx, Export(
+            build=lambda: to_csv(result),
+            file_name=export_filename(label, ctx.now, "csv", result.segment.terms),
+            fmt="csv", rows=result.total, segment=audit,
+        ), "Baixar CSV (WhatsApp, ferramentas de envio)", key=f"{key}_csv", icon=":material/download:")
+    with xlsx_col:
+        download_button(ctx, Export(
+            build=lambda: to_xlsx(result),
+            file_name=export_filename(label, ctx.now, "xlsx", result.segment.terms),
+            fmt="xlsx", rows=result.total, segment=audit,
+        ), "Baixar XLSX (Excel)", key=f"{key}_xlsx", icon=":material/table_view:")
