@@ -367,6 +367,9 @@ def build_list(
             phones = customers["phone"].iloc[idx]
             return ~phones.str.fullmatch(_E164_PATTERN).fillna(False).to_numpy(bool)
         if reason == "recently_active":
+            if segment.quiet_days == 0:
+                return np.zeros(len(idx), dtype=bool)
+            # A date in the future (a skewed clock) is as recent as it gets.
             return known[idx] & (age_ns[idx] < segment.quiet_days * _DAY_NS)
         if not segment.stores:
             return np.zeros(len(idx), dtype=bool)
@@ -645,7 +648,7 @@ def template_fields(template: str) -> list[str]:
 def _tidy(text: str) -> str:
     """Remove the holes left by missing values without leaving their traces behind."""
     if _HOLE not in text:
-        return text
+        return text.strip()
     h = _HOLE
     rules = (
         # Empty brackets or quotes around a missing value; a list in brackets
@@ -664,7 +667,7 @@ def _tidy(text: str) -> str:
     # At the start of the text, a line or a sentence: drop the punctuation that
     # followed the value and capitalise what now opens the sentence.
     text = re.sub(
-        rf"(^|(?<=[.!?…])[ \t]+)[ \t]*{h}[ \t]*[{_PUNCT}]*[ \t]*",
+        rf"(^|(?<=[.!?…])[ \t]+)(?:[ \t]*{h}[ \t]*[{_PUNCT}]*[ \t]*)+",
         lambda m: (m[1] or "") + _CAP, text, flags=re.MULTILINE,
     )
     # A comma (or ; :) whose phrase is gone: "Olá, !" → "Olá!".

@@ -554,3 +554,263 @@ def test_depth_segments_follow_the_spec():
     assert depth_segment([0, 2, 3, 10, 11, 40]).tolist() == [
         "early", "early", "developing", "developing", "serious", "serious",
     ]
+
+
+def test_quiet_days_zero_also_keeps_a_future_dated_customer():
+    data = frame(record("skewed", last_interaction=iso(NOW + timedelta(hours=3))))
+    assert build_list(data, Segment(), NOW).excluded["recently_active"] == 1
+    result = build_list(data, Segment(quiet_days=0), NOW)
+    assert list(result.rows.index) == ["skewed"]
+    assert result.rows.loc["skewed", "days_since"] == 0
+
+
+def test_a_store_scoped_frame_builds_its_own_list():
+    data = frame(
+        record("a", store="Loja A", **AFTER_LATER),
+        record("b", store="Loja B", **AFTER_LATER),
+        record("c", store="Loja A", **AFTER_MONTH_3),
+    )
+    result = build_list(data.for_stores(["Loja A"]), Segment(("Submariner",)), NOW)
+    assert list(result.rows.index) == ["a", "c"]
+    assert list(result.rows["tier"]) == ["primary", "secondary"]
+    assert result.excluded["other_store"] == 0
+
+
+# --- Properties against a plain-Python reading of SPEC §5 ------------------------------
+
+TITLES = [
+    "Submariner", "GMT-Master II", "Datejust", "Daytona", "Nautilus 5711", "Aquanaut", "Calatrava",
+    "Cartier Love", "Tank Must", "Speedmaster Moonwatch", "Anel Diamante", "Colar de Pérolas",
+    "Produto Misterioso", "Vintage Alhambra",
+]
+TERMS = ["rolex", "Patek", "joia", "Submariner", "relogio", "Cartier", "anel", "nada disso"]
+PHONES = ["+5511987654321", "+5511987650001", "+5521999990000", "n/d", "", "+44 20 7946 0958",
+          "(11) 8765-4321", "+5511912340000"]
+NAMES = ["maria DA silva", "", "=HYPERLINK(\"x\")", "joão", "Sr. Pedro Alves", "123"]
+
+
+def _reference(data, segment, now):
+    """SPEC §5 read literally, one customer at a time."""
+    from collections import Counter
+
+    from services.catalog import terms_mask
+    from services.interests import product_key
+    from services.segments import E164
+
+    products = data.products
+    hits = set(products.index[terms_mask(list(segment.terms), products)]) if segment.terms else set()
+    day = timedelta(days=1)
+    rows, excluded = {}, dict.fromkeys(EXCLUSION_REASONS, 0)
+    for c in data.customers.itertuples():
+        recent = [product_key(item) for item in c.recent]
+        history = [product_key(item) for item in c.history]
+        if not segment.terms:
+            tier = "primary"
+        elif any(k in hits for k in recent):
+            tier = "primary"
+        elif segment.scope == "all" and any(k in hits for k in history):
+            tier = "secondary"
+        else:
+            continue
+        age = None if pd.isna(c.last_interaction) else now - c.last_interaction.to_pydatetime()
+        if segment.inactive_days is not None and age is not None and age < segment.inactive_days * day:
+            continue
+        if segment.min_depth is not None and c.depth < segment.min_depth:
+            continue
+        if segment.max_depth is not None and c.depth > segment.max_depth:
+            continue
+        if c.opt_out:
+            excluded["opted_out"] += 1
+        elif not isinstance(c.phone, str) or not E164.match(c.phone):
+            excluded["invalid_phone"] += 1
+        elif segment.quiet_days and age is not None and age < segment.quiet_days * day:
+            excluded["recently_active"] += 1
+        elif segment.stores and c.store not in segment.stores:
+            excluded["other_store"] += 1
+        else:
+            newest_recent = [k for k in reversed(recent) if k in hits]
+            if segment.scope == "all":
+                newest_recent += [k for k in reversed(history) if k in hits and k not in recent]
+            matched = [products.loc[k, "title"] for k in newest_recent]
+            brand_of = {k: products.loc[k, "brand"] for k in history}
+            counts = Counter(b for b in brand_of.values() if isinstance(b, str) and b)
+            recency = {}
+            for pos, k in enumerate(history):
+                b = brand_of[k]
+                if isinstance(b, str) and b:
+                    rank = (1, recent.index(k)) if k in recent else (0, pos)
+                    recency[b] = max(recency.get(b, (-1, -1)), rank)
+            brands = sorted(counts, key=lambda b: (-counts[b], tuple(-x for x in recency[b])))
+            rows[c.id] = (tier, ", ".join(matched), ", ".join(brands))
+    return rows, excluded
+
+
+def _records():
+    from hypothesis import strategies as st
+
+    items = st.lists(st.sampled_from(TITLES), max_size=8)
+    return st.lists(
+        st.fixed_dictionaries({
+            "store": st.sampled_from(["Loja A", "Loja B"]),
+            "phone": st.sampled_from(PHONES),
+            "name": st.sampled_from(NAMES),
+            "batches": st.lists(items, max_size=4),
+            "age_hours": st.one_of(st.none(), st.integers(-48, 24 * 120)),
+            "opt_out": st.booleans(),
+        }),
+        max_size=14,
+    )
+
+
+def _segments():
+    from hypothesis import strategies as st
+
+    depth = st.one_of(st.none(), st.integers(0, 6))
+    return st.builds(
+        lambda terms, scope, quiet, inactive, low, high, stores: Segment(
+            tuple(terms), scope, quiet, inactive,
+            min(low, high) if low is not None and high is not None else low,
+            max(low, high) if low is not None and high is not None else high,
+            tuple(stores),
+        ),
+        st.lists(st.sampled_from(TERMS), max_size=3),
+        st.sampled_from(["recent", "all"]),
+        st.integers(0, 14),
+        st.one_of(st.none(), st.integers(0, 90)),
+        depth, depth,
+        st.lists(st.sampled_from(["Loja A", "Loja B"]), max_size=2),
+    )
+
+
+def _frame_of(generated):
+    records = []
+    for i, g in enumerate(generated):
+        recent, history = [], []
+        for batch in g["batches"]:
+            if batch:
+                recent, history = record_batch(recent, history, batch)
+        last = None if g["age_hours"] is None else iso(NOW - timedelta(hours=g["age_hours"]))
+        records.append(record(f"c{i}", store=g["store"], phone=g["phone"], name=g["name"],
+                              interests=recent, interests_all=history, last_interaction=last,
+                              opt_out=g["opt_out"]))
+    if not records:
+        return build(pd.DataFrame(columns=list(record("x"))))
+    return frame(*records)
+
+
+def test_lists_agree_with_a_plain_reading_of_the_spec():
+    from hypothesis import given, settings
+
+    @settings(max_examples=150, deadline=None)
+    @given(_records(), _segments())
+    def check(generated, segment):
+        data = _frame_of(generated)
+        result = build_list(data, segment, NOW)
+        expected_rows, expected_excluded = _reference(data, segment, NOW)
+        assert result.excluded == expected_excluded
+        got = {
+            id_: (r["tier"], r["matched"], r["brands"])
+            for id_, r in zip(result.rows.index, result.rows.to_dict("records"), strict=True)
+        }
+        assert got == expected_rows
+        assert result.counts == {
+            "primary": sum(t == "primary" for t, _, _ in got.values()),
+            "secondary": sum(t == "secondary" for t, _, _ in got.values()),
+        }
+
+    check()
+
+
+def test_list_invariants_hold_for_any_base():
+    from hypothesis import given, settings
+
+    from services.segments import E164
+
+    @settings(max_examples=100, deadline=None)
+    @given(_records(), _segments())
+    def check(generated, segment):
+        data = _frame_of(generated)
+        result = build_list(data, segment, NOW)
+        table = result.rows
+        customers = data.customers.set_index("id")
+        assert tuple(table.columns) == COLUMNS
+        assert table.index.is_unique  # primary and secondary are disjoint
+        assert set(table["tier"]) <= {"primary", "secondary"}
+        if segment.scope == "recent" or not segment.terms:
+            assert (table["tier"] == "primary").all()
+        assert all(E164.match(phone) for phone in table["phone"])
+        assert not customers.loc[table.index, "opt_out"].any()
+        if segment.stores:
+            assert set(table["store"]) <= set(segment.stores)
+        tiers = (table["tier"] == "secondary").tolist()
+        assert tiers == sorted(tiers)
+        for tier in ("primary", "secondary"):
+            stamps = customers.loc[table.index[table["tier"] == tier], "last_interaction"]
+            known = stamps.dropna().tolist()
+            assert known == sorted(known, reverse=True)
+            assert stamps.isna().tolist() == sorted(stamps.isna().tolist())
+        if segment.quiet_days:
+            assert (table["days_since"].dropna() >= segment.quiet_days).all()
+
+    check()
+
+
+def test_list_messages_are_render_message_of_each_row():
+    from hypothesis import given, settings
+
+    templates = Templates(
+        "Olá {first_name}, o {product} da {brand} chegou! ({name}, {store}) {brands}.",
+        "{first_name}, lembra do {product}? Você curte {brands}.",
+    )
+
+    @settings(max_examples=60, deadline=None)
+    @given(_records(), _segments())
+    def check(generated, segment):
+        data = _frame_of(generated)
+        result = build_list(data, segment, NOW, templates)
+        products = data.products.set_index("title")
+        for r in result.rows.to_dict("records"):
+            product = r["matched"].split(", ")[0] if r["matched"] else ""
+            brand = products.loc[product, "brand"] if product else ""
+            context = {
+                "name": r["name"], "product": product, "brand": brand if isinstance(brand, str) else "",
+                "brands": [b for b in r["brands"].split(", ") if b], "store": r["store"],
+            }
+            expected = render_message(templates.for_tier(r["tier"]), context)
+            assert r["message"] == expected
+            assert "{" not in r["message"]
+            assert "  " not in r["message"]
+            assert not any(f" {p}" in r["message"] for p in ",.!?;:")
+
+    check()
+
+
+def test_rendered_messages_never_keep_placeholders_or_gaps():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    token = st.one_of(
+        st.sampled_from(["Olá", "o", "do", "da", "por", "e", "Temos", "chegou", "que", "você", "("]),
+        st.sampled_from(["{first_name}", "{name}", "{product}", "{brand}", "{brands}", "{store}",
+                         "{desconhecido}"]),
+    )
+    mark = st.sampled_from(["", "", "", ",", "!", "?", ".", ":", ")", "\n"])
+    values = st.one_of(st.none(), st.sampled_from(["Ana", "Submariner", "Rolex", "Loja A"]))
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(st.tuples(token, mark), min_size=1, max_size=14), st.dictionaries(
+        st.sampled_from(["name", "product", "brand", "store"]), values))
+    def check(parts, context):
+        # The template itself is tidy: single spaces, punctuation against its word.
+        template = " ".join(word + end for word, end in parts).replace("( ", "(").replace("\n ", "\n")
+        message = render_message(template, context)
+        assert "{" not in message and "}" not in message
+        assert "  " not in message
+        assert message == message.strip()
+        for line in message.split("\n"):
+            assert line == line.rstrip()
+            assert not line.lstrip().startswith((",", ";", ":"))
+        for end in ",.!?;:":
+            assert f" {end}" not in message
+
+    check()
