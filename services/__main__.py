@@ -1,4 +1,8 @@
-"""The command line: ``python -m services demo|record|customer|segment|metrics ...`` over the SQLite store."""
+"""The command line: ``python -m services demo|record|customer|segment|metrics|sync ...``.
+
+Reads come from the SQLite file (the demo, or the mirror of the Airtable base when one is
+configured); with Airtable, ``record`` writes through the base, so a sync never loses it.
+"""
 
 from __future__ import annotations
 
@@ -99,6 +103,9 @@ def parser() -> argparse.ArgumentParser:
                           " ('-' lê da entrada padrão)")
     cmd.add_argument("products", nargs="*", metavar="PRODUCT", help="produtos, na ordem do assistente")
 
+    cmd = commands.add_parser("sync", help="atualiza o espelho local da base Airtable")
+    cmd.add_argument("--full", action="store_true", help="lê a base inteira (não só o que mudou)")
+
     cmd = commands.add_parser("customer", help="imprime um cliente em JSON")
     cmd.add_argument("--store", required=True, help="loja (tenant)")
     cmd.add_argument("--phone", required=True, help="telefone, com ou sem o nono dígito")
@@ -131,8 +138,27 @@ def parser() -> argparse.ArgumentParser:
 # --- commands --------------------------------------------------------------------
 
 
+def airtable_store(path: Path) -> SqliteStore | None:
+    """The Airtable mirror at ``path`` when a base is configured (environment, then secrets file)."""
+    settings = config.airtable_settings(config.read_secrets_file())
+    if settings is None:
+        return None
+    from services.store.airtable import AirtableStore  # pyairtable loads only when used.
+
+    return AirtableStore(path, settings)
+
+
 def open_store(path: Path, err: TextIO) -> SqliteStore:
-    """The store at ``path``; a new (or blank) file is filled with the demo first (said on stderr)."""
+    """The store at ``path``: reads from the file, writes through Airtable when a base is configured.
+
+    Without Airtable, a new (or blank) file is filled with the demo first (said on stderr).
+    """
+    mirror = airtable_store(path)
+    if mirror is not None:
+        if mirror.get_meta("source") != "airtable" or not mirror.stores():
+            raise CliError(f"{path} ainda não é o espelho da base Airtable configurada: rode"
+                           " `python -m services sync` primeiro")
+        return mirror
     if path.exists():
         store = SqliteStore(path)
         if not (store.is_empty() and not store.stores() and store.get_meta("source") is None):
@@ -221,6 +247,16 @@ def _replay(args: argparse.Namespace, handle: TextIO, store: SqliteStore, out: T
         saved += 1
 
 
+def cmd_sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    mirror = airtable_store(args.db)
+    if mirror is None:
+        raise CliError("sync: nenhuma base Airtable configurada (AIRTABLE_API_KEY e AIRTABLE_BASE_ID no"
+                       " ambiente ou em .streamlit/secrets.toml [airtable])")
+    from services.store.sync import run_cli
+
+    return run_cli(mirror, full=args.full, stream=err)
+
+
 def cmd_customer(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     store = open_store(args.db, err)
     found = store.find(require_store(store, args.store), args.phone)
@@ -291,7 +327,7 @@ def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
 
 COMMANDS = {
     "demo": cmd_demo, "record": cmd_record, "customer": cmd_customer,
-    "segment": cmd_segment, "metrics": cmd_metrics,
+    "segment": cmd_segment, "metrics": cmd_metrics, "sync": cmd_sync,
 }
 
 
@@ -313,7 +349,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     try:
         args = parser().parse_args(argv)
         args.db = db = args.db or config.db_path()
-        COMMANDS[args.command](args, out, err)
+        code = COMMANDS[args.command](args, out, err)
     except CliError as error:
         print(f"erro: {error}", file=err)
         return error.code
@@ -330,7 +366,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except KeyboardInterrupt:
         print("erro: interrompido", file=err)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

@@ -50,11 +50,19 @@ def db_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(value).expanduser() if value else DEFAULT_DB
 
 
-def read_secrets_file(path: Path = SECRETS_FILE) -> Mapping[str, object] | None:
-    """The ``[airtable]`` section of ``.streamlit/secrets.toml``, or None when absent or unreadable.
+def secrets_file(environ: Mapping[str, str] | None = None) -> Path:
+    """The secrets file: ``VITRINE_SECRETS`` (tests point it away from a real one) or the default."""
+    env = os.environ if environ is None else environ
+    value = (env.get("VITRINE_SECRETS") or "").strip()
+    return Path(value).expanduser() if value else SECRETS_FILE
 
-    The CLI uses this; the dashboard passes ``st.secrets`` instead.
+
+def read_secrets_file(path: Path | None = None) -> Mapping[str, object] | None:
+    """The ``[airtable]`` section of the secrets file, or None when absent or unreadable.
+
+    The CLI uses this; the dashboard passes ``st.secrets["airtable"]`` instead.
     """
+    path = secrets_file() if path is None else path
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)

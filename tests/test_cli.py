@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from services import config
 from services.__main__ import main
+from tests.airtable_helpers import STORES, TOKEN, make_base, phone_of
+from tests.fake_airtable import FakeAirtable
 
 ROOT = Path(__file__).resolve().parents[1]
 STORE = "Vitrine Jardins"
@@ -34,16 +37,29 @@ WORKED_EXAMPLE = [
 ]
 
 
+NO_SECRETS = str(ROOT / "tests" / "no-such-secrets.toml")
+
+
 def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without a developer's database or Airtable base (no secrets file either)."""
     env = {k: v for k, v in os.environ.items() if k != "VITRINE_DB" and not k.startswith("AIRTABLE_")}
-    return {**env, "PYTHONIOENCODING": "utf-8", **extra}
+    return {**env, "PYTHONIOENCODING": "utf-8", "VITRINE_SECRETS": NO_SECRETS, **extra}
 
 
-def run(db: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(autouse=True)
+def demo_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process calls see the same clean environment as the subprocesses."""
+    for key in [k for k in os.environ if k.startswith("AIRTABLE_") or k == "VITRINE_DB"]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("VITRINE_SECRETS", NO_SECRETS)
+
+
+def run(db: Path, *args: str, stdin: str | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "services", "--db", str(db), *args],
         cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=120,
-        env=clean_env(),
+        env=env or clean_env(),
     )
 
 
@@ -363,3 +379,71 @@ def test_vitrine_db_environment_picks_the_file(tmp_path):
     )
     ok(result)
     assert db.exists()
+
+
+# --- Data source: the SQLite file, or the Airtable base when configured -----------------
+
+
+def test_airtable_settings_come_from_the_environment_first_then_the_secrets():
+    secrets = {"AIRTABLE_API_KEY": "patFROMSECRETS", "AIRTABLE_BASE_ID": "appSECRETS",
+               "customers_table": "Clientes"}
+    settings = config.airtable_settings(secrets, environ={"AIRTABLE_BASE_ID": "appENV"})
+    assert settings.base_id == "appENV" and settings.api_key == "patFROMSECRETS"
+    assert settings.customers_table == "Clientes" and settings.tenants_table == "Tenants"
+    assert settings.endpoint_url == "https://api.airtable.com"
+    assert config.airtable_settings({"AIRTABLE_API_KEY": "pat"}, environ={}) is None
+    assert config.airtable_settings(None, environ={"AIRTABLE_BASE_ID": "app"}) is None
+
+
+def test_the_token_never_shows_in_the_settings_repr():
+    settings = config.airtable_settings({}, environ={"AIRTABLE_API_KEY": "patSECRET123",
+                                                     "AIRTABLE_BASE_ID": "app1"})
+    for text in (repr(settings), str(settings), f"{settings}", repr([settings])):
+        assert "patSECRET123" not in text and "app1" in text
+
+
+def test_the_secrets_file_and_the_database_path(tmp_path):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[airtable]\nAIRTABLE_API_KEY = "patX"\nAIRTABLE_BASE_ID = "appX"\n'
+                       'products_table = "Produtos"\n', encoding="utf-8")
+    section = config.read_secrets_file(secrets)
+    assert config.airtable_settings(section, environ={}).products_table == "Produtos"
+    assert config.read_secrets_file(tmp_path / "absent.toml") is None
+    (tmp_path / "bad.toml").write_text("[airtable\n", encoding="utf-8")
+    assert config.read_secrets_file(tmp_path / "bad.toml") is None
+    assert config.secrets_file({"VITRINE_SECRETS": str(secrets)}) == secrets
+    assert config.db_path({}) == ROOT / "data" / "vitrine.db"
+    assert config.db_path({"VITRINE_DB": str(tmp_path / "x.db")}) == tmp_path / "x.db"
+
+
+def test_with_airtable_the_cli_syncs_reads_the_mirror_and_writes_through_the_base(tmp_path):
+    with FakeAirtable(tokens=[TOKEN], rate_limit_per_sec=None, block_seconds=0.2, seed=3) as fake:
+        base = make_base(fake, customers=12)
+        env = clean_env(AIRTABLE_API_KEY=TOKEN, AIRTABLE_BASE_ID=base.base_id,
+                        AIRTABLE_ENDPOINT_URL=fake.url)
+        db = tmp_path / "mirror.db"
+        store, phone = STORES[1], phone_of(1)
+
+        message = one_line_error(run(db, "customer", "--store", store, "--phone", phone, env=env))
+        assert "sync" in message
+
+        synced = run(db, "sync", env=env)
+        assert synced.returncode == 0, synced.stderr
+        found = json.loads(ok(run(db, "customer", "--store", store, "--phone", phone, env=env)))
+        assert found["phone"] == phone and found["interests_all"]
+
+        saved = json.loads(ok(run(db, "record", "--store", store, "--phone", phone,
+                                  "--at", "2026-01-05T10:00:00Z", "Daytona", env=env)))
+        assert saved["interests"][-1] == "Daytona"
+        in_base = [r["fields"] for r in fake.records(base.base_id, "Customers")
+                   if "Daytona" in (r["fields"].get("interests_all") or [])]
+        assert len(in_base) == 1 and in_base[0]["interests"][-1] == "Daytona"
+
+        refused = run(db, "demo", "--customers", "50", env=env)
+        assert "Airtable" in one_line_error(refused)
+        for result in (synced, refused):
+            assert TOKEN not in result.stdout + result.stderr
+
+
+def test_sync_without_a_base_is_a_one_line_error(db):
+    assert "Airtable" in one_line_error(call(db, "sync"))
