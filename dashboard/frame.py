@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import source, state
 from dashboard.format import number
+from services import config
 
 
 def sidebar() -> state.Context:
     """Draw the store selector and the data-source banner; return the run's context."""
-    ctx = state.current()
     with st.sidebar:
         st.markdown("### :material/diamond: Vitrine")
+        # Before the data loads: a refresh (or the first sync) changes what the pages read.
+        source.show(state.repository(str(config.db_path())))
+    ctx = state.current()
+    with st.sidebar:
         if len(ctx.allowed) > 1:
             st.multiselect(
                 "Lojas",

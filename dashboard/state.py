@@ -9,9 +9,9 @@ from datetime import datetime
 import streamlit as st
 
 from dashboard import access
-from services import config, customers
+from services import config, customers, insights, snapshot
 from services.customers import SearchIndex
-from services.frame import CustomerData, build
+from services.frame import CustomerData
 from services.interests import Customer, now_utc, parse_time
 from services.store.sqlite import SqliteStore
 
@@ -36,10 +36,33 @@ class Context:
         """The search keys of ``data`` (built once per data version and store choice)."""
         return search_index(str(self.repository.path), self.version, self.stores)
 
+    def insights(self, min_customers: int = insights.MIN_CUSTOMERS) -> insights.Insights:
+        """Journeys, trending and cross-selling of ``data`` (computed once per data version)."""
+        return insights_of(str(self.repository.path), self.version, self.stores, min_customers)
+
+
+def repository(path: str) -> SqliteStore:
+    """The store of this run: the Airtable mirror when a base is configured, else the demo."""
+    return _open(path, airtable_settings())
+
+
+def airtable_settings() -> config.AirtableSettings | None:
+    """The Airtable base of the environment or of ``st.secrets["airtable"]``, if any."""
+    try:
+        section = st.secrets.get("airtable")
+    except Exception:  # no secrets file at all
+        section = None
+    return config.airtable_settings(section if hasattr(section, "get") else None)
+
 
 @st.cache_resource(show_spinner=False)
-def repository(path: str) -> SqliteStore:
-    """The SQLite store (the demo or the Airtable mirror), one per process."""
+def _open(path: str, settings: config.AirtableSettings | None) -> SqliteStore:
+    """One store per file and base, per process. The demo is made only when no base is set."""
+    if settings is not None:
+        from services.store.airtable import AirtableStore
+
+        # Reads come from the local mirror; writes go through Airtable, then update the mirror.
+        return AirtableStore(path, settings)
     store = SqliteStore(path)
     if store.is_empty() and store.get_meta("source") in (None, "demo"):
         from services.demo import ensure_demo
@@ -54,9 +77,9 @@ def customer_data(path: str, version: str) -> CustomerData:
     """The customer frame of every store, rebuilt only when the data version changes.
 
     ``version`` is the cache key: the frame itself is never hashed, and never mutated.
+    A new process loads it from the snapshot beside the SQLite file when it is current.
     """
-    store = repository(path)
-    return build(store.raw_customers(store.stores()), store.catalog())
+    return snapshot.customer_data(repository(path), version)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -69,6 +92,12 @@ def scoped_data(path: str, version: str, stores: tuple[str, ...]) -> CustomerDat
 def search_index(path: str, version: str, stores: tuple[str, ...]) -> SearchIndex:
     """The search keys of the scoped frame, cached beside it."""
     return SearchIndex.of(scoped_data(path, version, stores))
+
+
+@st.cache_resource(show_spinner="Calculando jornadas, tendências e pares…", max_entries=8)
+def insights_of(path: str, version: str, stores: tuple[str, ...], min_customers: int) -> insights.Insights:
+    """The analytics of the scoped frame; they do not depend on the clock, only on the data."""
+    return insights.compute(scoped_data(path, version, stores), min_customers)
 
 
 def reference_time() -> datetime:
@@ -86,7 +115,7 @@ def current() -> Context:
     store = repository(path)
     allowed = access.allowed_stores(tuple(store.stores()))
     chosen = tuple(s for s in st.session_state.get(STORE_KEY, allowed) if s in allowed) or allowed
-    version = store.version()
+    version = store.data_key()
     return Context(
         data=scoped_data(path, version, chosen),
         stores=chosen,

@@ -85,10 +85,12 @@ class Base:
         }
         return {k: v for k, v in fields.items() if v not in (None, "", [])}
 
-    def add_customers(self, count: int, start: int = 0, **kwargs: Any) -> list[str]:
+    def add_customers(self, count: int, start: int = 0, *, just_now: bool = False,
+                      **kwargs: Any) -> list[str]:
+        """Customers ``start``… created a day ago, or ``just_now`` (an incremental sync sees them)."""
         return self.fake.add_records(
             self.base_id, "Customers", [self.customer(i, **kwargs) for i in range(start, start + count)],
-            created_time=SEEDED_AT)
+            created_time=None if just_now else SEEDED_AT)
 
     def fields(self, record_id: str) -> dict[str, Any]:
         return dict(self.fake.record(self.base_id, "Customers", record_id).fields)
