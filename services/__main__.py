@@ -1,4 +1,4 @@
-"""The command line: ``python -m services demo|record|customer|segment|metrics|sync ...``.
+"""The command line: ``python -m services demo|record|customer|segment|metrics|sync|backfill ...``.
 
 Reads come from the SQLite file (the demo, or the mirror of the Airtable base when one is
 configured); with Airtable, ``record`` writes through the base, so a sync never loses it.
@@ -105,6 +105,12 @@ def parser() -> argparse.ArgumentParser:
 
     cmd = commands.add_parser("sync", help="atualiza o espelho local da base Airtable")
     cmd.add_argument("--full", action="store_true", help="lê a base inteira (não só o que mudou)")
+
+    cmd = commands.add_parser(
+        "backfill", help="repara registros legados da base Airtable (interests fora de interests_all)",
+        description="Sem --apply só conta o que seria reparado; com --apply grava na base.",
+    )
+    cmd.add_argument("--apply", action="store_true", help="grava os reparos na base")
 
     cmd = commands.add_parser("customer", help="imprime um cliente em JSON")
     cmd.add_argument("--store", required=True, help="loja (tenant)")
@@ -257,6 +263,16 @@ def cmd_sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return run_cli(mirror, full=args.full, stream=err)
 
 
+def cmd_backfill(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    mirror = airtable_store(args.db)
+    if mirror is None:
+        raise CliError("backfill: nenhuma base Airtable configurada (AIRTABLE_API_KEY e AIRTABLE_BASE_ID"
+                       " no ambiente ou em .streamlit/secrets.toml [airtable])")
+    from services.store.backfill import run_cli
+
+    return run_cli(mirror, apply=args.apply, stream=err, out=out)
+
+
 def cmd_customer(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     store = open_store(args.db, err)
     found = store.find(require_store(store, args.store), args.phone)
@@ -328,6 +344,7 @@ def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
 COMMANDS = {
     "demo": cmd_demo, "record": cmd_record, "customer": cmd_customer,
     "segment": cmd_segment, "metrics": cmd_metrics, "sync": cmd_sync,
+    "backfill": cmd_backfill,
 }
 
 

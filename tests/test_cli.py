@@ -445,5 +445,19 @@ def test_with_airtable_the_cli_syncs_reads_the_mirror_and_writes_through_the_bas
             assert TOKEN not in result.stdout + result.stderr
 
 
-def test_sync_without_a_base_is_a_one_line_error(db):
-    assert "Airtable" in one_line_error(call(db, "sync"))
+def test_backfill_dry_run_counts_without_writing(tmp_path):
+    with FakeAirtable(tokens=[TOKEN], rate_limit_per_sec=None, block_seconds=0.2, seed=4) as fake:
+        base = make_base(fake, customers=0)
+        base.add_customers(1, recent=["Submariner", "Daytona"], history=["Submariner"])
+        env = clean_env(AIRTABLE_API_KEY=TOKEN, AIRTABLE_BASE_ID=base.base_id,
+                        AIRTABLE_ENDPOINT_URL=fake.url)
+        before = fake.records(base.base_id, "Customers")
+        result = run(tmp_path / "mirror.db", "backfill", env=env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() and TOKEN not in result.stdout + result.stderr
+        assert fake.records(base.base_id, "Customers") == before
+
+
+@pytest.mark.parametrize("command", ["sync", "backfill"])
+def test_airtable_commands_without_a_base_are_a_one_line_error(db, command):
+    assert "Airtable" in one_line_error(call(db, command))
