@@ -9,9 +9,9 @@ from datetime import datetime
 import streamlit as st
 
 from dashboard import access
-from services import config, customers
+from services import config, customers, insights, snapshot
 from services.customers import SearchIndex
-from services.frame import CustomerData, build
+from services.frame import CustomerData
 from services.interests import Customer, now_utc, parse_time
 from services.store.sqlite import SqliteStore
 
@@ -35,6 +35,10 @@ class Context:
     def search_index(self) -> SearchIndex:
         """The search keys of ``data`` (built once per data version and store choice)."""
         return search_index(str(self.repository.path), self.version, self.stores)
+
+    def insights(self, min_customers: int = insights.MIN_CUSTOMERS) -> insights.Insights:
+        """Journeys, trending and cross-selling of ``data`` (computed once per data version)."""
+        return insights_of(str(self.repository.path), self.version, self.stores, min_customers)
 
 
 def repository(path: str) -> SqliteStore:
@@ -73,9 +77,9 @@ def customer_data(path: str, version: str) -> CustomerData:
     """The customer frame of every store, rebuilt only when the data version changes.
 
     ``version`` is the cache key: the frame itself is never hashed, and never mutated.
+    A new process loads it from the snapshot beside the SQLite file when it is current.
     """
-    store = repository(path)
-    return build(store.raw_customers(store.stores()), store.catalog())
+    return snapshot.customer_data(repository(path), version)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -88,6 +92,12 @@ def scoped_data(path: str, version: str, stores: tuple[str, ...]) -> CustomerDat
 def search_index(path: str, version: str, stores: tuple[str, ...]) -> SearchIndex:
     """The search keys of the scoped frame, cached beside it."""
     return SearchIndex.of(scoped_data(path, version, stores))
+
+
+@st.cache_resource(show_spinner="Calculando jornadas, tendências e pares…", max_entries=8)
+def insights_of(path: str, version: str, stores: tuple[str, ...], min_customers: int) -> insights.Insights:
+    """The analytics of the scoped frame; they do not depend on the clock, only on the data."""
+    return insights.compute(scoped_data(path, version, stores), min_customers)
 
 
 def reference_time() -> datetime:
@@ -105,7 +115,7 @@ def current() -> Context:
     store = repository(path)
     allowed = access.allowed_stores(tuple(store.stores()))
     chosen = tuple(s for s in st.session_state.get(STORE_KEY, allowed) if s in allowed) or allowed
-    version = store.version()
+    version = store.data_key()
     return Context(
         data=scoped_data(path, version, chosen),
         stores=chosen,

@@ -1,0 +1,156 @@
+"""Métricas pieces: metric tiles against targets, the per-store table, distributions, data quality."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts
+from dashboard.format import number, percent
+from dashboard.state import Context
+from services.metrics import (
+    CAMPAIGN_PERFORMANCE_NOTE,
+    COVERAGE,
+    DEPTH,
+    METRICS,
+    RECENCY,
+    Figures,
+    MetricsReport,
+)
+from services.quality import duplicate_phones, quality_report, reason_counts
+
+ALL_STORES = "Todas as lojas escolhidas"
+
+
+def metric_value(key: str, figures: Figures) -> str:
+    """A metric's value as the tile shows it: ``"83%"``, ``"12,4 dias"``, ``"6,2 itens"``."""
+    value = figures.value(key)
+    if value is None:
+        return "—"
+    if key == COVERAGE:
+        return percent(value)
+    if key == RECENCY:
+        return f"{number(value, 1)} dias"
+    return f"{number(value, 1)} itens"
+
+
+def verdict(key: str, figures: Figures) -> str:
+    """``"meta > 80%: atingida"`` (or ``não atingida``, ``sem dados``)."""
+    met = figures.met[key]
+    state = "sem dados" if met is None else "atingida" if met else "não atingida"
+    return f"meta {METRICS[key].target}: {state}"
+
+
+def tiles(figures: Figures) -> None:
+    """Coverage, recency and depth as metric tiles with their target and whether it is met."""
+    columns = st.columns(3)
+    for column, key in zip(columns, (COVERAGE, RECENCY, DEPTH), strict=True):
+        met = figures.met[key]
+        extra = ""
+        if key == RECENCY and figures.recency_median_days is not None:
+            extra = f" Mediana: {number(figures.recency_median_days, 1)} dias."
+        elif key == COVERAGE:
+            extra = f" {number(figures.covered)} de {number(figures.customers)} clientes."
+        column.metric(
+            METRICS[key].label,
+            metric_value(key, figures),
+            delta=verdict(key, figures),
+            delta_color="gray" if met is None else "green" if met else "red",
+            delta_arrow="off",
+            help=METRICS[key].definition.capitalize() + "." + extra,
+            border=True,
+        )
+
+
+def store_table(report: MetricsReport) -> pd.DataFrame:
+    """One row per store and a total row; each value marked ✓ (target met) or ✗ (not met)."""
+    rows = [*report.stores.items(), ("Total", report.total)]
+
+    def cell(figures: Figures, key: str) -> str:
+        met = figures.met[key]
+        mark = "" if met is None else " ✓" if met else " ✗"
+        return metric_value(key, figures) + mark
+
+    def median(figures: Figures) -> str:
+        days = figures.recency_median_days
+        return "—" if days is None else f"{number(days, 1)} dias"
+
+    return pd.DataFrame({
+        "Loja": [name for name, _ in rows],
+        "Clientes": [number(f.customers) for _, f in rows],
+        "Com interesses": [number(f.covered) for _, f in rows],
+        f"Cobertura (meta {METRICS[COVERAGE].target})": [cell(f, COVERAGE) for _, f in rows],
+        f"Recência média (meta {METRICS[RECENCY].target})": [cell(f, RECENCY) for _, f in rows],
+        "Recência mediana": [median(f) for _, f in rows],
+        f"Profundidade (meta {METRICS[DEPTH].target})": [cell(f, DEPTH) for _, f in rows],
+    })
+
+
+def distribution_scope(ctx: Context, key: str = "metricas") -> str | None:
+    """Whose distributions to chart: every chosen store, or one of them. None means all."""
+    if len(ctx.stores) < 2:
+        return None
+    chosen = st.selectbox("Distribuições de", options=[ALL_STORES, *ctx.stores], key=f"{key}_store")
+    return None if chosen == ALL_STORES else chosen
+
+
+def distributions(report: MetricsReport) -> None:
+    """Depth, recency and coverage by first-contact month, each with a one-line reading."""
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Profundidade: itens no histórico por cliente**")
+        segments = report.depth_segments
+        st.caption(" · ".join(f"{row.label} ({row.range}): {percent(row.share)}"
+                              for row in segments.itertuples()))
+        st.altair_chart(charts.depth_histogram(report.depth_histogram), width="stretch")
+    with right:
+        st.markdown("**Recência: dias desde a última interação**")
+        within = report.recency_buckets.loc[report.recency_buckets["within_target"], "share"].sum()
+        st.caption(f"{percent(within)} dos clientes com interesses conversaram nos últimos 14 dias.")
+        st.altair_chart(charts.recency_buckets(report.recency_buckets), width="stretch")
+    st.markdown("**Cobertura por mês do primeiro contato**")
+    months = report.coverage_by_month
+    if len(months):
+        worst = months.loc[months["share"].idxmin()]
+        st.caption(f"Mês com menor cobertura: {pd.Timestamp(worst['month']).strftime('%m/%Y')} "
+                   f"({percent(worst['share'])} de {number(worst['customers'])} clientes). "
+                   "Linha tracejada: meta de 80%.")
+        st.altair_chart(charts.coverage_by_month(months), width="stretch")
+    if report.created_unknown:
+        st.caption(f"{number(report.created_unknown)} clientes sem data de primeiro contato legível "
+                   "ficaram fora deste gráfico.")
+    for note in report.notes:
+        st.caption(note)
+
+
+def quality_panel(ctx: Context, key: str = "metricas") -> None:
+    """Records that could not be read cleanly, duplicates included, and why."""
+    report = quality_report(ctx.data)
+    pairs = duplicate_phones(ctx.data)
+    affected = report["id"].nunique()
+    st.caption(f"{number(affected)} registros com algum problema; eles continuam aparecendo nas "
+               "outras páginas, lidos da melhor forma possível.")
+    if report.empty:
+        st.success("Nenhum problema encontrado nos dados.", icon=":material/verified:")
+        return
+    counts = reason_counts(report).rename(columns={"reason": "Motivo", "customers": "Clientes"})
+    st.dataframe(counts, hide_index=True, width="content", key=f"{key}_reasons")
+    st.markdown("**Registros e motivos**")
+    st.dataframe(
+        report.rename(columns={"store": "Loja", "name": "Nome", "phone_raw": "Telefone (como está)",
+                               "reason": "Motivo", "id": "Registro"}),
+        hide_index=True, width="stretch", height=300, key=f"{key}_problems",
+    )
+    if len(pairs):
+        st.markdown(f"**Telefones duplicados na mesma loja** ({number(len(pairs))} pares)")
+        st.dataframe(
+            pairs[["store", "reason", "name_a", "phone_raw_a", "name_b", "phone_raw_b"]].rename(columns={
+                "store": "Loja", "reason": "Motivo", "name_a": "Cliente A", "phone_raw_a": "Telefone A",
+                "name_b": "Cliente B", "phone_raw_b": "Telefone B"}),
+            hide_index=True, width="stretch", key=f"{key}_pairs",
+        )
+
+
+def campaign_performance() -> None:
+    """What cannot be measured yet, said plainly."""
+    st.info(CAMPAIGN_PERFORMANCE_NOTE, icon=":material/info:")
