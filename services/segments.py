@@ -58,7 +58,7 @@ def _whole(value: object, label: str, *, optional: bool) -> int | None:
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise InvalidSegment(f"{label} deve ser um número inteiro de dias ou itens.")
     if int(value) < 0:
-        raise InvalidSegment(f"{label} não pode ser negativo.")
+        raise InvalidSegment(f"{label} não pode ser menor que zero.")
     return int(value)
 
 
@@ -605,7 +605,9 @@ def display_name(name: str | None) -> str:
 
 # --- Messages --------------------------------------------------------------------
 
-_FIELD = re.compile(r"\{\s*([A-Za-z_]*)\s*\}")
+# Any text in braces is a placeholder: a known one is filled, any other is left out.
+_FIELD = re.compile(r"\{\s*([^{}\n]*?)\s*\}")
+_PRIVATE = re.compile("[\ue000-\ue003]")
 _HOLE = "\ue002"
 _CAP = "\ue003"
 _SLOT = re.compile("\ue000(\\d+)\ue001")
@@ -701,7 +703,8 @@ def _compile(template: str, present: frozenset[str]) -> tuple[tuple[str, ...], t
             return f"\ue000{len(fields) - 1}\ue001"
         return _HOLE
 
-    skeleton = _tidy(_FIELD.sub(slot, template))
+    # The private-use characters that mark slots and holes cannot come from the user.
+    skeleton = _tidy(_FIELD.sub(slot, _PRIVATE.sub("", template)))
     parts = _SLOT.split(skeleton)
     literals = tuple(parts[0::2])
     order = tuple(fields[int(i)] for i in parts[1::2])
@@ -829,7 +832,8 @@ EXPORT_HEADERS: Mapping[str, str] = {
     "depth": "profundidade",
     "message": "mensagem",
 }
-_INJECTION = re.compile(r"^(?:[=+\-@\t\r\n]|[ \u00a0]+[=+\-@])")
+_INJECTION_RE2 = "^(?:[=+\\-@\t\r\n]|[ \u00a0]+[=+\\-@])"
+_INJECTION = re.compile(_INJECTION_RE2)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -887,9 +891,10 @@ def to_csv(rows: pd.DataFrame | CampaignList) -> bytes:
     table = _export_frame(_rows_of(rows))
     for header in table.columns:
         if header != EXPORT_HEADERS["phone"]:
-            cells = table[header]
-            risky = cells.str.match(_INJECTION.pattern).fillna(False)
-            table[header] = cells.where(~risky, "'" + cells)
+            cells = _text(table[header])
+            risky = pc.match_substring_regex(cells, _INJECTION_RE2)
+            table[header] = _text_column(pc.if_else(risky, pc.binary_join_element_wise(
+                _LARGE("'"), cells, _LARGE("")), cells))
     text = table.to_csv(index=False, lineterminator="\r\n")
     return ("\ufeff" + text).encode("utf-8")
 

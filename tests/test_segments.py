@@ -338,10 +338,10 @@ def test_nobody_matching_gives_an_empty_list():
 @pytest.mark.parametrize(
     ("changes", "words"),
     [
-        ({"quiet_days": -1}, "negativ"),
-        ({"inactive_days": -5}, "negativ"),
-        ({"min_depth": -1}, "negativ"),
-        ({"max_depth": -2}, "negativ"),
+        ({"quiet_days": -1}, "menor que zero"),
+        ({"inactive_days": -5}, "menor que zero"),
+        ({"min_depth": -1}, "menor que zero"),
+        ({"max_depth": -2}, "menor que zero"),
         ({"min_depth": 5, "max_depth": 3}, "maior que a máxima"),
         ({"scope": "everything"}, "Escopo desconhecido"),
         ({"quiet_days": 1.5}, "inteiro"),
@@ -518,6 +518,7 @@ def test_list_messages_use_the_customer_names():
         ("Olá {name} ({store})", {"name": "JOÃO DOS SANTOS"}, "Olá João dos Santos"),
         ("Olá {first_name} {desconhecido}!", {"first_name": "ana"}, "Olá Ana!"),
         ("Olá {Product}", {"product": "Daytona"}, "Olá Daytona"),
+        ("Olá { product }{0}{}{nome do cliente}!", {"product": "Daytona"}, "Olá Daytona!"),
         ("Oi {first_name}!\nO {product} chegou.", {"product": "Daytona"}, "Oi!\nO Daytona chegou."),
         ("Sem nada para trocar.", {}, "Sem nada para trocar."),
     ],
@@ -792,7 +793,7 @@ def test_rendered_messages_never_keep_placeholders_or_gaps():
     token = st.one_of(
         st.sampled_from(["Olá", "o", "do", "da", "por", "e", "Temos", "chegou", "que", "você", "("]),
         st.sampled_from(["{first_name}", "{name}", "{product}", "{brand}", "{brands}", "{store}",
-                         "{desconhecido}"]),
+                         "{desconhecido}", "{0}", "{}"]),
     )
     mark = st.sampled_from(["", "", "", ",", "!", "?", ".", ":", ")", "\n"])
     values = st.one_of(st.none(), st.sampled_from(["Ana", "Submariner", "Rolex", "Loja A"]))
