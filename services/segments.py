@@ -46,6 +46,8 @@ TIER_LABELS: Mapping[str, str] = {PRIMARY: "principal", SECONDARY: "secundário"
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _E164_PATTERN = r"\+[1-9]\d{7,14}"
 _DAY_NS = 86_400 * 10**9
+# Rows × brands cells counted at once: bounds memory with a large Products table.
+_BRAND_BLOCK_CELLS = 4_000_000
 
 
 class InvalidSegment(ValueError):
@@ -328,6 +330,8 @@ def build_list(
     templates = templates or default_templates(segment)
     customers = data.customers
     products = data.products
+    if not products.index.is_unique:
+        products = products[~products.index.duplicated()]
     n = len(customers)
     now_ns = _utc(now).value
 
@@ -517,7 +521,7 @@ def _brands(
     depth_cap = int(h_pos.max()) + 2
     recent_cap = int(r_pos.max()) + 2 if len(r_pos) else 1
 
-    block = max(1, 4_000_000 // width)
+    block = max(1, _BRAND_BLOCK_CELLS // width)
     ordered_brands, lengths = [], []
     for lo in range(0, m, block):
         hi = min(m, lo + block)

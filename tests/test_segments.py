@@ -815,3 +815,19 @@ def test_rendered_messages_never_keep_placeholders_or_gaps():
             assert f" {end}" not in message
 
     check()
+
+
+def test_brands_are_the_same_when_counted_in_small_blocks(monkeypatch):
+    import services.segments as segments
+
+    data = frame(
+        record("a", **AFTER_MONTH_3), record("b", **AFTER_LATER),
+        record("c", **journey(["Submariner"], ["Speedmaster"], ["Submariner"])),
+        record("d", interests=["Anel Diamante"], interests_all=["Anel Diamante"]),
+        record("e", **AFTER_MONTH_2),
+    )
+    whole = build_list(data, Segment(), NOW).rows
+    monkeypatch.setattr(segments, "_BRAND_BLOCK_CELLS", 3)
+    blocks = build_list(data, Segment(), NOW).rows
+    pd.testing.assert_frame_equal(whole, blocks)
+    assert blocks.loc["c", "brands"] == "Rolex, Omega"
