@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import contextlib
+import gc
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -116,13 +119,20 @@ def _read_list(value: object, field: str, problems: list[str]) -> list[str]:
     return items
 
 
-def _read_time(value: object, field: str, problems: list[str]) -> object:
-    if value is None or value == "":
-        return None
-    moment = parse_time(value)
-    if moment is None:
-        problems.append(BAD_DATE.format(field=field))
-    return moment
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while hundreds of thousands of lists are created.
+
+    Each of them would count towards a collection that walks every live container, the
+    frame's own included, and finds nothing to free (lists of strings hold no cycles).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def build(raw: pd.DataFrame, catalog: Mapping[str, Resolution] | None = None) -> CustomerData:
@@ -137,75 +147,188 @@ def build(raw: pd.DataFrame, catalog: Mapping[str, Resolution] | None = None) ->
         A ``CustomerData``; unreadable values become empty and are listed in
         ``problems``, never raised.
     """
+    with no_gc():
+        return _build(raw, catalog)
+
+
+def _build(raw: pd.DataFrame, catalog: Mapping[str, Resolution] | None) -> CustomerData:
     n = len(raw)
-    ids, stores, names, phones_raw, phones, keys = [], [], [], [], [], []
-    recents, histories, created, last, opt_out, problems_col = [], [], [], [], [], []
+    columns = {
+        name: [_none_if_missing(value) for value in raw[name].tolist()] if name in raw else [None] * n
+        for name in RAW_COLUMNS
+    }
+    phones_raw = [
+        value if isinstance(value, str) else ("" if value is None else str(value))
+        for value in columns["phone"]
+    ]
+    phones = _normalize_phones(phones_raw)
+    reader = _ListReader()
+    recents, histories, created, last, problems_col = [], [], [], [], []
+    recent_keys: list[str] = []
+    history_keys: list[str] = []
     titles: dict[str, str] = {}
-    columns = {name: raw[name].tolist() if name in raw else [None] * n for name in RAW_COLUMNS}
     for i in range(n):
         problems: list[str] = []
-        recent = _read_list(columns["interests"][i], "interests", problems)
-        stored_history = _read_list(columns["interests_all"][i], "interests_all", problems)
+        recent, r_keys, r_set = reader.read(columns["interests"][i], "interests", problems)
+        history, h_keys, h_set = reader.read(columns["interests_all"][i], "interests_all", problems)
         if len(recent) > RECENT_LIMIT:
             problems.append(OVER_LIMIT)
-        history = dedupe([*stored_history, *recent])
-        if len(history) > len(stored_history):
+        if not r_set <= h_set:
+            history = dedupe([*history, *recent])
+            h_keys = [product_key(item) for item in history]
             problems.append(LEGACY)
-        if any(len(item) > LONG_ITEM for item in history):
+        if history and max(map(len, history)) > LONG_ITEM:
             problems.append(LONG)
-        for item in history:
-            titles.setdefault(product_key(item), item)
-        phone_raw = columns["phone"][i]
-        phone_raw = phone_raw if isinstance(phone_raw, str) else ("" if phone_raw is None else str(phone_raw))
-        phone = normalize_phone(phone_raw) if phone_raw.strip() else None
-        if phone is None:
-            problems.append(BAD_PHONE if phone_raw.strip() else NO_PHONE)
-        name = columns["name"][i]
-        ids.append(str(columns["id"][i]))
-        stores.append(str(columns["store"][i] or ""))
-        names.append(" ".join(name.split()) if isinstance(name, str) else "")
-        phones_raw.append(phone_raw)
-        phones.append(phone)
-        keys.append(phone_key(phone))
+        for key, item in zip(h_keys, history, strict=True):
+            if key not in titles:
+                titles[key] = item
+        recent_keys.extend(r_keys)
+        history_keys.extend(h_keys)
+        if phones[i] is None:
+            problems.append(BAD_PHONE if phones_raw[i].strip() else NO_PHONE)
         recents.append(recent)
         histories.append(history)
         created.append(_read_time(columns["created_at"][i], "created_at", problems))
         last.append(_read_time(columns["last_interaction"][i], "last_interaction", problems))
-        flag = columns["opt_out"][i]
-        opt_out.append(bool(flag) if isinstance(flag, bool | int | np.integer) else flag in ("true", "1"))
         problems_col.append(problems)
 
     customers = pd.DataFrame({
-        "id": ids,
-        "store": stores,
-        "name": names,
+        "id": [str(value) for value in columns["id"]],
+        "store": [str(value or "") for value in columns["store"]],
+        "name": [" ".join(name.split()) if isinstance(name, str) else "" for name in columns["name"]],
         "phone_raw": phones_raw,
         "phone": phones,
-        "phone_key": keys,
+        "phone_key": [phone_key(phone) for phone in phones],
         "recent": recents,
         "history": histories,
         "depth": np.array([len(h) for h in histories], dtype=np.int64),
         "created_at": pd.to_datetime(pd.Series(created, dtype=object), utc=True),
         "last_interaction": pd.to_datetime(pd.Series(last, dtype=object), utc=True),
-        "opt_out": np.array(opt_out, dtype=bool),
+        "opt_out": np.array([_flag(value) for value in columns["opt_out"]], dtype=bool),
         "problems": problems_col,
     })
     _flag_duplicate_phones(customers)
     products = resolve_products(list(titles.values()), catalog)
     return CustomerData(
         customers=customers,
-        recent_items=_explode(customers["recent"]),
-        history_items=_explode(customers["history"]),
+        recent_items=_long_table(recents, recent_keys),
+        history_items=_long_table(histories, history_keys),
         products=products,
     )
 
 
-def _explode(lists: pd.Series) -> pd.DataFrame:
-    lengths = lists.map(len).to_numpy(dtype=np.int64)
+def _none_if_missing(value: object) -> object:
+    # A text column with gaps reads its gaps as NaN (pandas' string dtype), not None: a
+    # missing phone or date is missing, not unreadable.
+    if type(value) is float:
+        return None if value != value else value
+    return None if value is pd.NA or value is pd.NaT else value
+
+
+def _flag(value: object) -> bool:
+    return bool(value) if isinstance(value, bool | int | np.integer) else value in ("true", "1")
+
+
+class _ListReader:
+    """Reads interest fields, remembering per distinct item whether it is already clean.
+
+    Most items of a base repeat (a catalog of products), so the per-item work
+    (cleaning, key) is done once per distinct text, not once per mention.
+    """
+
+    def __init__(self) -> None:
+        # item -> its key when the item is clean as it stands (else None).
+        self._clean: dict[object, str | None] = {}
+
+    def _learn(self, value: list) -> list[str | None]:
+        keys = []
+        for item in value:
+            try:
+                key = self._clean.get(item, False)
+            except TypeError:  # an unhashable item (a list in a list): never clean
+                keys.append(None)
+                continue
+            if key is False:
+                key = None
+                if type(item) is str and split_raw([item]) == [item]:
+                    # An item made only of combining marks has an empty key: the slow path drops it.
+                    key = product_key(item) or None
+                self._clean[item] = key
+            keys.append(key)
+        return keys
+
+    def read(
+        self, value: object, field: str, problems: list[str]
+    ) -> tuple[list[str], list[str], set[str]]:
+        """The items of one field, their keys and the set of keys; problems go to ``problems``."""
+        if value is None:
+            return [], [], set()
+        if type(value) is list:
+            clean = self._clean
+            try:
+                keys = [clean[item] for item in value]
+            except (KeyError, TypeError):
+                keys = self._learn(value)
+            if None not in keys:
+                distinct = set(keys)
+                if len(distinct) == len(keys):
+                    return list(value), keys, distinct
+        items = _read_list(value, field, problems)
+        keys = [product_key(item) for item in items]
+        return items, keys, set(keys)
+
+
+def _normalize_phones(raw: list[str]) -> list[str | None]:
+    """``normalize_phone`` of each text, with a fast path for Brazilian numbers already in E.164.
+
+    For ``+55`` and 10 or 11 national digits (no leading 0, not the ``90`` carrier prefix),
+    ``normalize_phone`` returns the text itself or None, and which one depends only on the
+    first four national digits and the length: every pattern of the Brazilian metadata
+    (area code, then the first digits of the subscriber number, then any digits) stops there.
+    ``tests/test_frame.py`` checks this against ``normalize_phone`` over every area code.
+    """
+    verdicts: dict[tuple[str, int], bool] = {}
+    out: list[str | None] = []
+    for text in raw:
+        if (
+            len(text) in (13, 14) and text.startswith("+55") and text[3] != "0"
+            and not text.startswith("+5590") and text[1:].isdigit() and text.isascii()
+        ):
+            shape = (text[3:7], len(text))
+            verdict = verdicts.get(shape)
+            if verdict is None:
+                verdict = verdicts[shape] = normalize_phone(text) == text
+            if verdict:
+                out.append(text)
+                continue
+        out.append(normalize_phone(text) if text.strip() else None)
+    return out
+
+
+def _read_time(value: object, field: str, problems: list[str]) -> object:
+    if value is None or value == "":
+        return None
+    if type(value) is str:
+        # The common case (ISO 8601 as Airtable writes it) without parse_time's detour.
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            if moment.tzinfo is None:
+                return moment.replace(tzinfo=UTC)
+            return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    moment = parse_time(value)
+    if moment is None:
+        problems.append(BAD_DATE.format(field=field))
+    return moment
+
+
+def _long_table(lists: list[list[str]], keys: list[str]) -> pd.DataFrame:
+    lengths = np.fromiter((len(items) for items in lists), dtype=np.int64, count=len(lists))
     cid = np.repeat(np.arange(len(lists)), lengths)
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
     pos = np.arange(lengths.sum()) - starts
-    keys = [product_key(item) for items in lists for item in items]
     return pd.DataFrame({"cid": cid, "pos": pos, "key": pd.Categorical(keys)})
 
 

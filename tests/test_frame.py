@@ -1,6 +1,8 @@
 """The customer frame: every record shows, however messy (SPEC §2, §9)."""
 
 import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.frame import (
     BAD_DATE,
@@ -9,6 +11,7 @@ from services.frame import (
     DUPLICATE,
     LEGACY,
     NINTH_DIGIT,
+    NO_PHONE,
     OVER_LIMIT,
     REPEATED,
     build,
@@ -91,3 +94,61 @@ def test_an_empty_base_builds_an_empty_frame():
     data = build(pd.DataFrame(columns=["id", "store", "phone"]))
     assert data.customers.empty
     assert data.history_items.empty and data.products.empty
+
+
+def test_missing_phone_and_dates_read_as_missing_not_unreadable(tmp_path):
+    from services.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "v.db")
+    store.add_store("Loja A")
+    store.insert_raw([
+        record("a", store="Loja A", interests=["X"], interests_all=["X"]),
+        record("b", store="Loja A", phone=None, name=None, interests=None, interests_all=None,
+               created_at=None, last_interaction=None),
+    ])
+    # The text columns read their gaps as NaN: still missing, not unreadable.
+    data = build(store.raw_customers(["Loja A"]))
+    assert data.customers.loc[1, "problems"] == [NO_PHONE]
+    assert data.customers["last_interaction"].isna().tolist() == [False, True]
+
+
+def test_e164_fast_path_agrees_with_normalize_phone_for_every_area_code():
+    import random
+
+    from services.frame import _normalize_phones
+    from services.interests import normalize_phone
+
+    rng = random.Random(11)
+    shapes = [(ddd, 9, d4, 9) for ddd in range(10, 100) for d4 in range(10)]
+    shapes += [(rng.randrange(10, 100), rng.randrange(10), rng.randrange(10), rng.choice((8, 9)))
+               for _ in range(1500)]
+    numbers = [
+        f"+55{ddd}{d3}{d4}{rng.randrange(10 ** (rest - 2)):0{rest - 2}d}"
+        for ddd, d3, d4, rest in shapes for _ in range(3)
+    ]
+    assert _normalize_phones(numbers) == [normalize_phone(n) for n in numbers]
+
+
+@given(st.lists(st.one_of(
+    st.none(), st.integers(),
+    st.text(alphabet="aÁá \u0301,\n\tXy", max_size=8),
+    st.lists(st.one_of(st.text(alphabet="aÁá \u0301,\n\tXy", max_size=6), st.integers(), st.none()),
+             max_size=7),
+), min_size=2, max_size=12))
+def test_the_fast_reading_of_lists_agrees_with_the_field_rules(values):
+    from services.frame import _read_list
+    from services.interests import product_key, repaired_history
+
+    rows = [record(str(i), phone=f"+55119{i:08d}", interests=v, interests_all=values[-1 - i])
+            for i, v in enumerate(values)]
+    data = build(pd.DataFrame(rows))
+    for i, row in enumerate(rows):
+        problems: list[str] = []
+        recent = _read_list(row["interests"], "interests", problems)
+        stored = _read_list(row["interests_all"], "interests_all", problems)
+        history = repaired_history(recent, stored)
+        assert data.customers.loc[i, "recent"] == recent
+        assert data.customers.loc[i, "history"] == history
+        assert [p for p in data.customers.loc[i, "problems"] if p in problems] == problems
+        items = data.history_items[data.history_items["cid"] == i]
+        assert items["key"].astype(str).tolist() == [product_key(h) for h in history]
