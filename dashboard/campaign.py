@@ -54,12 +54,18 @@ def _keys(key: str) -> dict[str, str]:
 
 
 def _apply_preset(key: str) -> None:
-    """Set every control to the chosen preset's defaults (the user's terms stay)."""
+    """Set every control to the chosen preset's defaults.
+
+    The user's terms stay for a preset about a product or brand; a preset without
+    terms (re-engagement) starts without them.
+    """
     keys = _keys(key)
     preset = PRESETS.get(st.session_state.get(keys["preset"]) or "")
     if preset is None:
         return
     segment = preset.segment
+    if not preset.needs_terms:
+        st.session_state[keys["terms"]] = list(segment.terms)
     st.session_state[keys["scope"]] = segment.scope
     st.session_state[keys["quiet"]] = segment.quiet_days
     st.session_state[keys["inactive"]] = segment.inactive_days

@@ -1,0 +1,48 @@
+"""The pure chart builders: what each chart encodes, from service results (no Streamlit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from apptest_support import NOW, data_of
+
+from dashboard import charts
+from services.insights import compute as insights
+from services.metrics import compute as metrics
+
+
+def spec(chart) -> dict:
+    return chart.to_dict()
+
+
+def test_depth_histogram_marks_the_target_band_and_reads_pt_br_numbers() -> None:
+    frame = pd.DataFrame({"depth": [1, 3, 5, 6], "customers": [10, 20, 30, 1000]})
+    out = spec(charts.depth_histogram(frame))
+    values = out["datasets"][next(iter(out["datasets"]))]
+    assert [v["alvo"] for v in values] == ["fora da meta", "na meta (3–5)", "na meta (3–5)", "fora da meta"]
+    assert out["config"]["locale"]["number"]["thousands"] == "."
+
+
+def test_coverage_by_month_draws_the_80_percent_target(demo_db: Path) -> None:
+    report = metrics(data_of(demo_db), NOW)
+    out = spec(charts.coverage_by_month(report.coverage_by_month))
+    rule = [layer for layer in out["layer"] if layer["mark"]["type"] == "rule"][0]
+    assert out["datasets"][rule["data"]["name"]] == [{"meta": 0.8}]
+
+
+def test_heatmap_keeps_only_the_brands_asked_for(demo_db: Path) -> None:
+    pairs = insights(data_of(demo_db)).cross_selling.brands
+    out = spec(charts.cross_selling_heatmap(pairs, ["Rolex", "Cartier"]))
+    rows = out["datasets"][out["data"]["name"]] if "data" in out else next(iter(out["datasets"].values()))
+    assert {(r["a_label"], r["b_label"]) for r in rows} <= {("Rolex", "Cartier"), ("Cartier", "Rolex")}
+    assert rows
+
+
+def test_trending_lift_colours_what_is_trending(demo_db: Path) -> None:
+    products = insights(data_of(demo_db)).trending.products
+    out = spec(charts.trending_lift(products, "title", top=5))
+    bars = [layer for layer in out["layer"] if layer["mark"]["type"] == "bar"][0]
+    rows = out["datasets"][bars["data"]["name"]] if "data" in bars else out["datasets"][out["data"]["name"]]
+    assert len(rows) == 5
+    assert all((r["situacao"] == "em alta") == r["trending"] for r in rows)

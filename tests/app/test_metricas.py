@@ -1,0 +1,76 @@
+"""Métricas (AppTest): tiles, per-store table and distributions as the services compute them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from apptest_support import LEBLON, NOW, data_of, open_app
+
+from dashboard.format import percent
+from dashboard.health import metric_value, store_table, verdict
+from services.metrics import CAMPAIGN_PERFORMANCE_NOTE, COVERAGE, DEPTH, METRICS, RECENCY, compute
+from services.quality import quality_report
+
+
+def tiles(at) -> dict[str, tuple[str, str]]:
+    return {m.label: (m.value, m.proto.delta) for m in at.metric}
+
+
+def expected_tiles(report) -> dict[str, tuple[str, str]]:
+    return {METRICS[key].label: (metric_value(key, report.total), verdict(key, report.total))
+            for key in (COVERAGE, RECENCY, DEPTH)}
+
+
+def test_tiles_show_each_metric_with_its_target_and_verdict(db: Path) -> None:
+    at = open_app("metricas")
+    assert not at.exception
+    report = compute(data_of(db), NOW)
+    assert tiles(at) == expected_tiles(report)
+    assert tiles(at)["Cobertura"][1] in ("meta > 80%: atingida", "meta > 80%: não atingida")
+
+
+def test_the_store_table_has_every_store_and_the_total(db: Path) -> None:
+    at = open_app("metricas")
+    report = compute(data_of(db), NOW)
+    shown = next(d.value for d in at.dataframe if "Loja" in d.value.columns and "Clientes" in d.value.columns)
+    assert shown.astype(str).to_numpy().tolist() == store_table(report).astype(str).to_numpy().tolist()
+    assert shown["Loja"].tolist()[-1] == "Total"
+
+
+def test_choosing_a_store_in_the_sidebar_changes_the_tiles(db: Path) -> None:
+    at = open_app("metricas")
+    before = tiles(at)
+    at.multiselect(key="app_stores").set_value([LEBLON]).run()
+    report = compute(data_of(db, (LEBLON,)), NOW)
+    assert tiles(at) == expected_tiles(report)
+    assert tiles(at) != before
+
+
+def test_the_distribution_selector_charts_one_store(db: Path) -> None:
+    at = open_app("metricas")
+
+    def recency_caption() -> str:
+        return next(c.value for c in at.caption if "conversaram nos últimos 14 dias" in c.value)
+
+    everyone = recency_caption()
+    at.selectbox(key="metricas_store").select(LEBLON).run()
+    buckets = compute(data_of(db, (LEBLON,)), NOW).recency_buckets
+    within = buckets.loc[buckets["within_target"], "share"].sum()
+    assert recency_caption().startswith(percent(within))
+    assert recency_caption() != everyone
+    assert len(at.get("vega_lite_chart")) == 3
+
+
+def test_campaign_performance_is_said_to_be_unavailable(db: Path) -> None:
+    at = open_app("metricas")
+    assert any(info.value == CAMPAIGN_PERFORMANCE_NOTE for info in at.info)
+
+
+def test_the_quality_panel_lists_problem_records_and_duplicate_pairs(db: Path) -> None:
+    at = open_app("metricas")
+    report = quality_report(data_of(db))
+    affected = report["id"].nunique()
+    assert any(c.value.startswith(f"{affected} registros com algum problema") for c in at.caption)
+    reasons = next(d.value for d in at.dataframe if list(d.value.columns) == ["Motivo", "Clientes"])
+    assert "telefone ilegível" in reasons["Motivo"].tolist()
+    assert any("Telefones duplicados na mesma loja" in m.value for m in at.markdown)
