@@ -993,8 +993,9 @@ def segment_to_json(campaign_list: CampaignList) -> dict[str, object]:
 
 
 __all__ = [
-    "COLUMNS", "DEPTH_SEGMENTS", "EXCLUSION_LABELS", "EXCLUSION_REASONS", "EXPORT_HEADERS",
-    "PLACEHOLDERS", "PRESETS", "TIER_LABELS", "CampaignList", "InvalidSegment", "Preset",
+    "COLUMNS", "DEPTH_SEGMENTS", "E164", "EXCLUSION_LABELS", "EXCLUSION_REASONS", "EXPORT_HEADERS",
+    "PLACEHOLDERS", "PRESETS", "PRIMARY", "SCOPES", "SECONDARY", "TIERS", "TIER_LABELS",
+    "CampaignList", "InvalidSegment", "Preset",
     "Segment", "Templates", "build_list", "default_templates", "depth_segment", "display_name",
     "export_filename", "first_name", "neutralise", "render_message", "segment_to_json", "slug",
     "template_fields", "to_csv", "to_xlsx",
