@@ -7,6 +7,8 @@ configured); with Airtable, ``record`` writes through the base, so a sync never 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import getpass
 import json
 import os
 import sqlite3
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from services import config, metrics, segments
+from services.audit import CLI, AuditLog, ExportEntry
 from services.frame import CustomerData, build
 from services.interests import InvalidBatch, InvalidPhone, now_utc, parse_time
 from services.segments import InvalidSegment
@@ -121,7 +124,9 @@ def parser() -> argparse.ArgumentParser:
         description="Monta a lista de campanha (SPEC §5). Com --preset, as opções dadas mudam só"
         " o que o modelo define; sem --preset, o padrão é escopo 'all' e silêncio de 7 dias.",
     )
-    cmd.add_argument("--store", required=True, help="loja (tenant)")
+    scope = cmd.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--store", action="append", help="loja (tenant); repita para várias")
+    scope.add_argument("--all-stores", action="store_true", help="todas as lojas (escolha explícita)")
     cmd.add_argument("--term", action="append", default=[], metavar="T",
                      help="produto, linha, marca ou categoria (repita para vários: qualquer um)")
     cmd.add_argument("--scope", choices=segments.SCOPES, help="recent (interests) ou all (histórico)")
@@ -136,7 +141,9 @@ def parser() -> argparse.ArgumentParser:
     cmd.add_argument("--output", type=Path, metavar="FILE", help="grava no arquivo (xlsx exige)")
 
     cmd = commands.add_parser("metrics", help="cobertura, recência e profundidade em JSON (total e por loja)")
-    cmd.add_argument("--store", help="uma loja (padrão: todas)")
+    scope = cmd.add_mutually_exclusive_group()
+    scope.add_argument("--store", help="uma loja (padrão: todas)")
+    scope.add_argument("--all-stores", action="store_true", help="todas as lojas (o padrão, explícito)")
     cmd.add_argument("--now", help="momento de referência ISO 8601 (padrão: agora)")
     return root
 
@@ -299,13 +306,16 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         preset = segments.PRESETS[args.preset]
         if preset.needs_terms and not args.term:
             raise CliError(f"segment: --preset {args.preset} precisa de pelo menos um --term", USAGE)
-        segment = preset.segment_for(args.term, [args.store], **changes)
+        segment = preset.segment_for(args.term, **changes)
         templates = preset.templates
     else:
-        segment = segments.Segment(terms=tuple(args.term), stores=(args.store,), **changes)
+        segment = segments.Segment(terms=tuple(args.term), **changes)
     store = open_store(args.db, err)
-    name = require_store(store, args.store)
-    campaign = segments.build_list(load(store, [name]), segment, now, templates)
+    # The scope is explicit (--store, repeatable, or --all-stores), and recorded in the audit.
+    wanted = store.stores() if args.all_stores else dict.fromkeys(args.store)
+    names = [require_store(store, name) for name in wanted]
+    segment = dataclasses.replace(segment, stores=tuple(names))
+    campaign = segments.build_list(load(store, names), segment, now, templates)
     if fmt == "json":
         body = json.dumps(segments.segment_to_json(campaign), ensure_ascii=False, indent=2) + "\n"
         data = body.encode("utf-8")
@@ -313,12 +323,27 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         data = segments.to_csv(campaign) if fmt == "csv" else segments.to_xlsx(campaign)
     if args.output is None:
         out.write(data.decode("utf-8"))
+    else:
+        args.output.write_bytes(data)
+    AuditLog(store.path).append(ExportEntry(
+        at=now_utc(), who=_cli_user(), stores=tuple(names), segment=segment,
+        rows=campaign.total, format=fmt, channel=CLI,
+        filename=str(args.output) if args.output is not None else "(saída padrão)",
+    ))
+    if args.output is None:
         return
-    args.output.write_bytes(data)
     counts = campaign.counts
     left_out = ", ".join(f"{reason} {n}" for reason, n in campaign.excluded.items() if n) or "nenhum"
     print(f"{campaign.total} cliente(s) (principal {counts.get(segments.PRIMARY, 0)}, secundário"
           f" {counts.get(segments.SECONDARY, 0)}) em {args.output}; fora da lista: {left_out}", file=out)
+
+
+def _cli_user() -> str:
+    """Who ran the command, as the export audit names it: ``cli:<login>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in this environment
+        return "cli"
 
 
 def _format(args: argparse.Namespace) -> str:
