@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 
 from services import insights, metrics, quality, segments
 from services.access import AccessDenied, scoped
+from services.customers import record_interest, search
 from services.frame import CustomerData, build
 from services.segments import PRESETS, Segment, build_list, to_csv, to_xlsx
 
@@ -106,6 +107,53 @@ def test_the_customer_frame_after_scoping_names_no_product_of_b(manager_a: Custo
 def test_a_shared_phone_shows_only_the_allowed_stores_customer(manager_a: CustomerData) -> None:
     same = manager_a.customers[manager_a.customers["phone"] == SHARED_PHONE]
     assert same["name"].tolist() == ["Cliente Jardins 1"]
+
+
+B_PHONE = "+5521988880002"
+
+
+@pytest.mark.parametrize("query", [
+    B_PHONE, "(21) 98888-0002", "21 8888-0002", "5521988880002", "8888-0002", "88880002",
+])
+def test_a_phone_search_for_bs_customer_finds_nothing_for_a_manager(
+    manager_a: CustomerData, query: str
+) -> None:
+    assert search(manager_a, query).empty
+
+
+def test_the_same_search_finds_bs_customer_for_an_admin(everyone: CustomerData) -> None:
+    assert search(everyone, "(21) 98888-0002")["name"].tolist() == ["Cliente Leblonmark 2"]
+
+
+@pytest.mark.parametrize("query", ["Leblonmark", "cliente leblonmark 2", "Alice Leblonmark"])
+def test_a_name_search_for_bs_customer_finds_nothing_for_a_manager(
+    manager_a: CustomerData, query: str
+) -> None:
+    assert search(manager_a, query).empty
+
+
+def test_a_shared_phone_search_finds_only_the_allowed_stores_record(manager_a: CustomerData) -> None:
+    found = search(manager_a, "(11) 8765-0001")  # without the ninth digit
+    assert found["name"].tolist() == ["Cliente Jardins 1"]
+    assert_no_trace_of_b(found)
+
+
+def test_search_stores_argument_is_a_boundary_too(everyone: CustomerData) -> None:
+    assert search(everyone, B_PHONE, stores=(A,)).empty
+    assert search(everyone, "Leblonmark", stores=(A,)).empty
+
+
+def test_recording_an_interest_in_another_store_is_refused_and_writes_nothing() -> None:
+    class Recorder:
+        calls: list[tuple] = []
+
+        def record(self, *args: object, **kwargs: object) -> None:
+            self.calls.append(args)
+
+    repository = Recorder()
+    with pytest.raises(AccessDenied, match=B):
+        record_interest(repository, (A,), B, B_PHONE, "Nautilus 5711", NOW)  # type: ignore[arg-type]
+    assert repository.calls == []
 
 
 def test_asking_for_a_store_not_allowed_is_refused(everyone: CustomerData) -> None:
