@@ -192,7 +192,7 @@ def preview_table(result: CampaignList, limit: int = PREVIEW_ROWS) -> pd.DataFra
     phones = rows["phone"].astype(str)
     return pd.DataFrame({
         "Nível": rows["tier"].map(TIER_LABELS),
-        "Nome": rows["name"],
+        "Nome": rows["name"].replace("", "—"),
         "Telefone": phones.map(format_phone),
         "WhatsApp": "https://wa.me/" + phones.str.lstrip("+"),
         "Por que está na lista": why(rows, bool(result.segment.terms)),

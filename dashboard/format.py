@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 
 import pandas as pd
@@ -68,18 +69,24 @@ def age(seconds: float | None) -> str:
 
 
 _MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|~:$&=\"'")
+# GitHub-flavoured Markdown turns bare addresses into links even when escaped ("http\\://x",
+# "www\\.x", "a@b.com"): an invisible word joiner after "://", "www" and "@" keeps them text.
+_JOINER = "\u2060"
+_AUTOLINKS = re.compile(r"(\\:(?=//)|(?i:www)(?=\\\.)|@)")
 
 
 def plain(text: object) -> str:
     """Untrusted text (a customer's name, a product) made inert for ``st.markdown``.
 
     Every character Markdown, Streamlit directives (``:red[…]``) or LaTeX could read
-    is backslash-escaped and line breaks become spaces, so the text shows as typed
-    and can never become a link, an image or a heading.
+    is backslash-escaped, line breaks become spaces, and bare addresses get an
+    invisible word joiner, so the text shows as typed and can never become a
+    link, an image, a heading or a formula.
 
-    Example: ``plain("[x](http://e.vil)") == "\\\\[x\\\\]\\\\(http\\\\:..."``
+    Example: ``plain("**oi**") == "\\*\\*oi\\*\\*"``
     """
     if text is None:
         return ""
     flat = " ".join(str(text).split())
-    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in flat)
+    escaped = "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in flat)
+    return _AUTOLINKS.sub(lambda m: m[0] + _JOINER, escaped)

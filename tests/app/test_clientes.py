@@ -126,4 +126,5 @@ def test_a_note_without_products_is_refused_on_screen(db: Path) -> None:
 def test_a_name_holding_markdown_shows_as_text(db: Path) -> None:
     at = search_for(open_app(), "Zed")
     assert card_title(at) == plain(HOSTILE["name"])
-    assert "\\[clique aqui\\]\\(http\\://e\\.vil\\)" in card_title(at)
+    assert "\\[clique aqui\\]\\(http\\:\u2060//e\\.vil\\)" in card_title(at)
+    assert "\\*\\*urgente\\*\\*" in card_title(at)

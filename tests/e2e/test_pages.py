@@ -1,0 +1,154 @@
+"""The three jobs in a real browser: visit prep, a campaign with its downloads, metrics and insights."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+from apptest_support import HOSTILE, JARDINS, KNOWN, KNOWN_PHONE, NOW, data_of
+from e2e_support import screenshot
+from openpyxl import load_workbook
+from playwright.sync_api import Page, expect
+
+from dashboard.health import metric_value as tile_value
+from services.audit import AuditLog
+from services.insights import compute as insights
+from services.insights import percent
+from services.metrics import COVERAGE
+from services.metrics import compute as metrics
+from services.segments import EXPORT_HEADERS, PRESETS, TIER_LABELS, build_list
+from services.store.sqlite import SqliteStore
+
+pytestmark = pytest.mark.e2e
+
+
+def open_page(page: Page, url: str, title: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+
+
+def metric_value(page: Page, label: str) -> str:
+    tile = page.get_by_test_id("stMetric").filter(has=page.get_by_text(label, exact=True))
+    return tile.get_by_test_id("stMetricValue").inner_text().strip()
+
+
+def expect_metric(page: Page, label: str, value: str) -> None:
+    tile = page.get_by_test_id("stMetric").filter(has=page.get_by_text(label, exact=True))
+    expect(tile.get_by_test_id("stMetricValue")).to_have_text(value)
+
+
+def search(page: Page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Telefone ou nome do cliente")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_phone_lookup_then_an_in_store_note_shows_on_the_card(e2e_page: Page, vitrine: str,
+                                                              e2e_db: Path) -> None:
+    page = e2e_page
+    open_page(page, vitrine, "Clientes")
+    search(page, "(11) 9 8765-4321")
+    expect(page.get_by_role("heading", name=KNOWN["name"])).to_be_visible()
+    expect(page.get_by_text("Foco recente: Patek Philippe (5 de 5)")).to_be_visible()
+    expect(page.get_by_text("Subiu de Rolex para Patek Philippe")).to_be_visible()
+    expect(page.get_by_role("link", name="Abrir no WhatsApp")).to_have_attribute(
+        "href", "https://wa.me/5511987654321")
+    expect_metric(page, "Interesses no histórico", "11")
+    screenshot(page, "clientes")
+
+    page.get_by_role("textbox", name="Produtos").fill("Daytona")
+    page.get_by_role("button", name="Registrar interesse").click()
+    expect(page.get_by_text("Interesse registrado para Helena Vasconcelos: Daytona.")).to_be_visible()
+    expect_metric(page, "Interesses no histórico", "12")
+    chips = page.get_by_text(re.compile(r"· (Rolex|Patek Philippe)$"))
+    expect(chips.first).to_have_text("Daytona · Rolex")
+    saved = SqliteStore(e2e_db).find(JARDINS, KNOWN_PHONE)
+    assert saved.interests[-1] == "Daytona" and len(saved.interests_all) == 12
+
+
+def test_a_hostile_name_is_shown_as_typed(e2e_page: Page, vitrine: str) -> None:
+    page = e2e_page
+    open_page(page, vitrine, "Clientes")
+    search(page, "Zed")
+    heading = page.get_by_role("heading", name=re.compile("^Zed"))
+    expect(heading).to_be_visible()
+    shown = heading.inner_text().replace("\u2060", "")  # the invisible joiner that defuses autolinks
+    assert shown.strip() == HOSTILE["name"]
+    expect(heading.locator("a, strong, b, img")).to_have_count(0)
+
+
+def test_back_in_stock_for_submariner_counts_and_both_downloads(e2e_page: Page, vitrine: str,
+                                                                e2e_db: Path, tmp_path: Path) -> None:
+    page = e2e_page
+    open_page(page, f"{vitrine}/campanhas", "Campanhas")
+    page.get_by_role("radio", name="De volta ao estoque").click()
+    terms = page.get_by_role("combobox", name="Produtos, linhas ou marcas")
+    terms.click()
+    terms.fill("Submariner")
+    terms.press("Enter")
+    terms.press("Escape")
+    expect(page.get_by_text("Total na lista")).to_be_visible()
+
+    data = data_of(e2e_db)
+    preset = PRESETS["estoque"]
+    result = build_list(data, preset.segment_for(["Submariner"], stores=data.stores), NOW, preset.templates)
+    expect_metric(page, "Principal (interesse recente)", f"{result.counts['primary']:,}".replace(",", "."))
+    expect_metric(page, "Secundário (interesse antigo)", f"{result.counts['secondary']:,}".replace(",", "."))
+    expect_metric(page, "Total na lista", f"{result.total:,}".replace(",", "."))
+    expect_metric(page, "Em conversa agora", str(result.excluded["recently_active"]))
+    screenshot(page, "campanhas")
+
+    with page.expect_download() as csv_download:
+        page.get_by_role("button", name="Baixar CSV").click()
+    csv_path = tmp_path / csv_download.value.suggested_filename
+    csv_download.value.save_as(csv_path)
+    assert csv_path.name == "de-volta-ao-estoque-submariner-2026-03-01.csv"
+    raw = csv_path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert len(rows) == result.total
+    assert [r[EXPORT_HEADERS["phone"]] for r in rows] == result.rows["phone"].tolist()
+    assert [r[EXPORT_HEADERS["tier"]] for r in rows] == result.rows["tier"].map(TIER_LABELS).tolist()
+    assert all("Submariner" in r[EXPORT_HEADERS["matched"]] for r in rows)
+
+    with page.expect_download() as xlsx_download:
+        page.get_by_role("button", name="Baixar XLSX").click()
+    xlsx_path = tmp_path / xlsx_download.value.suggested_filename
+    xlsx_download.value.save_as(xlsx_path)
+    assert xlsx_path.suffix == ".xlsx"
+    sheet = load_workbook(xlsx_path).active
+    table = list(sheet.iter_rows(values_only=True))
+    assert list(table[0]) == list(EXPORT_HEADERS.values())
+    assert len(table) - 1 == result.total
+    assert [row[2] for row in table[1:]] == result.rows["phone"].tolist()
+    assert all(cell.data_type == "s" for row in sheet.iter_rows(min_row=2) for cell in row
+               if cell.value is not None)
+
+    audit = AuditLog(e2e_db).entries()
+    latest = audit.head(2)
+    assert sorted(latest["format"]) == ["csv", "xlsx"]
+    assert set(latest["rows"]) == {result.total}
+
+
+def test_metricas_shows_the_coverage_the_services_compute(e2e_page: Page, vitrine: str,
+                                                          e2e_db: Path) -> None:
+    page = e2e_page
+    open_page(page, f"{vitrine}/metricas", "Métricas")
+    report = metrics(data_of(e2e_db), NOW)
+    expect_metric(page, "Cobertura", tile_value(COVERAGE, report.total))
+    expect(page.get_by_text("Qualidade dos dados")).to_be_visible()
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
+    screenshot(page, "metricas")
+
+
+def test_insights_quotes_the_first_brand_share(e2e_page: Page, vitrine: str, e2e_db: Path) -> None:
+    page = e2e_page
+    open_page(page, f"{vitrine}/insights", "Insights")
+    first = insights(data_of(e2e_db)).journeys.first_brands.iloc[0]
+    expect(page.get_by_text(f"{percent(first['share'])} começam com {first['brand']}")).to_be_visible()
+    expect(page.get_by_text("Venda cruzada")).to_be_visible()
+    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(4)
+    screenshot(page, "insights")
