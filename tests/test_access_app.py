@@ -191,3 +191,21 @@ def test_audit_page_run_on_its_own_refuses_a_manager(db: Path) -> None:
     at.run()
     assert "administradores" in at.error[0].value
     assert not at.dataframe
+
+
+@pytest.mark.parametrize("query", ["(21) 98888-0002", "21 8888-0002", "88880002", "Bruna", "leblonmark"])
+def test_manager_searching_for_another_stores_customer_finds_nothing(db: Path, query: str) -> None:
+    at = app(signed_in("ana@vitrine.com.br")).run()
+    at.text_input(key="clientes_query").input(query).run()
+    assert not at.exception
+    text = screen(at)
+    assert "Nenhum cliente encontrado" in text
+    for secret in (LEBLON, "Bruna Leblonmark", "Nautilus", "Aquanaut"):
+        assert secret not in text, secret
+
+
+def test_manager_sees_their_own_customer_by_phone(db: Path) -> None:
+    at = app(signed_in("ana@vitrine.com.br")).run()
+    at.text_input(key="clientes_query").input("(11) 98765-0001").run()
+    assert not at.exception
+    assert "Alice Jardinsmark" in screen(at)
