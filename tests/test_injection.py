@@ -166,3 +166,96 @@ def test_xlsx_cells_are_all_text_never_formulas(hostile_list) -> None:
     phones = [row[COLUMNS.index("phone")].value for row in sheet.iter_rows(min_row=2)]
     assert all(re.fullmatch(r"\+[1-9]\d{7,14}", phone) for phone in phones)
     assert any("HYPERLINK" in cell.value for cell in cells)  # kept as visible text
+
+
+# --- on screen: names and products are text, never Markdown or HTML ------------------
+
+SCRIPT = "<script>alert(1)</script>"
+BOLD = "**bold**"
+JS_LINK = "[link](javascript:alert(2))"
+IMG = "<img src=x onerror=alert(3)>"
+HOSTILE_NAME = f"{SCRIPT} {BOLD} {JS_LINK} {IMG}"
+HOSTILE_PRODUCTS = [f"{IMG} Submariner", "[clique](javascript:alert(5))", "**Daytona**",
+                    ":red[Rolex] $x^2$ # Título"]
+HOSTILE_PHONE = "+5511987659999"
+# What must never reach a Markdown body unescaped.
+RAW_PAYLOADS = (SCRIPT, BOLD, JS_LINK, IMG, "<img", "<script", "](javascript:", "**Daytona**", ":red[",
+                "$x^2$")
+
+
+@pytest.fixture
+def hostile_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    from streamlit import config as st_config
+
+    from services.store.sqlite import SqliteStore
+
+    path = tmp_path / "vitrine.db"
+    store = SqliteStore(path)
+    store.set_meta("source", "test")
+    store.add_store(JARDINS)
+    rows = [{"id": f"recH{i}", "store": JARDINS, "phone": f"+55119876590{i:02d}",
+             "name": f"{HOSTILE_NAME} {i}", "interests": HOSTILE_PRODUCTS,
+             "interests_all": ["Datejust", *HOSTILE_PRODUCTS],
+             "created_at": "2025-01-10T10:00:00Z", "last_interaction": "2025-05-01T10:00:00Z"}
+            for i in range(6)]
+    rows.append({**rows[0], "id": "recH99", "phone": HOSTILE_PHONE, "name": HOSTILE_NAME})
+    store.insert_raw(rows)
+    monkeypatch.setenv("VITRINE_DB", str(path))
+    monkeypatch.setenv("VITRINE_NOW", "2025-06-15T12:00:00Z")
+    before = st_config.get_option("server.address")
+    st_config.set_option("server.address", "127.0.0.1")  # local mode, as `make run`
+    yield path
+    st_config.set_option("server.address", before)
+
+
+def unescaped(payload: str, text: str) -> bool:
+    """True when ``payload`` occurs in ``text`` without a backslash before it (Markdown would read it)."""
+    return re.search(r"(?<!\\)" + re.escape(payload), text) is not None
+
+
+def markdown_bodies(at) -> list[str]:
+    """The text of every element Streamlit renders as Markdown (markdown, captions, headings, alerts)."""
+    bodies: list[str] = []
+
+    def walk(node: object) -> None:
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            for child in children.values():
+                proto = getattr(child, "proto", None)
+                body = getattr(proto, "body", None)
+                if isinstance(body, str):
+                    bodies.append(body)
+                walk(child)
+
+    walk(at._tree)
+    return bodies
+
+
+def test_hostile_name_and_products_show_as_text_on_the_customer_card(hostile_db: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"),
+                           default_timeout=60).run()
+    at.text_input(key="clientes_query").input(HOSTILE_PHONE).run()
+    assert not at.exception
+    shown = "\n".join(markdown_bodies(at))
+    for payload in RAW_PAYLOADS:
+        assert not unescaped(payload, shown), payload
+    # The values are there, escaped so Markdown shows them as typed.
+    assert r"\*\*bold\*\*" in shown and r"\<script\>" in shown
+    assert r"\[clique\]\(javascript\:alert\(5\)\)" in shown
+    products = [v for frame in at.dataframe if "Produto" in frame.value for v in frame.value["Produto"]]
+    assert f"{IMG} Submariner" in products  # a table cell is plain text
+
+
+@pytest.mark.parametrize("page", ["campanhas", "metricas", "insights"])
+def test_hostile_values_never_reach_markdown_on_any_page(hostile_db: Path, page: str) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"),
+                           default_timeout=60).run()
+    at.switch_page(f"../pages/{page}.py").run()
+    assert not at.exception
+    shown = "\n".join(markdown_bodies(at))
+    for payload in RAW_PAYLOADS:
+        assert not unescaped(payload, shown), (page, payload)
