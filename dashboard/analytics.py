@@ -51,19 +51,20 @@ def journeys(result: Journeys, min_customers: int, key: str = "insights") -> Non
             "Ninguém começou numa faixa abaixo da alta relojoaria.",
         )
         st.altair_chart(charts.tier_upgrades(result.tier_upgrades), width="stretch")
-        moves = result.brand_upgrades
-        moves = moves[moves["starters"] >= min_customers].head(8)
-        if len(moves):
-            first = moves.iloc[0]
-            reading(f"{percent(first['share'])} dos que começaram com {first['from_brand']} "
-                    f"passaram para {first['to_brand']}", "")
-            st.dataframe(pd.DataFrame({
-                "De": moves["from_brand"],
-                "Para": moves["to_brand"],
-                "Começaram": moves["starters"],
-                "Subiram": moves["customers"],
-                "Parcela": moves["share"].map(percent),
-            }), hide_index=True, width="stretch", key=f"{key}_moves")
+    moves = result.brand_upgrades
+    moves = moves[moves["starters"] >= min_customers].head(8)
+    if len(moves):
+        first = moves.iloc[0]
+        st.markdown("**De qual marca para qual**")
+        reading(f"{percent(first['share'])} dos que começaram com {first['from_brand']} "
+                f"passaram para {first['to_brand']}", "")
+        st.dataframe(pd.DataFrame({
+            "De": moves["from_brand"],
+            "Para": moves["to_brand"],
+            "Começaram com a marca": moves["starters"],
+            "Pediram depois a outra": moves["customers"],
+            "Parcela": moves["share"].map(percent),
+        }), hide_index=True, width="stretch", key=f"{key}_moves")
 
 
 def trending(result: Trending, key: str = "insights") -> None:
