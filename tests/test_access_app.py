@@ -23,7 +23,7 @@ ALICE = {"id": "recA1", "store": JARDINS, "phone": "+5511987650001", "name": "Al
 BRUNA = {"id": "recB1", "store": LEBLON, "phone": "+5521988880002", "name": "Bruna Leblonmark",
          "interests": ["Nautilus 5711"], "interests_all": ["Aquanaut", "Nautilus 5711"],
          "created_at": "2025-01-10T10:00:00Z", "last_interaction": "2025-06-01T10:00:00Z"}
-LEBLON_SECRETS = ("Bruna", "Leblonmark", "88880002", "8888-0002")
+LEBLON_SECRETS = ("Bruna", "Leblonmark", "88880002", "8888-0002", "Nautilus 5711")
 
 AUTH = {
     "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
