@@ -134,7 +134,10 @@ class VitrineServer:
             "headless = true", "runOnSave = false", 'fileWatcherType = "none"', "",
             "[secrets]", f"files = {toml_list(files or [str(settings / 'none.toml')])}", "",
         ]))
-        self._env = {**os.environ, "VITRINE_DB": str(db), **(env or {})}
+        # No Airtable base of the developer's: the server reads only ``db``.
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("AIRTABLE_", "VITRINE_"))}
+        self._env = {**clean, "VITRINE_DB": str(db), "VITRINE_SECRETS": str(settings / "none.toml"),
+                     **(env or {})}
         self._process: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.log: list[str] = []

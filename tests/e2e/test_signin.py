@@ -19,6 +19,7 @@ from oidc_provider import (  # noqa: E402
     free_port,
 )
 
+from services.audit import AuditLog  # noqa: E402
 from services.store.sqlite import SqliteStore  # noqa: E402
 
 pytestmark = [
@@ -36,6 +37,16 @@ CUSTOMERS = [
      "interests": ["Nautilus 5711"], "interests_all": ["Aquanaut", "Nautilus 5711"],
      "created_at": "2025-01-10T10:00:00Z", "last_interaction": "2025-06-01T10:00:00Z"},
 ]
+HOSTILE_PHONE = "+5511987659999"
+SCRIPT, BOLD, JS_LINK, IMG = ("<script>alert(1)</script>", "**bold**", "[link](javascript:alert(2))",
+                              "<img src=x onerror=alert(3)>")
+HOSTILE_NAME = f"{SCRIPT} {BOLD} {JS_LINK} {IMG}"
+HOSTILE_PRODUCTS = [f"{IMG} Submariner", "[clique](javascript:alert(5))", "**Daytona**"]
+CUSTOMERS.append(
+    {"id": "recA2", "store": JARDINS, "phone": HOSTILE_PHONE, "name": HOSTILE_NAME,
+     "interests": HOSTILE_PRODUCTS, "interests_all": ["Datejust", *HOSTILE_PRODUCTS],
+     "created_at": "2025-01-10T10:00:00Z", "last_interaction": "2025-05-20T10:00:00Z"},
+)
 ANY_CUSTOMER = ("Alice", "Jardinsmark", "Bruna", "Leblonmark", "87650001", "88880002")
 LEBLON_ONLY = (LEBLON, "Bruna", "Leblonmark", "88880002", "8888-0002")
 TIMEOUT = 30_000
@@ -155,6 +166,69 @@ def test_admin_sees_every_store_and_the_audit_page(page: Page, app: VitrineServe
     expect(page.get_by_role("heading", name="Auditoria de exportações")).to_be_visible()
 
 
+def test_hostile_names_and_products_are_shown_as_text(page: Page, app: VitrineServer) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, app, MANAGER)
+    search = page.get_by_role("textbox", name="Telefone ou nome do cliente")
+    search.fill("(11) 98765-9999")
+    search.press("Enter")
+    card = page.locator(".st-key-clientes_card")
+    expect(card.get_by_text(HOSTILE_NAME, exact=True)).to_be_visible(timeout=TIMEOUT)
+    settled(page)
+    chips = card.get_by_test_id("stMarkdownContainer")
+    expect(chips.get_by_text("**Daytona**").first).to_be_visible()
+    expect(chips.get_by_text(f"{IMG} Submariner").first).to_be_visible()
+    main = page.get_by_test_id("stMain")
+    for dangerous in ("img[src='x']", "a[href^='javascript']", "a[href*='alert']", "[onerror]"):
+        expect(main.locator(dangerous)).to_have_count(0)
+    expect(main.locator("script")).to_have_count(0)
+    expect(main.locator("strong", has_text="bold")).to_have_count(0)
+    expect(main.locator("strong", has_text="Daytona")).to_have_count(0)
+    assert dialogs == []
+
+
+def test_a_download_is_audited_and_the_admin_sees_it(
+    browser: Browser, app: VitrineServer, db: Path, tmp_path: Path
+) -> None:
+    before = len(AuditLog(db).entries())
+    context = browser.new_context(accept_downloads=True)
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    sign_in(page, app, MANAGER)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text(MANAGER)).to_be_visible(timeout=TIMEOUT)
+    sidebar.get_by_role("link", name="Campanhas").click()
+    page.get_by_text("Personalizada", exact=True).click()
+    settled(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Baixar CSV").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    context.close()
+
+    text = saved.read_text("utf-8-sig")
+    rows = text.strip().splitlines()[1:]
+    assert len(rows) == 2 and "Alice Jardinsmark" in text
+    for trace in LEBLON_ONLY:
+        assert trace not in text
+    entries = AuditLog(db).entries()
+    assert len(entries) == before + 1
+    entry = entries.iloc[0]
+    assert (entry["who"], entry["stores"], entry["format"], entry["rows"], entry["channel"]) == (
+        MANAGER, [JARDINS], "csv", 2, "dashboard")
+    assert entry["filename"] == saved.name
+
+    admin = browser.new_context()
+    admin.set_default_timeout(TIMEOUT)
+    page = admin.new_page()
+    sign_in(page, app, ADMIN)
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Auditoria").click()
+    expect(page.get_by_role("heading", name="Auditoria de exportações")).to_be_visible()
+    expect(page.get_by_text(f"{before + 1} exportações")).to_be_visible()
+    admin.close()
+
+
 def _slug(title: str) -> str:
     return {"Campanhas": "campanhas", "Métricas": "metricas", "Insights": "insights"}[title]
 
@@ -175,5 +249,5 @@ def test_without_auth_local_mode_only_on_loopback(
             expect(page.get_by_role("link", name="Clientes")).to_have_count(0)
             assert_absent(page, ANY_CUSTOMER + (JARDINS, LEBLON))
         else:
-            expect(page.get_by_test_id("stSidebar").get_by_text("2 clientes")).to_be_visible()
+            expect(page.get_by_test_id("stSidebar").get_by_text(f"{len(CUSTOMERS)} clientes")).to_be_visible()
         context.close()
