@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from services.interests import (
     split_raw,
 )
 
+T = TypeVar("T")
 RAW_COLUMNS = (
     "id", "store", "phone", "name", "interests", "interests_all",
     "created_at", "last_interaction", "opt_out",
@@ -61,6 +63,21 @@ class CustomerData:
     recent_items: pd.DataFrame
     history_items: pd.DataFrame
     products: pd.DataFrame
+    _derived: dict[str, object] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def derived(self, name: str, compute: Callable[[CustomerData], T]) -> T:
+        """``compute(self)``, computed once per frame and kept with it.
+
+        For per-customer columns that do not depend on a rule's arguments (a
+        customer's brands, whether a phone is valid): the dashboard keeps one frame
+        per data version, so every control change reuses them. The frame never
+        changes, so neither can they; callers must not mutate what they get.
+        """
+        if name not in self._derived:
+            self._derived[name] = compute(self)
+        return self._derived[name]  # type: ignore[return-value]
 
     @property
     def stores(self) -> list[str]:

@@ -329,22 +329,19 @@ def build_list(
     """
     templates = templates or default_templates(segment)
     customers = data.customers
-    products = data.products
-    if not products.index.is_unique:
-        products = products[~products.index.duplicated()]
     n = len(customers)
     now_ns = _utc(now).value
+    # What does not depend on the segment is computed once per frame (every control change reuses it).
+    products, (r_cid, r_pos, r_pid), (h_cid, h_pos, h_pid) = data.derived("segments.items", _items_of)
 
     # Tiers: terms are matched once per distinct product, then joined through the long tables.
-    r_cid, r_pos, r_pid = _item_arrays(data.recent_items, products)
-    h_cid, h_pos, h_pid = _item_arrays(data.history_items, products)
     primary = np.zeros(n, dtype=bool)
     secondary = np.zeros(n, dtype=bool)
     if segment.terms:
         hit = np.append(terms_mask(list(segment.terms), products).to_numpy(bool), False)
-        r_hit = hit[r_pid]
+        r_hit = np.flatnonzero(hit[r_pid])
         primary[r_cid[r_hit]] = True
-        h_hit = hit[h_pid] if segment.scope == "all" else np.zeros(len(h_pid), dtype=bool)
+        h_hit = np.flatnonzero(hit[h_pid]) if segment.scope == "all" else np.zeros(0, dtype=np.int64)
         secondary[h_cid[h_hit]] = True
         secondary &= ~primary
     else:
@@ -368,8 +365,7 @@ def build_list(
         if reason == "opted_out":
             return customers["opt_out"].to_numpy(bool)[idx]
         if reason == "invalid_phone":
-            phones = customers["phone"].iloc[idx]
-            return ~phones.str.fullmatch(_E164_PATTERN).fillna(False).to_numpy(bool)
+            return ~data.derived("segments.valid_phone", _valid_phones)[idx]
         if reason == "recently_active":
             if segment.quiet_days == 0:
                 return np.zeros(len(idx), dtype=bool)
@@ -399,6 +395,8 @@ def build_list(
     titles = _text(products["title"])
     brand_names = _text(products["brand"])
     if segment.terms and m:
+        # A product in both lists shows once, through `interests`: its history copy goes.
+        h_hit = h_hit[~data.derived("segments.history_in_recent", _history_in_recent)[h_hit]]
         matched, top = _matched(
             (r_cid[r_hit], r_pos[r_hit], r_pid[r_hit]),
             (h_cid[h_hit], h_pos[h_hit], h_pid[h_hit]),
@@ -406,9 +404,8 @@ def build_list(
         )
     else:
         matched, top = _text([""] * m), np.full(m, -1, dtype=np.int64)
-    brands, top_brands = _brands(
-        (h_cid, h_pos, h_pid), (r_cid, r_pos, r_pid), products["brand"], row_of, m
-    )
+    every_brands, every_top_brands = data.derived("segments.brands", _brands_of)
+    brands, top_brands = every_brands.take(pa.array(chosen)), every_top_brands.take(pa.array(chosen))
 
     days = pd.array(np.maximum(age_ns[chosen], 0) // _DAY_NS, dtype="Int64")
     days[~known[chosen]] = pd.NA
@@ -439,6 +436,35 @@ def build_list(
     return CampaignList(rows=rows, excluded=excluded, counts=counts, segment=segment)
 
 
+def _items_of(data: CustomerData) -> tuple[pd.DataFrame, tuple, tuple]:
+    """The products (one row per key) and the ``_item_arrays`` of both long tables."""
+    products = data.products
+    if not products.index.is_unique:
+        products = products[~products.index.duplicated()]
+    return (products, _item_arrays(data.recent_items, products),
+            _item_arrays(data.history_items, products))
+
+
+def _history_in_recent(data: CustomerData) -> np.ndarray:
+    """Per history item: whether the same product is also in the customer's ``interests``."""
+    _, (r_cid, _, r_pid), (h_cid, _, h_pid) = data.derived("segments.items", _items_of)
+    width = int(max(r_pid.max(initial=0), h_pid.max(initial=0))) + 2
+    return pd.Index(h_cid * width + h_pid).isin(r_cid * width + r_pid)
+
+
+def _valid_phones(data: CustomerData) -> np.ndarray:
+    """Whether each customer's phone is E.164 (a campaign needs one)."""
+    phones = data.customers["phone"]
+    return phones.str.fullmatch(_E164_PATTERN).fillna(False).to_numpy(bool)
+
+
+def _brands_of(data: CustomerData) -> tuple[pa.Array, pa.Array]:
+    """``_brands`` of every customer, in frame order: a row's brands depend on it alone."""
+    products, recent, history = data.derived("segments.items", _items_of)
+    n = len(data.customers)
+    return _brands(history, recent, products["brand"], np.arange(n), n)
+
+
 def _dates(last_ns: np.ndarray, known: np.ndarray, now: datetime) -> pd.Series:
     """Calendar dates of instants, in the time zone of ``now`` (UTC when naive)."""
     stamps = pd.DatetimeIndex(np.where(known, last_ns, 0).astype("datetime64[ns]"), tz="UTC")
@@ -460,32 +486,50 @@ def _matched(
     """Per row: the matching products, most recent first, and the product row of the first.
 
     An item of ``interests`` is more recent than any other (by its place there,
-    the newest last); the rest follow by their place in the history.
+    the newest last); the rest follow by their place in the history. ``history``
+    holds no product that ``recent`` holds for the same customer (the caller drops
+    those copies: ``_history_in_recent``).
     """
-    r_cid, r_pos, r_pid = recent
-    h_cid, h_pos, h_pid = history
-    r_rows, h_rows = row_of[r_cid], row_of[h_cid]
-    r_keep, h_keep = np.flatnonzero(r_rows >= 0), np.flatnonzero(h_rows >= 0)
-    rows = np.concatenate([r_rows[r_keep], h_rows[h_keep]])
-    pids = np.concatenate([r_pid[r_keep], h_pid[h_keep]])
-    h_span = int(h_pos.max()) + 1 if len(h_pos) else 1
-    scores = np.concatenate([h_span + r_pos[r_keep], h_pos[h_keep]])
-    span = h_span + (int(r_pos.max()) + 1 if len(r_pos) else 0)
-    # Newest first within a row: sort by (row, -score); a product in both lists
-    # then shows first through `interests`, and its history copy is dropped.
-    order = np.argsort(rows * span + (span - 1 - scores), kind="stable")
-    rows, pids = rows[order], pids[order]
-    width = int(pids.max()) + 1 if len(pids) else 1
-    _, first = np.unique(rows * width + pids, return_index=True)
-    first.sort()
-    rows, pids = rows[first], pids[first]
-    lengths = np.bincount(rows, minlength=m)
-    joined = _join_lists(lengths, titles.take(pa.array(pids)))
+    n = len(row_of)
+    r_cid, r_pid = _grouped(*recent, row_of)
+    h_cid, h_pid = _grouped(*history, row_of)
+    # Each customer's entries are contiguous and oldest first: place them newest first,
+    # `interests` before the history, without sorting.
+    r_count = np.bincount(r_cid, minlength=n)
+    h_count = np.bincount(h_cid, minlength=n)
+    total = r_count + h_count
+    start = np.cumsum(total) - total
+    pids = np.empty(int(total.sum()), dtype=np.int64)
+    r_rank = np.arange(len(r_cid)) - (np.cumsum(r_count) - r_count)[r_cid]
+    pids[start[r_cid] + r_count[r_cid] - 1 - r_rank] = r_pid
+    h_rank = np.arange(len(h_cid)) - (np.cumsum(h_count) - h_count)[h_cid]
+    pids[start[h_cid] + r_count[h_cid] + h_count[h_cid] - 1 - h_rank] = h_pid
+    # Customers of the list in frame order, then in the list's own order.
+    cids = np.flatnonzero(row_of >= 0)
+    by_cid = _join_lists(total[cids], titles.take(pa.array(pids)))
+    to_row = np.empty(m, dtype=np.int64)
+    to_row[row_of[cids]] = np.arange(len(cids))
+    joined = by_cid.take(pa.array(to_row))
     top = np.full(m, -1, dtype=np.int64)
-    starts = np.cumsum(lengths) - lengths
-    has = lengths > 0
-    top[has] = pids[starts[has]]
+    has = cids[total[cids] > 0]
+    top[row_of[has]] = pids[start[has]]
     return joined, top
+
+
+def _grouped(
+    cid: np.ndarray, pos: np.ndarray, pid: np.ndarray, row_of: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``cid`` and ``pid`` of the entries whose customer is on the list, by customer then place."""
+    keep = row_of[cid] >= 0
+    cid, pos, pid = cid[keep], pos[keep], pid[keep]
+    if len(cid) > 1:
+        span = int(pos.max()) + 1
+        key = cid * span + pos
+        # The long tables come sorted (``frame.build``); anything else is sorted here.
+        if not (key[1:] > key[:-1]).all():
+            order = np.argsort(key, kind="stable")
+            cid, pid = cid[order], pid[order]
+    return cid, pid
 
 
 def _brands(
