@@ -61,6 +61,7 @@ def bound_to() -> Iterator[callable]:
 
 def app(user: dict | None = None, access: dict | None = ACCESS) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets = {"_": {}}  # local mode: never a developer's real secrets.toml
     if user is not None:
         at.secrets = {"auth": AUTH, **({"access": access} if access is not None else {})}
         at.user = user

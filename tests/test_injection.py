@@ -235,7 +235,9 @@ def test_hostile_name_and_products_show_as_text_on_the_customer_card(hostile_db:
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"),
-                           default_timeout=60).run()
+                           default_timeout=60)
+    at.secrets = {"_": {}}  # local mode: never a developer's real secrets.toml
+    at.run()
     at.text_input(key="clientes_query").input(HOSTILE_PHONE).run()
     assert not at.exception
     shown = "\n".join(markdown_bodies(at))
@@ -253,7 +255,9 @@ def test_hostile_values_never_reach_markdown_on_any_page(hostile_db: Path, page:
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"),
-                           default_timeout=60).run()
+                           default_timeout=60)
+    at.secrets = {"_": {}}  # local mode: never a developer's real secrets.toml
+    at.run()
     at.switch_page(f"../pages/{page}.py").run()
     assert not at.exception
     shown = "\n".join(markdown_bodies(at))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import traceback
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -138,3 +139,92 @@ def test_the_wrong_token_itself_is_not_echoed(fake: FakeAirtable, tmp_path: Path
     for text in (error_text(caught.value), logs.text, last_error(store) or "",
                  (tmp_path / "mirror.db").read_bytes().decode("latin-1")):
         assert "aaaabbbbccccdddd" not in text and "patPASTEDWRONG99" not in text
+
+
+# --- on screen ------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ("clientes", "campanhas", "metricas", "insights")
+
+
+@pytest.fixture
+def local_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Local mode on a fresh mirror file; the base comes from the test's own secrets."""
+    import streamlit as st
+    from streamlit import config as st_config
+
+    path = tmp_path / "vitrine.db"
+    monkeypatch.setenv("VITRINE_DB", str(path))
+    for name in [k for k in os.environ if k.startswith("AIRTABLE_")]:
+        monkeypatch.delenv(name)
+    before = st_config.get_option("server.address")
+    st_config.set_option("server.address", "127.0.0.1")
+    st.cache_resource.clear()
+    yield path
+    st.cache_resource.clear()
+    st_config.set_option("server.address", before)
+
+
+def dashboard(fake: FakeAirtable, base_id: str, token: str = TOKEN):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    at.secrets = {"airtable": {"AIRTABLE_API_KEY": token, "AIRTABLE_BASE_ID": base_id,
+                               "AIRTABLE_ENDPOINT_URL": fake.url}}
+    return at
+
+
+def screen(at) -> str:
+    """Everything the run drew (element protos, dataframes, session state), as text."""
+    parts: list[str] = []
+
+    def walk(node: object) -> None:
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            for child in children.values():
+                proto = getattr(child, "proto", None)
+                if proto is not None:
+                    parts.append(str(proto))
+                walk(child)
+
+    walk(at._tree)
+    parts.extend(frame.value.to_string() for frame in at.dataframe)
+    parts.extend(f"{key}={value!r}" for key, value in at.session_state.items())
+    return "\n".join(parts)
+
+
+def test_the_dashboard_on_airtable_never_shows_the_token(
+    fake: FakeAirtable, local_app: Path, logs, tmp_path: Path
+) -> None:
+    base = make_base(fake, customers=12)
+    at = dashboard(fake, base.base_id).run()
+    assert not at.exception
+    assert "Airtable" in screen(at)
+    seen = [screen(at)]
+    for page in PAGES:
+        at.switch_page(f"../pages/{page}.py").run()
+        assert not at.exception
+        seen.append(screen(at))
+    # (A 429 storm is covered above: the dashboard's own policy waits Airtable's 30 s blocks.)
+    for fault in ({"status": 500, "times": None}, {"status": 403, "times": None},
+                  {"drop": True, "times": None}):
+        fake.inject(**fault)
+        at.button(key="fonte_atualizar").click().run()
+        fake.clear_faults()
+        assert not at.exception
+        assert at.warning, fault
+        seen.append(screen(at))
+    assert_no_token_anywhere(tmp_path, logs, *seen)
+
+
+def test_a_wrong_token_on_the_first_visit_is_an_error_without_the_token(
+    fake: FakeAirtable, local_app: Path, logs, tmp_path: Path
+) -> None:
+    base = make_base(fake, customers=3)
+    wrong = TOKEN.replace("0042", "0043")
+    at = dashboard(fake, base.base_id, token=wrong).run()
+    assert not at.exception
+    assert at.error and "401" in at.error[0].value
+    text = screen(at)
+    assert_no_token_anywhere(tmp_path, logs, text)
+    assert wrong not in text and wrong.split(".")[1][:16] not in text
