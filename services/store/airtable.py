@@ -8,7 +8,6 @@ import random
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -158,7 +157,7 @@ class ClientPolicy:
 
     Attributes:
         rate: requests per ``period`` seconds allowed by Vitrine itself (None: no throttle).
-        period: the window of the throttle; a little over 1 s keeps clear of Airtable's 5/s.
+        period: the window of the throttle, counted from each answer (see ``Throttle``).
         timeout: (connect, read) seconds for every request.
         block_seconds: Airtable's block after a 429 (30 s); tests scale it down.
         max_blocks: 429 waits before giving up.
@@ -171,7 +170,7 @@ class ClientPolicy:
     """
 
     rate: int | None = 5
-    period: float = 1.05
+    period: float = 1.01
     timeout: tuple[float, float] = (5.0, 30.0)
     block_seconds: float = 30.0
     max_blocks: int = 4
@@ -182,33 +181,46 @@ class ClientPolicy:
 
 
 class Throttle:
-    """At most ``rate`` requests in any ``period`` seconds, shared by the threads of a process."""
+    """At most ``rate`` requests in any ``period`` seconds, shared by the threads of a process.
+
+    A request's place in the window is the moment its answer arrived, not the moment it
+    left: Airtable counted it before answering, so a request sent ``period`` after that
+    answer reaches Airtable more than ``period`` after it, however late the earlier one
+    travelled (a slow network, a paused server). Requests in flight count as now.
+    """
 
     def __init__(self, rate: int | None, period: float) -> None:
         self.rate = rate
         self.period = period
-        self._sent: deque[float] = deque()
+        self._slots: list[list[float | None]] = []  # [answered at] or [None] while in flight
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
-        """Block until one more request fits in the window, then count it."""
+    def wait(self) -> list[float | None] | None:
+        """Block until one more request fits in the window; returns its slot for ``done``."""
         if not self.rate:
-            return
+            return None
         while True:
             with self._lock:
                 now = time.monotonic()
-                while self._sent and self._sent[0] <= now - self.period:
-                    self._sent.popleft()
-                if len(self._sent) < self.rate:
-                    self._sent.append(now)
-                    return
-                pause = self._sent[0] + self.period - now
+                self._slots = [s for s in self._slots if s[0] is None or s[0] > now - self.period]
+                if len(self._slots) < self.rate:
+                    slot: list[float | None] = [None]
+                    self._slots.append(slot)
+                    return slot
+                answered = [s[0] for s in self._slots if s[0] is not None]
+                pause = min(answered) + self.period - now if answered else 0.005
             time.sleep(max(pause, 0.001))
+
+    def done(self, slot: list[float | None] | None) -> None:
+        """The request of ``slot`` got its answer (or failed): its window starts now."""
+        if slot is not None:
+            with self._lock:
+                slot[0] = time.monotonic()
 
     def reset(self) -> None:
         """Forget the window (after a 429 block, which restarts Airtable's count too)."""
         with self._lock:
-            self._sent.clear()
+            self._slots = [s for s in self._slots if s[0] is None]
 
 
 _THROTTLES: dict[tuple[str, str, int | None, float], Throttle] = {}
@@ -248,12 +260,15 @@ class _PolicyApi(Api):
         repeatable = method.upper() != "POST" or url.rstrip("/").endswith("listRecords")
         blocks = retries = 0
         while True:
-            self.throttle.wait()
+            slot = self.throttle.wait()
             with self._count_lock:
                 self.request_count += 1
             try:
-                return super().request(method, url, fallback=fallback, options=options,
-                                       params=params, json=json)
+                try:
+                    return super().request(method, url, fallback=fallback, options=options,
+                                           params=params, json=json)
+                finally:
+                    self.throttle.done(slot)
             except requests.HTTPError as exc:
                 status = exc.response.status_code if exc.response is not None else 0
                 if status == 429 and blocks < self.policy.max_blocks:
