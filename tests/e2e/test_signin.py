@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,6 +206,9 @@ def test_a_download_is_audited_and_the_admin_sees_it(
         page.get_by_role("button", name="Baixar CSV").click()
     saved = tmp_path / download.value.suggested_filename
     download.value.save_as(saved)
+    with page.expect_download() as workbook:
+        page.get_by_role("button", name="Baixar XLSX").click()
+    assert workbook.value.suggested_filename.endswith(".xlsx")
     context.close()
 
     text = saved.read_text("utf-8-sig")
@@ -213,11 +217,13 @@ def test_a_download_is_audited_and_the_admin_sees_it(
     for trace in LEBLON_ONLY:
         assert trace not in text
     entries = AuditLog(db).entries()
-    assert len(entries) == before + 1
-    entry = entries.iloc[0]
+    assert len(entries) == before + 2
+    xlsx, entry = entries.iloc[0], entries.iloc[1]
     assert (entry["who"], entry["stores"], entry["format"], entry["rows"], entry["channel"]) == (
         MANAGER, [JARDINS], "csv", 2, "dashboard")
     assert entry["filename"] == saved.name
+    assert (xlsx["who"], xlsx["format"], xlsx["rows"]) == (MANAGER, "xlsx", 2)
+    assert json.loads(entry["segment"])["terms"] == []
 
     admin = browser.new_context()
     admin.set_default_timeout(TIMEOUT)
@@ -225,7 +231,7 @@ def test_a_download_is_audited_and_the_admin_sees_it(
     sign_in(page, app, ADMIN)
     page.get_by_test_id("stSidebar").get_by_role("link", name="Auditoria").click()
     expect(page.get_by_role("heading", name="Auditoria de exportações")).to_be_visible()
-    expect(page.get_by_text(f"{before + 1} exportações")).to_be_visible()
+    expect(page.get_by_text(f"{before + 2} exportações")).to_be_visible()
     admin.close()
 
 
