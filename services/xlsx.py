@@ -1,0 +1,216 @@
+"""A small XLSX writer for one sheet where every cell is text (20,000-row lists in a fraction of a second).
+
+A general writer (xlsxwriter) spends about 15 µs per cell in Python; this one builds the
+sheet's XML a column at a time with Arrow and writes each distinct text once (the shared
+strings table), which is what makes a 200,000-cell list cheap. It writes what the
+campaign export needs and nothing else: one sheet, a bold header, the text format ``@``
+on every cell and column, column widths, a frozen header row and an autofilter.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+MAX_CELL = 32_767  # Excel's longest cell text
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+_TEXT, _BOLD_TEXT = 1, 2  # cellXfs of styles.xml
+
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/styles.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    '<Override PartName="/xl/sharedStrings.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+    "</Types>"
+)
+_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<Relationships xmlns="{_PKG}">'
+    f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
+    "</Relationships>"
+)
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<Relationships xmlns="{_PKG}">'
+    f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+    f'<Relationship Id="rId2" Type="{_REL}/styles" Target="styles.xml"/>'
+    f'<Relationship Id="rId3" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/>'
+    "</Relationships>"
+)
+_FONT = '<sz val="11"/><color theme="1"/><name val="Calibri"/><family val="2"/><scheme val="minor"/>'
+_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<styleSheet xmlns="{_MAIN}">'
+    f'<fonts count="2"><font>{_FONT}</font><font><b/>{_FONT}</font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="49" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="49" fontId="1" fillId="0" borderId="0" xfId="0" applyNumberFormat="1" applyFont="1"/>'
+    "</cellXfs>"
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+
+
+def column_letter(index: int) -> str:
+    """``0`` → ``A``, ``25`` → ``Z``, ``26`` → ``AA``."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _large(text: str) -> pa.Scalar:
+    return pa.scalar(text, pa.large_string())
+
+
+def _excel_width(characters: float) -> float:
+    # Excel stores widths in units of the default font's digit (7 px) plus 5 px of padding.
+    return int((characters * 7 + 5) / 7 * 256) / 256
+
+
+def _si(texts: pa.Array) -> pa.Array:
+    """Each distinct text as a shared-string element ``<si><t>…</t></si>``."""
+    texts = pc.utf8_slice_codeunits(texts, 0, MAX_CELL)
+    # Excel reads "_x0041_" as an escaped "A": a literal one keeps its underscore escaped.
+    texts = pc.replace_substring_regex(texts, r"(_x[0-9a-fA-F]{4}_)", r"_x005F\1")
+    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        texts = pc.replace_substring(texts, raw, escaped)
+    controls = pc.match_substring_regex(texts, r"[\x00-\x08\x0b-\x1f\x{fffe}\x{ffff}]")
+    if pc.any(controls).as_py():
+        fixed = [_escape_controls(t) if c else t
+                 for t, c in zip(texts.to_pylist(), controls.to_pylist(), strict=True)]
+        texts = pa.array(fixed, type=texts.type)
+    padded = pc.match_substring_regex(texts, r"^\s|\s$")
+    opening = pc.if_else(padded, _large('<si><t xml:space="preserve">'), _large("<si><t>"))
+    return pc.binary_join_element_wise(opening, texts, _large("</t></si>"), _large(""))
+
+
+def _escape_controls(text: str) -> str:
+    return "".join(
+        f"_x{ord(ch):04X}_" if (ord(ch) < 32 and ch not in "\t\n") or ch in "\ufffe\uffff" else ch
+        for ch in text
+    )
+
+
+def text_sheet(name: str, table: pd.DataFrame, *, max_width: int = 60) -> bytes:
+    """One sheet of text cells: the column names as a bold header, then the rows.
+
+    Args:
+        name: the sheet's name (at most 31 characters, none of ``[]:*?/\\``).
+        table: text columns (missing values are written as empty text).
+        max_width: the widest a column is made, in characters.
+
+    Returns:
+        The ``.xlsx`` file's bytes. Example: ``text_sheet("Campanha", frame)``.
+    """
+    header = [str(column) for column in table.columns]
+    n_rows, n_cols = len(table), len(header)
+    columns = [
+        pa.array(table[column].astype(object).where(table[column].notna(), "").astype(str),
+                 type=pa.large_string()) if n_rows else pa.array([], type=pa.large_string())
+        for column in table.columns
+    ]
+    # Every distinct text once, the header's included: cells refer to it by number.
+    every = pa.concat_arrays([pa.array(header, type=pa.large_string()), *columns])
+    encoded = pc.dictionary_encode(every)
+    strings = encoded.dictionary
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    header_codes, cell_codes = codes[:n_cols], codes[n_cols:].reshape(n_cols, n_rows)
+
+    row_numbers = pc.cast(pa.array(np.arange(2, n_rows + 2)), pa.large_string())
+    cells = []
+    for j in range(n_cols):
+        number = pc.cast(pa.array(cell_codes[j]), pa.large_string())
+        cells.append(pc.binary_join_element_wise(
+            _large(f'<c r="{column_letter(j)}'), row_numbers, _large(f'" s="{_TEXT}" t="s"><v>'),
+            number, _large("</v></c>"), _large(""),
+        ))
+    rows = pc.binary_join_element_wise(
+        _large('<row r="'), row_numbers, _large('">'), *cells, _large("</row>"), _large("")
+    ) if n_rows else pa.array([], type=pa.large_string())
+    head_row = '<row r="1">' + "".join(
+        f'<c r="{column_letter(j)}1" s="{_BOLD_TEXT}" t="s"><v>{header_codes[j]}</v></c>'
+        for j in range(n_cols)
+    ) + "</row>"
+
+    widths = []
+    for j, title in enumerate(header):
+        longest = pc.max(pc.utf8_length(columns[j])).as_py() if n_rows else 0
+        widths.append(max(len(title), min(longest or 0, max_width)) + 2)
+    last = column_letter(max(n_cols - 1, 0))
+    bottom = max(n_rows, 1) + 1
+    cols = "".join(
+        f'<col min="{j + 1}" max="{j + 1}" width="{_excel_width(w)}" style="{_TEXT}" customWidth="1"/>'
+        for j, w in enumerate(widths)
+    )
+    sheet = "".join([
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
+        f'<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}">',
+        f'<dimension ref="A1:{last}{n_rows + 1}"/>',
+        '<sheetViews><sheetView tabSelected="1" workbookViewId="0">'
+        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+        '<selection pane="bottomLeft"/></sheetView></sheetViews>',
+        '<sheetFormatPr defaultRowHeight="15"/>',
+        f"<cols>{cols}</cols>" if cols else "",
+        "<sheetData>", head_row, "".join(rows.to_pylist()), "</sheetData>",
+        f'<autoFilter ref="A1:{last}{bottom}"/>',
+        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>',
+        "</worksheet>",
+    ])
+    shared = "".join([
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
+        f'<sst xmlns="{_MAIN}" count="{len(codes)}" uniqueCount="{len(strings)}">',
+        "".join(_si(strings.cast(pa.large_string())).to_pylist()),
+        "</sst>",
+    ])
+    quoted = name.replace("'", "''")
+    filter_range = f"'{quoted}'!$A$1:${last}${bottom}"
+    workbook = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
+        '<bookViews><workbookView xWindow="240" yWindow="15" windowWidth="16095" windowHeight="9660"/>'
+        "</bookViews>"
+        f'<sheets><sheet name="{_attr(name)}" sheetId="1" r:id="rId1"/></sheets>'
+        '<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+        f"{_attr(filter_range)}</definedName></definedNames>"
+        "</workbook>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for path, body in (
+            ("[Content_Types].xml", _CONTENT_TYPES),
+            ("_rels/.rels", _ROOT_RELS),
+            ("xl/workbook.xml", workbook),
+            ("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS),
+            ("xl/styles.xml", _STYLES),
+            ("xl/sharedStrings.xml", shared),
+            ("xl/worksheets/sheet1.xml", sheet),
+        ):
+            archive.writestr(path, body.encode("utf-8"))
+    return buffer.getvalue()
+
+
+def _attr(text: str) -> str:
+    return (text.replace("&", "&amp;").replace('"', "&quot;")
+            .replace("<", "&lt;").replace(">", "&gt;"))
