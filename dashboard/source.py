@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from dashboard.format import age
 from services.interests import now_utc
-from services.store.airtable import AirtableStore
 from services.store.base import StoreError
 from services.store.sqlite import SqliteStore
-from services.store.sync import Progress, SyncReport, is_current, last_error, mirror_age, sync
+
+# The Airtable modules load only with a base: pyairtable alone takes most of a second to
+# import, which the demo's first page would otherwise wait for.
+if TYPE_CHECKING:
+    from services.store.airtable import AirtableStore
+    from services.store.sync import Progress, SyncReport
 
 _FIRST_FAILED = "_first_sync_failed"
 
@@ -21,8 +28,11 @@ def show(store: SqliteStore, key: str = "fonte") -> None:
     afterwards the button runs an incremental sync. A fault leaves the last
     good mirror on screen, under a banner that says what went wrong.
     """
-    if not isinstance(store, AirtableStore):
+    airtable = sys.modules.get("services.store.airtable")  # not loaded: cannot be an AirtableStore
+    if airtable is None or not isinstance(store, airtable.AirtableStore):
         return
+    from services.store.sync import is_current, last_error
+
     if not is_current(store):
         _first_sync(store, key)  # stops the run when it fails: there is no mirror to show
     if st.button("Atualizar agora", key=f"{key}_atualizar", icon=":material/refresh:", width="stretch",
@@ -40,11 +50,15 @@ def show(store: SqliteStore, key: str = "fonte") -> None:
 
 
 def _age_seconds(store: AirtableStore) -> float | None:
+    from services.store.sync import mirror_age
+
     elapsed = mirror_age(store, now_utc())
     return max(elapsed.total_seconds(), 0.0) if elapsed is not None else None
 
 
 def _first_sync(store: AirtableStore, key: str) -> None:
+    from services.store.sync import last_error
+
     failed = st.session_state.get(f"{key}{_FIRST_FAILED}")
     retry_shown = failed is not None
     if not retry_shown or st.button("Tentar de novo", key=f"{key}_tentar", icon=":material/refresh:"):
@@ -62,6 +76,8 @@ def _first_sync(store: AirtableStore, key: str) -> None:
 
 
 def _run(store: AirtableStore, *, full: bool, key: str) -> SyncReport | None:
+    from services.store.sync import sync
+
     bar = st.progress(0.0, text="Conectando ao Airtable…")
 
     def progress(step: Progress) -> None:
