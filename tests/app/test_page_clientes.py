@@ -128,3 +128,17 @@ def test_a_name_holding_markdown_shows_as_text(db: Path) -> None:
     assert card_title(at) == plain(HOSTILE["name"])
     assert "\\[clique aqui\\]\\(http\\:\u2060//e\\.vil\\)" in card_title(at)
     assert "\\*\\*urgente\\*\\*" in card_title(at)
+
+
+def test_an_unknown_phone_can_be_registered_with_its_first_interest(db: Path) -> None:
+    at = search_for(open_app(), "(31) 9 9111-2233")
+    assert "Nenhum cliente encontrado" in at.info[0].value
+    at.selectbox(key="clientes_new_store").select("Vitrine Savassi")
+    at.text_input(key="clientes_new_name").input("Rita Moura")
+    at.text_input(key="clientes_new_products").input("Cartier Love, Trinity")
+    at.button(key="FormSubmitter:clientes_new_form-Cadastrar e registrar").click().run()
+    assert not at.exception
+    saved = SqliteStore(db).find("Vitrine Savassi", "+5531991112233")
+    assert (saved.name, saved.interests) == ("Rita Moura", ["Cartier Love", "Trinity"])
+    assert card_title(at) == "Rita Moura"
+    assert metric(at, "Interesses no histórico") == "2"

@@ -88,8 +88,10 @@ def vitrine(e2e_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def e2e_browser() -> Iterator[Browser]:
+    """Chromium for one test module: Playwright's sync API allows one instance per thread at a
+    time, and other browser modules (the sign-in tests) start their own."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (make browser)")
     with sync_playwright() as playwright:
