@@ -80,6 +80,19 @@ def column_letter(index: int) -> str:
     return letters
 
 
+def _text_column(values: pd.Series) -> pa.Array:
+    """A column as Arrow text, missing values as ``""`` (no copy for Arrow-backed text)."""
+    try:
+        array = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        array = pa.array([None if v is None else str(v) for v in values.astype(object)])
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not pa.types.is_large_string(array.type):
+        array = array.cast(pa.large_string())
+    return array.fill_null("")
+
+
 def _large(text: str) -> pa.Scalar:
     return pa.scalar(text, pa.large_string())
 
@@ -126,11 +139,7 @@ def text_sheet(name: str, table: pd.DataFrame, *, max_width: int = 60) -> bytes:
     """
     header = [str(column) for column in table.columns]
     n_rows, n_cols = len(table), len(header)
-    columns = [
-        pa.array(table[column].astype(object).where(table[column].notna(), "").astype(str),
-                 type=pa.large_string()) if n_rows else pa.array([], type=pa.large_string())
-        for column in table.columns
-    ]
+    columns = [_text_column(table[column]) for column in table.columns]
     # Every distinct text once, the header's included: cells refer to it by number.
     every = pa.concat_arrays([pa.array(header, type=pa.large_string()), *columns])
     encoded = pc.dictionary_encode(every)
