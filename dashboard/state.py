@@ -77,9 +77,30 @@ def customer_data(path: str, version: str) -> CustomerData:
     """The customer frame of every store, rebuilt only when the data version changes.
 
     ``version`` is the cache key: the frame itself is never hashed, and never mutated.
-    A new process loads it from the snapshot beside the SQLite file when it is current.
+    A new process loads it from the snapshot beside the SQLite file when it is current;
+    after this process's own in-store note, the frame patched with that one customer.
     """
+    patched = _after_own_writes(path).pop(version, None)
+    if patched is not None:
+        return patched
     return snapshot.customer_data(repository(path), version)
+
+
+@st.cache_resource(show_spinner=False)
+def _after_own_writes(path: str) -> dict[str, CustomerData]:
+    """Frames patched after this process's own writes, by the data key they belong to."""
+    return {}
+
+
+def _one_write_apart(before: str, after: str) -> bool:
+    """True when ``after`` is ``before`` plus exactly one customer write (nobody else wrote)."""
+    try:
+        instance, version, catalog = before.split(":")
+        instance_after, version_after, catalog_after = after.split(":")
+        same_data = (instance, catalog) == (instance_after, catalog_after)
+        return same_data and int(version_after) == int(version) + 1
+    except ValueError:
+        return False
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -128,7 +149,17 @@ def current() -> Context:
 
 
 def record_interest(ctx: Context, store: str, phone: str, products: str, name: str | None) -> Customer:
-    """Record an in-store interest at the run's reference time; the next run shows it."""
-    return customers.record_interest(
+    """Record an in-store interest at the run's reference time; the next run shows it.
+
+    Reading every customer again would cost seconds at 100,000, so when nobody else wrote
+    in between, the next run gets the current frame with just this customer replaced.
+    """
+    saved = customers.record_interest(
         ctx.repository, ctx.allowed, store, phone, products, ctx.now, name=name
     )
+    after = ctx.repository.data_key()
+    if _one_write_apart(ctx.version, after):
+        path = str(config.db_path())
+        _after_own_writes(path)[after] = customers.with_customer(
+            customer_data(path, ctx.version), saved, ctx.repository.catalog())
+    return saved

@@ -21,11 +21,12 @@ from services.catalog import (
     brand_tier,
     resolve_title,
 )
-from services.frame import CustomerData
+from services.frame import DUPLICATE, NINTH_DIGIT, CustomerData, build
 from services.interests import (
     RECENT_LIMIT,
     Customer,
     InvalidBatch,
+    iso,
     normalize_phone,
     phone_key,
     product_key,
@@ -544,3 +545,59 @@ def record_interest(
     if not split_raw(list(batch)):
         raise InvalidBatch("Informe pelo menos um produto.")
     return repository.record(store, phone, batch, at, name=name)
+
+
+def with_customer(
+    data: CustomerData, customer: Customer, catalog: dict[str, Resolution] | None = None
+) -> CustomerData:
+    """``data`` with one saved customer put in, as a full rebuild of the store would read it.
+
+    After an in-store note only one record changed; reading every customer again costs
+    seconds at 100,000. The customer's old row (same id), if any, goes and the saved
+    record comes last, where the store's ``INSERT OR REPLACE`` puts it too.
+
+    Args:
+        data: the frame of every store before the write.
+        customer: the customer as ``record`` returned it.
+        catalog: the base's products, to resolve a title the frame does not know yet.
+
+    Returns:
+        A new ``CustomerData``; ``data`` is not changed.
+    """
+    one = build(pd.DataFrame([{
+        "id": customer.id, "store": customer.store, "phone": customer.phone, "name": customer.name,
+        "interests": list(customer.interests), "interests_all": list(customer.interests_all),
+        "created_at": iso(customer.created_at), "last_interaction": iso(customer.last_interaction),
+        "opt_out": customer.opt_out,
+    }]), catalog)
+    old = data.customers
+    keep = (old["id"] != customer.id).to_numpy()
+    kept_ids = np.flatnonzero(keep)
+    row = one.customers
+    twins = [p for i in np.flatnonzero(~keep) for p in old.at[i, "problems"] if p in (DUPLICATE, NINTH_DIGIT)]
+    if twins:
+        row = row.copy()
+        row.at[0, "problems"] = [*row.at[0, "problems"], *dict.fromkeys(twins)]
+    customers = pd.concat([old.iloc[kept_ids], row], ignore_index=True)
+    renumber = np.full(len(old), -1, dtype=np.int64)
+    renumber[kept_ids] = np.arange(len(kept_ids))
+    last = len(kept_ids)
+
+    def long(items: pd.DataFrame, added: pd.DataFrame) -> pd.DataFrame:
+        kept = items[keep[items["cid"].to_numpy()]]
+        keys = pd.api.types.union_categoricals(
+            [pd.Categorical(kept["key"]), pd.Categorical(added["key"])], ignore_order=True)
+        return pd.DataFrame({
+            "cid": np.concatenate([renumber[kept["cid"].to_numpy()], np.full(len(added), last)]),
+            "pos": np.concatenate([kept["pos"].to_numpy(), added["pos"].to_numpy()]),
+            "key": keys,
+        })
+
+    new_products = one.products[~one.products.index.isin(data.products.index)]
+    products = pd.concat([data.products, new_products]) if len(new_products) else data.products
+    return CustomerData(
+        customers=customers,
+        recent_items=long(data.recent_items, one.recent_items),
+        history_items=long(data.history_items, one.history_items),
+        products=products,
+    )

@@ -22,7 +22,7 @@ from services.customers import (
     search,
 )
 from services.demo import generate
-from services.frame import build
+from services.frame import NINTH_DIGIT, build
 from services.interests import InvalidBatch, record_batch
 from services.store.sqlite import SqliteStore
 
@@ -262,3 +262,50 @@ def test_a_note_without_products_is_refused_and_nothing_changes(store: SqliteSto
 
 def test_typed_products_split_on_commas_and_lines() -> None:
     assert parse_batch("Submariner,  Daytona\nDatejust ,") == ["Submariner", "Daytona", "Datejust"]
+
+
+# --- The frame after a note ------------------------------------------------------------
+
+
+def _rows(frame) -> list[tuple]:
+    c = frame.customers
+    return list(zip(c["id"], c["store"], c["name"], c["phone"], c["recent"].map(tuple),
+                    c["history"].map(tuple), c["depth"], c["last_interaction"], c["opt_out"],
+                    c["problems"].map(tuple), strict=True))
+
+
+def _items(frame, table: str) -> list[tuple]:
+    items = getattr(frame, table)
+    ids = frame.customers["id"].to_numpy()
+    return sorted(zip(ids[items["cid"].to_numpy()], items["pos"], items["key"].astype(str), strict=True))
+
+
+@pytest.mark.parametrize(("phone", "products"), [
+    ("+5511987654321", "Daytona"),            # an existing customer moves to the end
+    ("+5511911112222", "Serpenti, Brinco X"),  # a new customer, with a product nobody asked about
+    ("twin", "Calatrava"),                     # one of a pair with and without the ninth digit
+])
+def test_the_frame_after_a_note_is_the_frame_a_full_read_gives(tmp_path: Path, phone: str,
+                                                               products: str) -> None:
+    from services.customers import with_customer
+    from services.segments import Segment, build_list
+
+    store = SqliteStore(tmp_path / "demo.db")
+    generate(store, 300, seed=5, now=NOW)
+    store.insert_raw([record("r1", JARDINS, "+5511987654321", "João da Silva", JOURNEY)])
+    before = build(store.raw_customers(store.stores()), store.catalog())
+    where = JARDINS
+    if phone == "twin":
+        twins = before.customers[before.customers["problems"].map(lambda p: NINTH_DIGIT in p)]
+        phone, where = twins["phone"].iloc[0], twins["store"].iloc[0]
+    saved = record_interest(store, store.stores(), where, phone, products, NOW)
+    patched = with_customer(before, saved, store.catalog())
+    rebuilt = build(store.raw_customers(store.stores()), store.catalog())
+    assert _rows(patched) == _rows(rebuilt)
+    assert _items(patched, "recent_items") == _items(rebuilt, "recent_items")
+    assert _items(patched, "history_items") == _items(rebuilt, "history_items")
+    assert set(patched.products.index) == set(rebuilt.products.index)
+    for terms in (("Daytona",), ("Rolex",), ("Brinco X",), ()):
+        segment = Segment(terms, quiet_days=0)
+        assert build_list(patched, segment, NOW).rows.equals(build_list(rebuilt, segment, NOW).rows)
+    assert len(before.customers) + (phone == "+5511911112222") == len(patched.customers)

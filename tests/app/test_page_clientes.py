@@ -142,3 +142,17 @@ def test_an_unknown_phone_can_be_registered_with_its_first_interest(db: Path) ->
     assert (saved.name, saved.interests) == ("Rita Moura", ["Cartier Love", "Trinity"])
     assert card_title(at) == "Rita Moura"
     assert metric(at, "Interesses no histórico") == "2"
+
+
+def test_an_in_store_note_does_not_read_every_customer_again(db: Path, monkeypatch) -> None:
+    from dashboard import state
+
+    reads = []
+    real = state.snapshot.customer_data
+    monkeypatch.setattr(state.snapshot, "customer_data", lambda *a, **k: reads.append(a) or real(*a, **k))
+    at = search_for(open_app(), "(11) 9 8765-4321")
+    assert len(reads) == 1
+    at.text_input(key="clientes_record_products").input("Daytona")
+    at.button(key="FormSubmitter:clientes_record_form-Registrar interesse").click().run()
+    assert metric(at, "Interesses no histórico") == "12"
+    assert len(reads) == 1
