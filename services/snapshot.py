@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -109,27 +110,27 @@ def load(path: str | Path, key: str) -> CustomerData | None:
                 return None
             size = int.from_bytes(handle.read(8), "little")
             header = json.loads(handle.read(size))
-        if header.get("key") != key:
-            return None
-        # Mapped, not read: the frame's columns point into the file's pages (a replaced
-        # file stays readable while mapped).
-        body = pa.memory_map(str(path)).read_buffer()
-        body = body.slice(len(_MAGIC) + 8 + size)
-    except (OSError, ValueError, pa.ArrowException):
+            if header.get("key") != key:
+                return None
+            start = len(_MAGIC) + 8 + size
+
+            def read(name: str) -> pa.Table:
+                # Each part on its own: what only serves to rebuild the list columns is
+                # freed afterwards, while the tables' columns keep pointing into theirs.
+                offset, length = header["parts"][name]
+                handle.seek(start + offset)
+                data = handle.read(length)
+                if len(data) != length:
+                    raise ValueError("snapshot truncated")
+                return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+            with no_gc():
+                return _decode(header, read)
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
         return None
-    try:
-        with no_gc():
-            return _decode(header, body)
-    except (pa.ArrowException, KeyError, ValueError, TypeError):
-        return None
 
 
-def _decode(header: dict, buffer: pa.Buffer) -> CustomerData:
-
-    def table(name: str) -> pa.Table:
-        offset, size = header["parts"][name]
-        return pa.ipc.open_stream(buffer.slice(offset, size)).read_all()
-
+def _decode(header: dict, table: Callable[[str], pa.Table]) -> CustomerData:
     customers = table("customers").to_pandas()
     for column in LIST_COLUMNS:
         lengths = table(f"{column}.lengths").column("lengths").to_numpy()
