@@ -8,10 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.downloads import Export, download_button
-from dashboard.format import number, plain
+from dashboard.format import number, phone, plain
 from dashboard.state import Context
 from services.catalog import suggestions
-from services.interests import format_phone
 from services.segments import (
     EXCLUSION_LABELS,
     EXCLUSION_REASONS,
@@ -193,7 +192,7 @@ def preview_table(result: CampaignList, limit: int = PREVIEW_ROWS) -> pd.DataFra
     return pd.DataFrame({
         "Nível": rows["tier"].map(TIER_LABELS),
         "Nome": rows["name"].replace("", "—"),
-        "Telefone": phones.map(format_phone),
+        "Telefone": phones.map(phone),
         "WhatsApp": "https://wa.me/" + phones.str.lstrip("+"),
         "Por que está na lista": why(rows, bool(result.segment.terms)),
         "Marcas": rows["brands"],

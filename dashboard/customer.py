@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.format import date, days_ago, number, plain
+from dashboard.format import date, days_ago, number, phone, plain
 from dashboard.state import Context, record_interest
 from services.customers import (
     InvalidQuery,
@@ -15,7 +15,7 @@ from services.customers import (
     parse_batch,
     search,
 )
-from services.interests import InvalidBatch, InvalidPhone, format_phone, normalize_phone
+from services.interests import InvalidBatch, InvalidPhone, normalize_phone
 from services.store.base import StoreError
 
 SHOWN_RESULTS = 50
@@ -62,7 +62,8 @@ def search_box(ctx: Context, key: str = "clientes") -> int | None:
         key=f"{key}_results",
     )
     labels = {
-        row.id: f"{row.name or 'Sem nome'} · {format_phone(row.phone)} · {row.store}"
+        row.id: " · ".join([row.name or "Sem nome", phone(row.phone) or row.phone_raw or "sem telefone",
+                            row.store])
         for row in shown.itertuples()
     }
     chosen = st.selectbox("Abrir a ficha de", options=list(labels), format_func=labels.get,
@@ -74,7 +75,7 @@ def results_table(found: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     """Search results as the list shows them (Portuguese headers, pt-BR dates)."""
     return pd.DataFrame({
         "Nome": found["name"].replace("", "Sem nome"),
-        "Telefone": found["phone"].map(format_phone),
+        "Telefone": [phone(p) or raw for p, raw in zip(found["phone"], found["phone_raw"], strict=True)],
         "Loja": found["store"],
         "Último contato": found["last_interaction"].map(lambda t: days_ago(t, ctx.now)),
         "Interesses": found["depth"],
@@ -89,7 +90,7 @@ def card(profile: Profile, ctx: Context) -> None:
             st.warning("Pediu para não receber mensagens: não incluir em campanhas.",
                        icon=":material/do_not_disturb_on:")
         facts = [
-            f":material/call: {plain(format_phone(profile.phone) or profile.phone_raw or 'sem telefone')}",
+            f":material/call: {plain(phone(profile.phone) or profile.phone_raw or 'sem telefone')}",
             f":material/storefront: {plain(profile.store)}",
             f":violet-badge[{plain(profile.depth_label.capitalize())}]",
         ]
@@ -202,7 +203,7 @@ def record_form(ctx: Context, profile: Profile, key: str = "clientes") -> None:
 
 def _first_contact_form(ctx: Context, query: str, key: str) -> None:
     with st.form(f"{key}_new_form", clear_on_submit=True, border=True):
-        st.markdown(f"**Registrar o primeiro interesse de {plain(format_phone(normalize_phone(query)))}**")
+        st.markdown(f"**Registrar o primeiro interesse de {plain(phone(normalize_phone(query)))}**")
         store = st.selectbox("Loja", options=list(ctx.stores), key=f"{key}_new_store")
         name = st.text_input("Nome do cliente (opcional)", key=f"{key}_new_name")
         products = st.text_input("Produtos", key=f"{key}_new_products",
@@ -219,7 +220,7 @@ def _save(ctx: Context, store: str, phone: str, products: str, name: str) -> Non
         st.error(str(error), icon=":material/error:")
         return
     st.session_state[FLASH_KEY] = (
-        f"Interesse registrado para {saved.name or format_phone(saved.phone)}: "
+        f"Interesse registrado para {saved.name or phone(saved.phone)}: "
         f"{', '.join(parse_batch(products))}."
     )
     st.rerun()

@@ -8,6 +8,8 @@ from datetime import datetime
 
 import pandas as pd
 
+from services.interests import format_phone
+
 
 def number(value: float, decimals: int = 0) -> str:
     """``1234.5`` → ``"1.234,5"`` (pt-BR separators)."""
@@ -90,3 +92,11 @@ def plain(text: object) -> str:
     flat = " ".join(str(text).split())
     escaped = "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in flat)
     return _AUTOLINKS.sub(lambda m: m[0] + _JOINER, escaped)
+
+
+def phone(value: object) -> str:
+    """A phone as people write it (``+55 11 98765-4321``); ``""`` when there is none.
+
+    A frame's missing phone may be None or NaN: neither is a phone.
+    """
+    return format_phone(value) if isinstance(value, str) and value else ""

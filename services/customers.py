@@ -51,7 +51,7 @@ MAX_POINTS = 4
 _DIGITS = re.compile(r"\D")
 _LETTERS = re.compile(r"[^\W\d_]")
 
-SEARCH_COLUMNS = ("cid", "id", "name", "phone", "store", "last_interaction", "depth")
+SEARCH_COLUMNS = ("cid", "id", "name", "phone", "phone_raw", "store", "last_interaction", "depth")
 
 
 class InvalidQuery(ValueError):

@@ -156,3 +156,15 @@ def test_an_in_store_note_does_not_read_every_customer_again(db: Path, monkeypat
     at.button(key="FormSubmitter:clientes_record_form-Registrar interesse").click().run()
     assert metric(at, "Interesses no histórico") == "12"
     assert len(reads) == 1
+
+
+def test_a_result_list_holding_an_unreadable_phone_still_shows(db: Path) -> None:
+    data = data_of(db)
+    bad = data.customers[data.customers["phone"].isna() & (data.customers["name"] != "")]
+    first_names = [name.split()[0] for name in bad["name"]]
+    word = next(w for w in first_names if len(search(data, w, limit=None)) > 1)
+    at = search_for(open_app(), word)
+    shown = table(at, "Nome")
+    raw = dict(zip(bad["name"], bad["phone_raw"], strict=False))
+    assert any(name in raw and tel == raw[name] for name, tel in zip(shown["Nome"], shown["Telefone"],
+                                                                       strict=True))
