@@ -1,0 +1,470 @@
+"""``make bench``: every budget of issue 6, measured at 100,000 customers, with the naive approach beside.
+
+Run: ``.venv/bin/python -m benchmarks [--size 100000] [--seed 7] [--runs 7] [--starts 5]
+[--skip browser,sync] [--no-fail]``
+
+Prints one table (figure, median, budget, met) and writes ``bench-results/latest.json``.
+Exits 1 when a budgeted figure is missed or could not be measured (so CI can gate on it),
+unless ``--no-fail``; informational rows (no budget) never fail the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import naive  # noqa: E402
+from benchmarks.base import RESULTS, ensure_base  # noqa: E402
+
+
+@dataclass
+class Figure:
+    """One row of the table."""
+
+    name: str
+    unit: str
+    median: float | None
+    budget: str = ""
+    met: bool | None = None  # None: informational (no budget)
+    runs: list[float] = field(default_factory=list)
+    note: str = ""
+
+    def shown(self) -> str:
+        if self.median is None:
+            return "não medido"
+        if self.unit == "ms":
+            return f"{self.median:.1f} ms" if self.median < 100 else f"{self.median:.0f} ms"
+        if self.unit == "s":
+            return f"{self.median:.2f} s"
+        if self.unit == "x":
+            return f"{self.median:.0f}×"
+        if self.unit == "MB":
+            return f"{self.median:.0f} MB"
+        if self.unit == "%":
+            return f"{self.median:.1%}"
+        return f"{self.median:g} {self.unit}".strip()
+
+
+def timed(fn: Callable[[], object], runs: int, warmup: int = 1) -> tuple[list[float], object]:
+    """Wall times in ms of ``runs`` calls after ``warmup`` calls, and the last result."""
+    result = None
+    for _ in range(warmup):
+        result = fn()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return times, result
+
+
+def interleaved(
+    fast: Callable[[], object], slow: Callable[[], object], runs: int, slow_runs: int
+) -> tuple[list[float], list[float], object, object]:
+    """Times of ``fast`` and ``slow`` taken in turns, so both see the same machine load.
+
+    ``fast`` runs ``runs`` times (after one warm-up call), ``slow`` ``slow_runs`` times,
+    spread evenly between them.
+    """
+    fast_result = fast()
+    fast_times: list[float] = []
+    slow_times: list[float] = []
+    slow_result = None
+    every = max(1, runs // max(slow_runs, 1))
+    for i in range(runs):
+        started = time.perf_counter()
+        fast_result = fast()
+        fast_times.append((time.perf_counter() - started) * 1000)
+        if i % every == 0 and len(slow_times) < slow_runs:
+            started = time.perf_counter()
+            slow_result = slow()
+            slow_times.append((time.perf_counter() - started) * 1000)
+    return fast_times, slow_times, fast_result, slow_result
+
+
+def budget_ms(name: str, times: list[float], limit: float, note: str = "") -> Figure:
+    median = statistics.median(times)
+    return Figure(name, "ms", median, f"≤ {limit:g} ms", median <= limit, times, note)
+
+
+def machine() -> dict[str, object]:
+    """What the figures were measured on."""
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gib": ram_gib,
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+# --- the measures -------------------------------------------------------------------------
+
+
+def measure_frame(db: Path, runs: int, log) -> tuple[list[Figure], object]:
+    from services import snapshot
+    from services.frame import build, no_gc
+    from services.store.sqlite import SqliteStore
+
+    store = SqliteStore(db)
+    figures = []
+
+    def cold():
+        with no_gc():
+            return build(store.raw_customers(store.stores()), store.catalog())
+
+    times, data = timed(cold, max(1, min(runs, 3)), warmup=0)
+    figures.append(Figure(
+        "montagem do quadro de clientes (ler o SQLite + build), sem snapshot", "s",
+        statistics.median(times) / 1000, runs=[t / 1000 for t in times],
+        note="uma vez por versão dos dados; o processo seguinte lê o snapshot"))
+    key = snapshot.full_key(store.data_key())
+    path = snapshot.snapshot_path(db)
+    if snapshot.load(path, key) is None:
+        snapshot.save(data, path, key)
+    times, loaded = timed(lambda: snapshot.load(path, key), runs)
+    figures.append(Figure("leitura do snapshot do quadro", "ms", statistics.median(times), runs=times,
+                          note=f"{path.stat().st_size / 1e6:.0f} MB em disco"))
+    log(f"  quadro: {len(loaded.customers)} clientes, {len(loaded.history_items)} itens de histórico "
+        f"(média {loaded.customers['depth'].mean():.1f}), {len(loaded.products)} produtos, "
+        f"{loaded.customers['store'].nunique()} lojas")
+    return figures, loaded
+
+
+def measure_lookup(data, runs: int, log) -> list[Figure]:
+    from services import customers
+
+    index_times, index = timed(lambda: customers.SearchIndex.of(data), max(1, min(runs, 3)), warmup=0)
+    rng = random.Random(3)
+    frame = data.customers
+    valid = frame[frame["phone"].notna() & (frame["name"].str.len() > 0)]
+    picks = valid.iloc[sorted(rng.sample(range(len(valid)), 20))]
+    stores = data.stores
+
+    def formatted(e164: str) -> str:
+        area, number = e164[3:5], e164[5:]
+        return f"({area}) {number[:-4]}-{number[-4:]}"
+
+    phone_queries = [formatted(p) for p in picks["phone"]]
+    name_queries = []
+    for name in picks["name"]:
+        words = name.split()
+        name_queries.append(f"{words[0][:4]} {words[-1][:5]}".lower())
+
+    def run_all(queries: list[str]) -> list[float]:
+        times = []
+        for query in queries:
+            t, found = timed(lambda q=query: customers.search(data, q, stores=stores, index=index), 3)
+            times.append(statistics.median(t))
+        return times
+
+    phone_times = run_all(phone_queries)
+    name_times = run_all(name_queries)
+    found = customers.search(data, phone_queries[0], stores=stores, index=index)
+    assert picks["id"].iloc[0] in set(found["id"]), "a busca por telefone não achou o cliente"
+    cid = int(found["cid"].iloc[0])
+    profile_times, _ = timed(lambda: customers.profile(data, cid, datetime.now(UTC)), runs)
+    log(f"  busca: {len(phone_queries)} telefones como '{phone_queries[0]}', "
+        f"{len(name_queries)} nomes como '{name_queries[0]}'")
+    return [
+        budget_ms("busca por telefone (formatado, com o índice da versão)", phone_times, 50,
+                  "mediana de 20 telefones"),
+        budget_ms("busca por parte do nome", name_times, 50, "mediana de 20 nomes, ex. 'mari silv'"),
+        Figure("índice de busca (uma vez por versão dos dados)", "ms", statistics.median(index_times),
+               runs=index_times),
+        Figure("ficha do cliente (profile)", "ms", statistics.median(profile_times), runs=profile_times),
+    ]
+
+
+def measure_segments(data, now: datetime, runs: int, log) -> tuple[list[Figure], object]:
+    from services.frame import CustomerData
+    from services.segments import PRESETS, build_list
+
+    figures = []
+    records = naive.records(data)
+    catalog = naive.product_table(data)
+    lists = {}
+    for term in ("Rolex", "Submariner"):
+        segment = PRESETS["estoque"].segment_for([term])
+        times, naive_times, built, slow = interleaved(
+            lambda s=segment: build_list(data, s, now),
+            lambda s=segment: naive.segment(records, catalog, s, now),
+            runs, max(1, min(runs, 3)),
+        )
+        fast_rows = list(zip(built.rows.index, built.rows["tier"], built.rows["matched"], strict=True))
+        slow_rows = [(i, tier, ", ".join(matched)) for i, tier, matched in slow]
+        same = fast_rows == slow_rows
+        ratio = statistics.median(naive_times) / statistics.median(times)
+        log(f"  segmento '{term}' (all): {built.counts} em {statistics.median(times):.0f} ms; "
+            f"ingênuo {statistics.median(naive_times):.0f} ms; mesma lista: {same}")
+        figures.append(budget_ms(f"segmento '{term}', escopo all (build_list)", times, 150,
+                                 f"{built.total} linhas"))
+        figures.append(Figure(f"segmento '{term}', ingênuo (linha a linha, item a item)", "ms",
+                              statistics.median(naive_times), runs=naive_times))
+        figures.append(Figure(f"segmento '{term}': ganho sobre o ingênuo", "x", ratio, "≥ 20×",
+                              ratio >= 20 and same,
+                              note="" if same else "LISTAS DIFERENTES: a razão não vale"))
+        lists[term] = built
+    # The first list of a data version also computes what every later one reuses (brands).
+    fresh = CustomerData(data.customers, data.recent_items, data.history_items, data.products)
+    first, _ = timed(lambda: build_list(fresh, PRESETS["estoque"].segment_for(["Rolex"]), now), 1, 0)
+    figures.append(Figure("primeira lista de uma versão dos dados (Rolex, calcula as marcas)", "ms",
+                          first[0], runs=first))
+    segment = PRESETS["reengajamento"].segment
+    times, built = timed(lambda: build_list(data, segment, now), runs)
+    figures.append(budget_ms("preset Reengajamento (sem termos)", times, 150, f"{built.total} linhas"))
+    lists["reengajamento"] = built
+    return figures, lists
+
+
+def measure_metrics(data, now: datetime, runs: int, log) -> list[Figure]:
+    from services import insights, metrics
+
+    records = naive.records(data)
+    times, naive_times, report, slow = interleaved(
+        lambda: metrics.compute(data, now), lambda: naive.metrics(records, now),
+        runs, max(1, min(runs, 3)),
+    )
+    same = (
+        slow["total"]["covered"] == report.total.covered
+        and abs(slow["total"]["depth"] - report.total.depth) < 1e-9
+        and abs(slow["total"]["recency_days"] - report.total.recency_days) < 1e-6
+        and abs(slow["total"]["recency_median_days"] - report.total.recency_median_days) < 1e-6
+        and {k: v["covered"] for k, v in slow["stores"].items()}
+        == {k: v.covered for k, v in report.stores.items()}
+    )
+    ratio = statistics.median(naive_times) / statistics.median(times)
+    log(f"  métricas: cobertura {report.total.coverage:.1%}, ingênuo igual: {same}")
+    insight_times, _ = timed(lambda: insights.compute(data), max(3, runs // 2))
+    return [
+        budget_ms("métricas (metrics.compute)", times, 300),
+        Figure("métricas, ingênuo (linha a linha)", "ms", statistics.median(naive_times), runs=naive_times),
+        Figure("métricas: ganho sobre o ingênuo", "x", ratio, note="" if same else "RESULTADOS DIFERENTES"),
+        budget_ms("insights (jornadas, tendências, pares)", insight_times, 1000),
+    ]
+
+
+def measure_exports(lists: dict, runs: int, log) -> list[Figure]:
+    import pandas as pd
+
+    from services.segments import to_csv, to_xlsx
+
+    rows = max(lists.values(), key=lambda built: built.total).rows
+    while len(rows) < 20_000:
+        rows = pd.concat([rows, rows])
+    rows = rows.head(20_000)
+    csv_times, csv_bytes = timed(lambda: to_csv(rows), runs)
+    xlsx_times, xlsx_bytes = timed(lambda: to_xlsx(rows), max(3, runs // 2))
+    log(f"  exportações: CSV {len(csv_bytes) / 1e6:.1f} MB, XLSX {len(xlsx_bytes) / 1e6:.1f} MB")
+    return [
+        budget_ms("exportação CSV, 20.000 linhas", csv_times, 1000),
+        budget_ms("exportação XLSX, 20.000 linhas", xlsx_times, 1000),
+    ]
+
+
+def measure_browser(db: Path, starts: int, now: datetime, log) -> list[Figure]:
+    from benchmarks.browser import measure
+    from services import snapshot
+    from services.store.sqlite import SqliteStore
+
+    # A cold start first (no snapshot: the process builds the frame and saves it), then warm ones.
+    snapshot.snapshot_path(db).unlink(missing_ok=True)
+    pinned = now.isoformat()
+    (cold,) = measure(db, 1, now=pinned, log=log)
+    key = snapshot.full_key(SqliteStore(db).data_key())
+    assert snapshot.load(snapshot.snapshot_path(db), key) is not None, "o painel não gravou o snapshot"
+    warm = measure(db, starts, now=pinned, log=log)
+    times = [run.first_page_s for run in warm]
+    last = warm[-1]
+    peak = last.peak_rss_mb
+    errors = [e for run in [cold, *warm] for e in run.errors]
+    figures = [
+        Figure("painel: do início do processo à primeira página pronta (navegador)", "s",
+               statistics.median(times), "≤ 3 s", statistics.median(times) <= 3.0, times,
+               "snapshot presente (todo início depois do primeiro de cada versão dos dados)"),
+        Figure("painel: primeiro início após mudança dos dados (sem snapshot)", "s", cold.first_page_s,
+               runs=[cold.first_page_s],
+               note=f"monta o quadro e grava o snapshot; pico {cold.first_page_peak_mb or 0:.0f} MB"),
+        Figure("painel: pico de memória (VmHWM) após visitar todas as páginas", "MB", peak,
+               "≤ 600 MB", peak is not None and peak <= 600,
+               note="; ".join(f"{k} {v:.1f} s" for k, v in last.pages.items())),
+    ]
+    for error in errors:
+        log(f"  ERRO NA TELA: {error}")
+    if errors:
+        figures[-1].note += f"; {len(errors)} erro(s) na tela: {errors[0][:120]}"
+    return figures
+
+
+def measure_sync(log) -> list[Figure]:
+    script = ROOT / "benchmarks" / "sync_bench.py"
+    if not script.exists():
+        return [Figure("sincronização completa (Airtable local)", "%", None, "≥ 90% de 500 reg/s", False,
+                       note="benchmarks/sync_bench.py ainda não existe")]
+    done = subprocess.run([sys.executable, str(script), "--json"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=1800)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        note = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["sem saída"]
+        return [Figure("sincronização completa (Airtable local)", "%", None, "≥ 90% de 500 reg/s", False,
+                       note=f"sync_bench falhou: {note[0][:200]}")]
+    result = json.loads(lines[-1])
+    log(f"  sync: {result}")
+    share = result["share_of_ceiling"]
+    return [
+        Figure("sincronização completa: fração do teto de 500 reg/s", "%", share, "≥ 90%", share >= 0.90,
+               note=f"{result['customers']} clientes em {result['sync_seconds']} s, "
+                    f"{result['records_per_second']} reg/s, {result['requests']} requisições, "
+                    f"{result['rate_limited_429']} × 429"),
+        Figure("sincronização incremental sem mudanças: requisições", "",
+               result["incremental_unchanged_requests"], "= 1",
+               result["incremental_unchanged_requests"] == 1),
+    ]
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def table(figures: list[Figure]) -> str:
+    header = ("medida", "mediana", "orçamento", "atendido")
+    rows = [(f.name, f.shown(), f.budget or "—",
+             "—" if f.met is None else ("sim" if f.met else "NÃO")) for f in figures]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
+    return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
+
+
+def markdown(result: dict) -> str:
+    """The results as the README shows them."""
+    info = result["machine"]
+    lines = [
+        f"Measured {result['date'][:10]} on {info['nproc']} cores ({info['cpu']}), {info['ram_gib']} GiB RAM,"
+        f" Python {info['python']}; load average at start {info['load_average_at_start'][0]};"
+        f" {result['size']:,} customers (seed {result['seed']}), median of {result['runs']} runs"
+        f" ({result['starts']} dashboard starts).",
+        "",
+        "| figure | median | budget | met | note |",
+        "|---|---|---|---|---|",
+    ]
+    for row in result["figures"]:
+        figure = Figure(**row)
+        met = "—" if figure.met is None else ("yes" if figure.met else "**no**")
+        lines.append(f"| {figure.name} | {figure.shown()} | {figure.budget or '—'} | {met} | {figure.note} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--size", type=int, default=100_000)
+    options.add_argument("--seed", type=int, default=7)
+    options.add_argument("--runs", type=int, default=7, help="timed runs per in-process figure")
+    options.add_argument("--starts", type=int, default=5, help="dashboard starts in the browser")
+    options.add_argument("--skip", default="", help="comma list of: browser, sync")
+    options.add_argument("--no-fail", action="store_true", help="exit 0 even when a budget is missed")
+    options.add_argument("--markdown", action="store_true",
+                         help="print the last results (bench-results/latest.json) as a Markdown table")
+    args = options.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads((RESULTS / "latest.json").read_text())))
+        return 0
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    RESULTS.mkdir(exist_ok=True)
+    started = datetime.now(UTC)
+    info = machine()
+    log(f"Máquina: {info['nproc']} núcleos, {info['cpu']}, {info['ram_gib']} GiB; "
+        f"carga {info['load_average_at_start']}")
+    db = ensure_base(args.size, args.seed, log)
+    from services.store.sqlite import SqliteStore
+
+    now = datetime.fromisoformat(SqliteStore(db).get_meta("demo_now"))
+    figures: list[Figure] = []
+    sections: list[tuple[str, Callable[[], list[Figure]]]] = []
+    state: dict[str, object] = {}
+
+    def frame_section() -> list[Figure]:
+        found, state["data"] = measure_frame(db, args.runs, log)
+        return found
+
+    def segment_section() -> list[Figure]:
+        found, state["lists"] = measure_segments(state["data"], now, args.runs, log)
+        return found
+
+    sections = [
+        ("quadro", frame_section),
+        ("busca", lambda: measure_lookup(state["data"], args.runs, log)),
+        ("segmentos", segment_section),
+        ("métricas", lambda: measure_metrics(state["data"], now, args.runs, log)),
+        ("exportações", lambda: measure_exports(state["lists"], args.runs, log)),
+    ]
+    if "browser" not in skip:
+        sections.append(("painel", lambda: measure_browser(db, args.starts, now, log)))
+    if "sync" not in skip:
+        sections.append(("sync", lambda: measure_sync(log)))
+    for title, section in sections:
+        log(f"{title}…")
+        try:
+            figures.extend(section())
+        except Exception as error:  # noqa: BLE001 - one broken section must not hide the others
+            traceback.print_exc()
+            figures.append(Figure(f"{title}: falhou", "", None, "medir", False,
+                                  note=f"{type(error).__name__}: {error}"[:300]))
+
+    print(table(figures))
+    budgeted = [f for f in figures if f.met is not None]
+    missed = [f for f in budgeted if not f.met]
+    print(f"\n{len(budgeted) - len(missed)} de {len(budgeted)} orçamentos atendidos"
+          f" ({args.size} clientes, seed {args.seed}, {args.runs} execuções por medida,"
+          f" {args.starts} inícios do painel).")
+    result = {
+        "date": started.isoformat(timespec="seconds"),
+        "machine": info,
+        "size": args.size,
+        "seed": args.seed,
+        "runs": args.runs,
+        "starts": args.starts,
+        "figures": [asdict(f) for f in figures],
+        "all_met": not missed,
+    }
+    (RESULTS / "latest.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    if missed and not args.no_fail:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
