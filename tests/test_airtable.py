@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,8 +153,14 @@ def test_bad_phone_and_unknown_store_write_nothing(base: Base, store):
 
 
 def test_two_writers_at_the_same_moment_never_lose_an_interest(base: Base, store, tmp_path: Path):
-    """50 rounds of two programs (own client, own mirror) recording different products at once."""
-    other = base.store(tmp_path / "other.db")
+    """50 rounds of two programs (own client, own mirror) recording different products at once.
+
+    The read-back waits at least 0.1 s (1.5 s against Airtable), so a loaded test machine
+    does not stretch the other writer's read-to-write gap past it.
+    """
+    policy = replace(FAST, settle_seconds=0.1)
+    store, other = base.store(tmp_path / "one.db", policy), base.store(tmp_path / "other.db", policy)
+    sync(store)
     sync(other)
     customer_id = store.find(JARDINS, phone_of(3)).id
     rounds = 50

@@ -164,9 +164,10 @@ class ClientPolicy:
         network_retries: retries of a read or an idempotent write after a dropped connection or a 5xx.
         retry_backoff: seconds before the first such retry (doubles each time).
         write_attempts: write + read-back rounds of one recording before it is reported as not saved.
-        settle_seconds: pause between a write and its read-back. A concurrent writer that read
-            the record before our write lands its stale copy within its own read-to-write gap;
-            reading back after a longer pause sees that overwrite, so it is merged again.
+        settle_seconds: least pause between a write and its read-back (it grows to three
+            times our own read-to-write time). A concurrent writer that read the record before
+            our write lands its stale copy within its own read-to-write gap; reading back after
+            a longer pause sees that overwrite, so it is merged again.
     """
 
     rate: int | None = 5
@@ -827,6 +828,7 @@ class AirtableStore(SqliteStore):
                 schema: Schema) -> Customer:
         tenant = self._tenant_value(store, schema)
         table = self.client.table(schema.customers)
+        read_at = time.monotonic()
         fresh = self._locate(store, e164, schema)
         expected: list[str] = list(products)
         for attempt in range(self.client.policy.write_attempts):
@@ -850,7 +852,11 @@ class AirtableStore(SqliteStore):
                     fresh = None
                     continue
             expected = merge_history(expected, after.interests_all)
-            time.sleep(self.client.policy.settle_seconds)
+            # Another writer's read-to-write gap is about ours: wait well past it, so a stale
+            # copy it writes after our write has landed before we read back.
+            gap = time.monotonic() - read_at
+            time.sleep(max(self.client.policy.settle_seconds, 3 * gap))
+            read_at = time.monotonic()
             back = table.get(record_id)
             saved = parse_interests((back.get("fields") or {}).get(schema.name("interests_all")))
             if not missing_items(expected, saved):
