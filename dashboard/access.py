@@ -124,7 +124,9 @@ def gate() -> Viewer:
     who = viewer()
     if not who.permitted:
         _no_access(who.email)
-    if not who.admin and not who.rules.allowed(who.email, _all_stores()):
+    stores = _all_stores()
+    # An empty base (an Airtable mirror before its first sync) has nothing to hide yet.
+    if not who.admin and stores and not who.rules.allowed(who.email, stores):
         _no_access(who.email, "As lojas do seu e-mail não existem nesta base.")
     with st.sidebar:
         st.caption("Conectado como")

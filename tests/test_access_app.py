@@ -149,6 +149,18 @@ def test_manager_whose_stores_are_missing_from_the_data_gets_no_access(db: Path)
     assert at.title[0].value == "Sem acesso"
 
 
+def test_a_manager_passes_the_gate_of_an_empty_base_so_a_first_sync_can_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "empty.db"
+    SqliteStore(path).set_meta("source", "test")
+    monkeypatch.setenv("VITRINE_DB", str(path))
+    at = app(signed_in("ana@vitrine.com.br")).run()
+    assert not at.exception
+    assert "Sem acesso" not in [t.value for t in at.title]
+    assert any("0 clientes" in c.value for c in at.sidebar.caption)
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_manager_sees_only_their_store_on_every_page(db: Path, page: str) -> None:
     at = app(signed_in("ana@vitrine.com.br")).run()
