@@ -499,20 +499,20 @@ def _matched(
     r_count = np.bincount(r_cid, minlength=n)
     h_count = np.bincount(h_cid, minlength=n)
     total = r_count + h_count
-    start = np.cumsum(total) - total
-    pids = np.empty(int(total.sum()), dtype=np.int64)
+    # Where each customer's run starts in the list's own row order.
+    by_row = np.zeros(m, dtype=np.int64)
+    listed = np.flatnonzero(row_of >= 0)
+    by_row[row_of[listed]] = total[listed]
+    start = np.zeros(n, dtype=np.int64)
+    start[listed] = (np.cumsum(by_row) - by_row)[row_of[listed]]
+    pids = np.empty(int(by_row.sum()), dtype=np.int64)
     r_rank = np.arange(len(r_cid)) - (np.cumsum(r_count) - r_count)[r_cid]
     pids[start[r_cid] + r_count[r_cid] - 1 - r_rank] = r_pid
     h_rank = np.arange(len(h_cid)) - (np.cumsum(h_count) - h_count)[h_cid]
     pids[start[h_cid] + r_count[h_cid] + h_count[h_cid] - 1 - h_rank] = h_pid
-    # Customers of the list in frame order, then in the list's own order.
-    cids = np.flatnonzero(row_of >= 0)
-    by_cid = _join_lists(total[cids], titles.take(pa.array(pids)))
-    to_row = np.empty(m, dtype=np.int64)
-    to_row[row_of[cids]] = np.arange(len(cids))
-    joined = by_cid.take(pa.array(to_row))
+    joined = _join_lists(by_row, titles.take(pa.array(pids)))
     top = np.full(m, -1, dtype=np.int64)
-    has = cids[total[cids] > 0]
+    has = listed[total[listed] > 0]
     top[row_of[has]] = pids[start[has]]
     return joined, top
 
