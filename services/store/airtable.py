@@ -340,7 +340,7 @@ def _translate(exc: requests.HTTPError, base_id: str, blocks: int) -> AirtableEr
     if status == 401:
         return AuthError(
             "O Airtable recusou o token (401). Confira AIRTABLE_API_KEY: o token pode estar"
-            " errado, expirado ou revogado. Os dados mostrados são os da última sincronização."
+            " errado, expirado ou revogado. A cópia local continua com os dados da última sincronização."
         )
     if status == 403:
         return PermissionDenied(
@@ -368,8 +368,8 @@ def _translate(exc: requests.HTTPError, base_id: str, blocks: int) -> AirtableEr
         return missing_field(match.group(1) if match else "?", table or "Customers")
     if status >= 500:
         return ServerError(
-            f"O Airtable está instável (erro {status}). Os dados mostrados são os da última"
-            " sincronização; tente de novo em instantes."
+            f"O Airtable está instável (erro {status}); tente de novo em instantes. A cópia local"
+            " continua com os dados da última sincronização."
         )
     detail = f" {error_type}" if error_type else ""
     text = f": {message}" if message else ""
@@ -381,11 +381,11 @@ def _unreachable(exc: Exception, endpoint: object, policy: ClientPolicy) -> Unre
     if isinstance(exc, requests.Timeout):
         return Unreachable(
             f"O Airtable ({host}) não respondeu a tempo (limite de {policy.timeout[1]:.0f} s)."
-            " Os dados mostrados são os da última sincronização."
+            " A cópia local continua com os dados da última sincronização."
         )
     return Unreachable(
         f"Sem conexão com o Airtable ({host}): verifique a rede (ou AIRTABLE_ENDPOINT_URL)."
-        " Os dados mostrados são os da última sincronização."
+        " A cópia local continua com os dados da última sincronização."
     )
 
 

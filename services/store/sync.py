@@ -279,7 +279,7 @@ def _incremental(store: AirtableStore, notify: ProgressFn, now: Callable[[], dat
     deleted: set[str] = set()
     if swept is not None:
         deleted = store.record_ids() - swept - {str(row["id"]) for row in rows}
-    notify(Progress("gravando", pages.done, expected, "Gravando a cópia local…"))
+    notify(Progress("gravando", pages.done, None, "Gravando a cópia local…"))
     store.apply_mirror_changes(rows, deleted, stores, products, {
         **meta,
         "sync_cursor": _precise(started),
