@@ -19,6 +19,8 @@ from services.store.airtable import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    RequestRejected,
+    ServerError,
     Unreachable,
     UnsupportedField,
     detect_schema,
@@ -304,6 +306,23 @@ def test_pyairtable_default_would_have_given_up(fake: FakeAirtable):  # noqa: F8
     base.fake.inject(status=429, times=None)
     with pytest.raises(requests.exceptions.RetryError):
         base.fake.api(TOKEN).table(base.base_id, "Customers").first()
+
+
+def test_other_422_is_reported_with_airtables_reason(base: Base, store):
+    base.fake.inject(status=422, times=1, body={"error": {
+        "type": "INVALID_FILTER_BY_FORMULA", "message": "The formula for filtering records is invalid"}})
+    with pytest.raises(RequestRejected) as caught:
+        sync(store)
+    assert str(caught.value).startswith("O Airtable recusou a requisição (422 INVALID_FILTER_BY_FORMULA)")
+    assert caught.value.error_type == "INVALID_FILTER_BY_FORMULA"
+
+
+def test_server_errors_are_retried_then_reported(base: Base, store):
+    base.fake.inject(status=503, times=2)
+    assert sync(store).requests == 3  # two 503s, then the answer
+    base.fake.inject(status=502, times=None)
+    with pytest.raises(ServerError, match="instável"):
+        sync(store)
 
 
 def test_every_request_has_a_timeout(base: Base, tmp_path: Path):
