@@ -150,3 +150,31 @@ def test_a_first_sync_that_fails_says_why_and_shows_no_demo(base: Base, monkeypa
     at.sidebar.button(key="fonte_tentar").click().run()
     assert not at.exception and not at.sidebar.error
     assert "45 clientes" in sidebar_text(at)
+
+
+def record_from_the_clientes_page(at: AppTest, phone: str, products: str) -> AppTest:
+    at.text_input(key="clientes_query").input(phone).run()
+    at.text_input(key="clientes_record_products").input(products)
+    return at.button(key="FormSubmitter:clientes_record_form-Registrar interesse").click().run()
+
+
+def test_an_interest_recorded_on_screen_is_written_to_airtable(base: Base, monkeypatch, local_app: Path):
+    point_at(base, monkeypatch)
+    at = record_from_the_clientes_page(open_app(), "(11) 98000-0003", "Royal Oak")
+    assert not at.exception
+    assert "Interesse registrado" in at.success[0].value
+    customer = SqliteStore(local_app).find(STORES[0], "(11) 98000-0003")
+    fields = base.fields(customer.id)
+    assert fields["interests_all"][-1] == "Royal Oak"  # a multiple select, written as a list
+    assert customer.interests_all[-1] == "Royal Oak"  # and the mirror row at once
+
+
+def test_a_write_that_fails_is_reported_on_screen(base: Base, monkeypatch, local_app: Path):
+    point_at(base, monkeypatch)
+    at = open_app()
+    base.fake.inject(status=403, times=None, method="PATCH")
+    at = record_from_the_clientes_page(at, "(11) 98000-0003", "Royal Oak")
+    assert not at.exception
+    assert "não tem permissão" in at.error[0].value
+    assert "Royal Oak" not in SqliteStore(local_app).find(STORES[0], "(11) 98000-0003").interests_all
+    assert TOKEN not in screen(at)
