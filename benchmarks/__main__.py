@@ -47,7 +47,7 @@ class Figure:
 
     def shown(self) -> str:
         if self.median is None:
-            return "não medido"
+            return "not measured"
         if self.unit == "ms":
             return f"{self.median:.1f} ms" if self.median < 100 else f"{self.median:.0f} ms"
         if self.unit == "s":
@@ -146,19 +146,19 @@ def measure_frame(db: Path, runs: int, log) -> tuple[list[Figure], object]:
 
     times, data = timed(cold, max(1, min(runs, 3)), warmup=0)
     figures.append(Figure(
-        "montagem do quadro de clientes (ler o SQLite + build), sem snapshot", "s",
+        "customer frame built from SQLite (read + build), no snapshot", "s",
         statistics.median(times) / 1000, runs=[t / 1000 for t in times],
-        note="uma vez por versão dos dados; o processo seguinte lê o snapshot"))
+        note="once per data version; later processes read the snapshot"))
     key = snapshot.full_key(store.data_key())
     path = snapshot.snapshot_path(db)
     if snapshot.load(path, key) is None:
         snapshot.save(data, path, key)
     times, loaded = timed(lambda: snapshot.load(path, key), runs)
-    figures.append(Figure("leitura do snapshot do quadro", "ms", statistics.median(times), runs=times,
-                          note=f"{path.stat().st_size / 1e6:.0f} MB em disco"))
-    log(f"  quadro: {len(loaded.customers)} clientes, {len(loaded.history_items)} itens de histórico "
-        f"(média {loaded.customers['depth'].mean():.1f}), {len(loaded.products)} produtos, "
-        f"{loaded.customers['store'].nunique()} lojas")
+    figures.append(Figure("customer frame read from its snapshot", "ms", statistics.median(times), runs=times,
+                          note=f"{path.stat().st_size / 1e6:.0f} MB on disk"))
+    log(f"  frame: {len(loaded.customers)} customers, {len(loaded.history_items)} history items "
+        f"(mean {loaded.customers['depth'].mean():.1f}), {len(loaded.products)} products, "
+        f"{loaded.customers['store'].nunique()} stores")
     return figures, loaded
 
 
@@ -192,18 +192,18 @@ def measure_lookup(data, runs: int, log) -> list[Figure]:
     phone_times = run_all(phone_queries)
     name_times = run_all(name_queries)
     found = customers.search(data, phone_queries[0], stores=stores, index=index)
-    assert picks["id"].iloc[0] in set(found["id"]), "a busca por telefone não achou o cliente"
+    assert picks["id"].iloc[0] in set(found["id"]), "the phone lookup missed the customer"
     cid = int(found["cid"].iloc[0])
     profile_times, _ = timed(lambda: customers.profile(data, cid, datetime.now(UTC)), runs)
-    log(f"  busca: {len(phone_queries)} telefones como '{phone_queries[0]}', "
-        f"{len(name_queries)} nomes como '{name_queries[0]}'")
+    log(f"  lookup: {len(phone_queries)} phones like '{phone_queries[0]}', "
+        f"{len(name_queries)} names like '{name_queries[0]}'")
     return [
-        budget_ms("busca por telefone (formatado, com o índice da versão)", phone_times, 50,
-                  "mediana de 20 telefones"),
-        budget_ms("busca por parte do nome", name_times, 50, "mediana de 20 nomes, ex. 'mari silv'"),
-        Figure("índice de busca (uma vez por versão dos dados)", "ms", statistics.median(index_times),
+        budget_ms("lookup by phone (formatted, with the version's search index)", phone_times, 50,
+                  "median of 20 phones"),
+        budget_ms("lookup by partial name", name_times, 50, "median of 20 names, e.g. 'mari silv'"),
+        Figure("search index (once per data version)", "ms", statistics.median(index_times),
                runs=index_times),
-        Figure("ficha do cliente (profile)", "ms", statistics.median(profile_times), runs=profile_times),
+        Figure("customer card (profile)", "ms", statistics.median(profile_times), runs=profile_times),
     ]
 
 
@@ -226,24 +226,24 @@ def measure_segments(data, now: datetime, runs: int, log) -> tuple[list[Figure],
         slow_rows = [(i, tier, ", ".join(matched)) for i, tier, matched in slow]
         same = fast_rows == slow_rows
         ratio = statistics.median(naive_times) / statistics.median(times)
-        log(f"  segmento '{term}' (all): {built.counts} em {statistics.median(times):.0f} ms; "
-            f"ingênuo {statistics.median(naive_times):.0f} ms; mesma lista: {same}")
-        figures.append(budget_ms(f"segmento '{term}', escopo all (build_list)", times, 150,
-                                 f"{built.total} linhas"))
-        figures.append(Figure(f"segmento '{term}', ingênuo (linha a linha, item a item)", "ms",
+        log(f"  segment '{term}' (all): {built.counts} in {statistics.median(times):.0f} ms; "
+            f"naive {statistics.median(naive_times):.0f} ms; same list: {same}")
+        figures.append(budget_ms(f"segment rebuild '{term}', scope all (build_list)", times, 150,
+                                 f"{built.total} rows"))
+        figures.append(Figure(f"segment '{term}', naive (row by row, item by item)", "ms",
                               statistics.median(naive_times), runs=naive_times))
-        figures.append(Figure(f"segmento '{term}': ganho sobre o ingênuo", "x", ratio, "≥ 20×",
+        figures.append(Figure(f"segment '{term}': speed-up over naive", "x", ratio, "≥ 20×",
                               ratio >= 20 and same,
-                              note="" if same else "LISTAS DIFERENTES: a razão não vale"))
+                              note="" if same else "DIFFERENT LISTS: the ratio does not count"))
         lists[term] = built
     # The first list of a data version also computes what every later one reuses (brands).
     fresh = CustomerData(data.customers, data.recent_items, data.history_items, data.products)
     first, _ = timed(lambda: build_list(fresh, PRESETS["estoque"].segment_for(["Rolex"]), now), 1, 0)
-    figures.append(Figure("primeira lista de uma versão dos dados (Rolex, calcula as marcas)", "ms",
+    figures.append(Figure("first list of a data version (Rolex; computes per-customer brands)", "ms",
                           first[0], runs=first))
     segment = PRESETS["reengajamento"].segment
     times, built = timed(lambda: build_list(data, segment, now), runs)
-    figures.append(budget_ms("preset Reengajamento (sem termos)", times, 150, f"{built.total} linhas"))
+    figures.append(budget_ms("re-engagement preset (no terms)", times, 150, f"{built.total} rows"))
     lists["reengajamento"] = built
     return figures, lists
 
@@ -265,13 +265,13 @@ def measure_metrics(data, now: datetime, runs: int, log) -> list[Figure]:
         == {k: v.covered for k, v in report.stores.items()}
     )
     ratio = statistics.median(naive_times) / statistics.median(times)
-    log(f"  métricas: cobertura {report.total.coverage:.1%}, ingênuo igual: {same}")
+    log(f"  metrics: coverage {report.total.coverage:.1%}, naive equal: {same}")
     insight_times, _ = timed(lambda: insights.compute(data), max(3, runs // 2))
     return [
-        budget_ms("métricas (metrics.compute)", times, 300),
-        Figure("métricas, ingênuo (linha a linha)", "ms", statistics.median(naive_times), runs=naive_times),
-        Figure("métricas: ganho sobre o ingênuo", "x", ratio, note="" if same else "RESULTADOS DIFERENTES"),
-        budget_ms("insights (jornadas, tendências, pares)", insight_times, 1000),
+        budget_ms("metrics (metrics.compute)", times, 300),
+        Figure("metrics, naive (row by row)", "ms", statistics.median(naive_times), runs=naive_times),
+        Figure("metrics: speed-up over naive", "x", ratio, note="" if same else "DIFFERENT RESULTS"),
+        budget_ms("insights (journeys, trending, pairs)", insight_times, 1000),
     ]
 
 
@@ -286,10 +286,10 @@ def measure_exports(lists: dict, runs: int, log) -> list[Figure]:
     rows = rows.head(20_000)
     csv_times, csv_bytes = timed(lambda: to_csv(rows), runs)
     xlsx_times, xlsx_bytes = timed(lambda: to_xlsx(rows), max(3, runs // 2))
-    log(f"  exportações: CSV {len(csv_bytes) / 1e6:.1f} MB, XLSX {len(xlsx_bytes) / 1e6:.1f} MB")
+    log(f"  exports: CSV {len(csv_bytes) / 1e6:.1f} MB, XLSX {len(xlsx_bytes) / 1e6:.1f} MB")
     return [
-        budget_ms("exportação CSV, 20.000 linhas", csv_times, 1000),
-        budget_ms("exportação XLSX, 20.000 linhas", xlsx_times, 1000),
+        budget_ms("CSV export, 20,000 rows", csv_times, 1000),
+        budget_ms("XLSX export, 20,000 rows", xlsx_times, 1000),
     ]
 
 
@@ -303,51 +303,52 @@ def measure_browser(db: Path, starts: int, now: datetime, log) -> list[Figure]:
     pinned = now.isoformat()
     (cold,) = measure(db, 1, now=pinned, log=log)
     key = snapshot.full_key(SqliteStore(db).data_key())
-    assert snapshot.load(snapshot.snapshot_path(db), key) is not None, "o painel não gravou o snapshot"
+    saved = snapshot.load(snapshot.snapshot_path(db), key)
+    assert saved is not None, "the dashboard did not save the snapshot"
     warm = measure(db, starts, now=pinned, log=log)
     times = [run.first_page_s for run in warm]
     last = warm[-1]
     peak = last.peak_rss_mb
     errors = [e for run in [cold, *warm] for e in run.errors]
     figures = [
-        Figure("painel: do início do processo à primeira página pronta (navegador)", "s",
+        Figure("dashboard: process start to first page ready (browser)", "s",
                statistics.median(times), "≤ 3 s", statistics.median(times) <= 3.0, times,
-               "snapshot presente (todo início depois do primeiro de cada versão dos dados)"),
-        Figure("painel: primeiro início após mudança dos dados (sem snapshot)", "s", cold.first_page_s,
+               "snapshot present (every start after the first of a data version)"),
+        Figure("dashboard: first start after a data change (no snapshot)", "s", cold.first_page_s,
                runs=[cold.first_page_s],
-               note=f"monta o quadro e grava o snapshot; pico {cold.first_page_peak_mb or 0:.0f} MB"),
-        Figure("painel: pico de memória (VmHWM) após visitar todas as páginas", "MB", peak,
+               note=f"builds the frame and saves the snapshot; peak {cold.first_page_peak_mb or 0:.0f} MB"),
+        Figure("dashboard: peak memory (VmHWM) after visiting every page", "MB", peak,
                "≤ 600 MB", peak is not None and peak <= 600,
                note="; ".join(f"{k} {v:.1f} s" for k, v in last.pages.items())),
     ]
     for error in errors:
-        log(f"  ERRO NA TELA: {error}")
+        log(f"  ERROR ON SCREEN: {error}")
     if errors:
-        figures[-1].note += f"; {len(errors)} erro(s) na tela: {errors[0][:120]}"
+        figures[-1].note += f"; {len(errors)} error(s) on screen: {errors[0][:120]}"
     return figures
 
 
 def measure_sync(log) -> list[Figure]:
     script = ROOT / "benchmarks" / "sync_bench.py"
     if not script.exists():
-        return [Figure("sincronização completa (Airtable local)", "%", None, "≥ 90% de 500 reg/s", False,
-                       note="benchmarks/sync_bench.py ainda não existe")]
+        return [Figure("full sync (local Airtable)", "%", None, "≥ 90% of 500 rec/s", False,
+                       note="benchmarks/sync_bench.py does not exist yet")]
     done = subprocess.run([sys.executable, str(script), "--json"], cwd=ROOT, capture_output=True,
                           text=True, timeout=1800)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:
-        note = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["sem saída"]
-        return [Figure("sincronização completa (Airtable local)", "%", None, "≥ 90% de 500 reg/s", False,
-                       note=f"sync_bench falhou: {note[0][:200]}")]
+        note = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        return [Figure("full sync (local Airtable)", "%", None, "≥ 90% of 500 rec/s", False,
+                       note=f"sync_bench failed: {note[0][:200]}")]
     result = json.loads(lines[-1])
     log(f"  sync: {result}")
     share = result["share_of_ceiling"]
     return [
-        Figure("sincronização completa: fração do teto de 500 reg/s", "%", share, "≥ 90%", share >= 0.90,
-               note=f"{result['customers']} clientes em {result['sync_seconds']} s, "
-                    f"{result['records_per_second']} reg/s, {result['requests']} requisições, "
+        Figure("full sync: share of the 500 rec/s ceiling", "%", share, "≥ 90%", share >= 0.90,
+               note=f"{result['customers']} customers in {result['sync_seconds']} s, "
+                    f"{result['records_per_second']} rec/s, {result['requests']} requests, "
                     f"{result['rate_limited_429']} × 429"),
-        Figure("sincronização incremental sem mudanças: requisições", "",
+        Figure("unchanged incremental sync: requests", "",
                result["incremental_unchanged_requests"], "= 1",
                result["incremental_unchanged_requests"] == 1),
     ]
@@ -357,9 +358,9 @@ def measure_sync(log) -> list[Figure]:
 
 
 def table(figures: list[Figure]) -> str:
-    header = ("medida", "mediana", "orçamento", "atendido")
+    header = ("figure", "median", "budget", "met")
     rows = [(f.name, f.shown(), f.budget or "—",
-             "—" if f.met is None else ("sim" if f.met else "NÃO")) for f in figures]
+             "—" if f.met is None else ("yes" if f.met else "NO")) for f in figures]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
     return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
@@ -406,8 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     started = datetime.now(UTC)
     info = machine()
-    log(f"Máquina: {info['nproc']} núcleos, {info['cpu']}, {info['ram_gib']} GiB; "
-        f"carga {info['load_average_at_start']}")
+    log(f"Machine: {info['nproc']} cores, {info['cpu']}, {info['ram_gib']} GiB; "
+        f"load {info['load_average_at_start']}")
     db = ensure_base(args.size, args.seed, log)
     from services.store.sqlite import SqliteStore
 
@@ -425,14 +426,14 @@ def main(argv: list[str] | None = None) -> int:
         return found
 
     sections = [
-        ("quadro", frame_section),
-        ("busca", lambda: measure_lookup(state["data"], args.runs, log)),
-        ("segmentos", segment_section),
-        ("métricas", lambda: measure_metrics(state["data"], now, args.runs, log)),
-        ("exportações", lambda: measure_exports(state["lists"], args.runs, log)),
+        ("frame", frame_section),
+        ("lookup", lambda: measure_lookup(state["data"], args.runs, log)),
+        ("segments", segment_section),
+        ("metrics", lambda: measure_metrics(state["data"], now, args.runs, log)),
+        ("exports", lambda: measure_exports(state["lists"], args.runs, log)),
     ]
     if "browser" not in skip:
-        sections.append(("painel", lambda: measure_browser(db, args.starts, now, log)))
+        sections.append(("dashboard", lambda: measure_browser(db, args.starts, now, log)))
     if "sync" not in skip:
         sections.append(("sync", lambda: measure_sync(log)))
     for title, section in sections:
@@ -441,15 +442,15 @@ def main(argv: list[str] | None = None) -> int:
             figures.extend(section())
         except Exception as error:  # noqa: BLE001 - one broken section must not hide the others
             traceback.print_exc()
-            figures.append(Figure(f"{title}: falhou", "", None, "medir", False,
+            figures.append(Figure(f"{title}: failed", "", None, "measure", False,
                                   note=f"{type(error).__name__}: {error}"[:300]))
 
     print(table(figures))
     budgeted = [f for f in figures if f.met is not None]
     missed = [f for f in budgeted if not f.met]
-    print(f"\n{len(budgeted) - len(missed)} de {len(budgeted)} orçamentos atendidos"
-          f" ({args.size} clientes, seed {args.seed}, {args.runs} execuções por medida,"
-          f" {args.starts} inícios do painel).")
+    print(f"\n{len(budgeted) - len(missed)} of {len(budgeted)} budgets met"
+          f" ({args.size} customers, seed {args.seed}, {args.runs} runs per figure,"
+          f" {args.starts} dashboard starts).")
     result = {
         "date": started.isoformat(timespec="seconds"),
         "machine": info,

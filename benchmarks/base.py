@@ -43,11 +43,11 @@ def ensure_base(size: int, seed: int, log=print) -> Path:
     started = time.perf_counter()
     now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     store = SqliteStore(path)
-    log(f"Gerando a base de {size} clientes (seed {seed}) em {path} …")
+    log(f"Generating the base of {size} customers (seed {seed}) in {path}…")
     generate(store, size, seed, now=now)
     deepen(store, seed, now)
     store.set_meta("bench_ready", "1")
-    log(f"Base pronta em {time.perf_counter() - started:.0f} s.")
+    log(f"Base ready in {time.perf_counter() - started:.0f} s.")
     return path
 
 

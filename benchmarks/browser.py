@@ -113,11 +113,11 @@ def vm_hwm_mb(pid: int) -> float | None:
 def _wait_for_port(port: int, process: subprocess.Popen, deadline: float) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"streamlit saiu com código {process.returncode}")
+            raise RuntimeError(f"streamlit exited with code {process.returncode}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.05):
             return
         time.sleep(0.01)
-    raise TimeoutError("streamlit não abriu a porta")
+    raise TimeoutError("streamlit did not open its port")
 
 
 def _visible_errors(page) -> list[str]:
@@ -163,7 +163,7 @@ def run_dashboard(
                 except Exception as error:  # noqa: BLE001 - reported, the run goes on
                     shot = ROOT / "bench-results" / f"visit-{title}.png"
                     page.screenshot(path=str(shot), full_page=True)
-                    result.errors.append(f"{title}: {type(error).__name__} (tela em {shot})")
+                    result.errors.append(f"{title}: {type(error).__name__} (screenshot {shot})")
                     continue
                 result.pages[title] = time.monotonic() - t0
                 result.errors.extend(f"{title}: {e}" for e in _visible_errors(page))
@@ -200,8 +200,8 @@ def measure(db: Path, runs: int, now: str | None = None, log=print) -> list[Star
         try:
             for i in range(runs):
                 result = run_dashboard(db, browser, visit_pages=i == runs - 1, now=now, log=log)
-                log(f"  início do painel, execução {i + 1}: {result.first_page_s:.2f} s"
-                    f" (pico {result.first_page_peak_mb or 0:.0f} MB na primeira página)")
+                log(f"  dashboard start {i + 1}: {result.first_page_s:.2f} s"
+                    f" (peak {result.first_page_peak_mb or 0:.0f} MB at the first page)")
                 results.append(result)
         finally:
             browser.close()
