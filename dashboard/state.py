@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 
+import pyarrow as pa
 import streamlit as st
 
 from dashboard import access
@@ -16,6 +17,11 @@ from services.interests import Customer, now_utc, parse_time
 from services.store.sqlite import SqliteStore
 
 STORE_KEY = "app_stores"
+
+# Arrow's default allocator (mimalloc) keeps what a 100,000-customer list frees for reuse, so
+# every page's temporaries add up in the process's peak; the system allocator hands them back
+# (60 MB lower peak over the pages, same speed: `make bench`).
+pa.set_memory_pool(pa.system_memory_pool())
 # A fixed reference time (ISO 8601) instead of the clock: demos frozen in time, and tests.
 NOW_ENV = "VITRINE_NOW"
 
