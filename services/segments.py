@@ -333,17 +333,22 @@ def build_list(
     n = len(customers)
     now_ns = _utc(now).value
     # What does not depend on the segment is computed once per frame (every control change reuses it).
-    products, (r_cid, r_pos, r_pid), (h_cid, h_pos, h_pid) = data.derived("segments.items", _items_of)
+    products = data.derived("segments.items", _items_of)[0]
 
     # Tiers: terms are matched once per distinct product, then joined through the long tables.
     primary = np.zeros(n, dtype=bool)
     secondary = np.zeros(n, dtype=bool)
     if segment.terms:
         hit = np.append(terms_mask(list(segment.terms), products).to_numpy(bool), False)
-        r_hit = np.flatnonzero(hit[r_pid])
-        primary[r_cid[r_hit]] = True
-        h_hit = np.flatnonzero(hit[h_pid]) if segment.scope == "all" else np.zeros(0, dtype=np.int64)
-        secondary[h_cid[h_hit]] = True
+        # Each customer's products once, in the order a list shows them (``_display_of``).
+        d_cid, d_pid, d_recent = data.derived("segments.display", _display_of)
+        d_hit = hit[d_pid]
+        if segment.scope != "all":
+            d_hit &= d_recent
+        hits = np.flatnonzero(d_hit)
+        hit_cid = d_cid[hits]
+        primary[hit_cid[d_recent[hits]]] = True
+        secondary[hit_cid] = True
         secondary &= ~primary
     else:
         primary[:] = True
@@ -396,13 +401,8 @@ def build_list(
     titles = _text(products["title"])
     brand_names = _text(products["brand"])
     if segment.terms and m:
-        # A product in both lists shows once, through `interests`: its history copy goes.
-        h_hit = h_hit[~data.derived("segments.history_in_recent", _history_in_recent)[h_hit]]
-        matched, top = _matched(
-            (r_cid[r_hit], r_pos[r_hit], r_pid[r_hit]),
-            (h_cid[h_hit], h_pos[h_hit], h_pid[h_hit]),
-            row_of, m, titles,
-        )
+        listed = row_of[hit_cid] >= 0
+        matched, top = _matched(hit_cid[listed], d_pid[hits[listed]], chosen, n, titles)
     else:
         matched, top = _text([""] * m), np.full(m, -1, dtype=np.int64)
     every_brands, every_top_brands = data.derived("segments.brands", _brands_of)
@@ -477,60 +477,68 @@ def _dates(last_ns: np.ndarray, known: np.ndarray, now: datetime) -> pd.Series:
                      dtype=pd.ArrowDtype(pa.date32()))
 
 
-def _matched(
-    recent: tuple[np.ndarray, np.ndarray, np.ndarray],
-    history: tuple[np.ndarray, np.ndarray, np.ndarray],
-    row_of: np.ndarray,
-    m: int,
-    titles: pa.Array,
-) -> tuple[pa.Array, np.ndarray]:
-    """Per row: the matching products, most recent first, and the product row of the first.
+def _display_of(data: CustomerData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every customer's products in the order a list shows them: ``(cid, pid, from_recent)``.
 
-    An item of ``interests`` is more recent than any other (by its place there,
-    the newest last); the rest follow by their place in the history. ``history``
-    holds no product that ``recent`` holds for the same customer (the caller drops
-    those copies: ``_history_in_recent``).
+    Customers in frame order; for each, the items of ``interests`` newest first (the most
+    recent of all), then the other items of the history newest first. A product in both
+    lists shows once, through ``interests``.
     """
-    n = len(row_of)
-    r_cid, r_pid = _grouped(*recent, row_of)
-    h_cid, h_pid = _grouped(*history, row_of)
+    _, (r_cid, r_pos, r_pid), (h_cid, h_pos, h_pid) = data.derived("segments.items", _items_of)
+    others = ~data.derived("segments.history_in_recent", _history_in_recent)
+    r_cid, r_pid = _grouped(r_cid, r_pos, r_pid)
+    h_cid, h_pid = _grouped(h_cid[others], h_pos[others], h_pid[others])
+    n = len(data.customers)
     # Each customer's entries are contiguous and oldest first: place them newest first,
     # `interests` before the history, without sorting.
     r_count = np.bincount(r_cid, minlength=n)
     h_count = np.bincount(h_cid, minlength=n)
     total = r_count + h_count
-    # Where each customer's run starts in the list's own row order.
-    by_row = np.zeros(m, dtype=np.int64)
-    listed = np.flatnonzero(row_of >= 0)
-    by_row[row_of[listed]] = total[listed]
-    start = np.zeros(n, dtype=np.int64)
-    start[listed] = (np.cumsum(by_row) - by_row)[row_of[listed]]
-    pids = np.empty(int(by_row.sum()), dtype=np.int64)
-    r_rank = np.arange(len(r_cid)) - (np.cumsum(r_count) - r_count)[r_cid]
-    pids[start[r_cid] + r_count[r_cid] - 1 - r_rank] = r_pid
-    h_rank = np.arange(len(h_cid)) - (np.cumsum(h_count) - h_count)[h_cid]
-    pids[start[h_cid] + r_count[h_cid] + h_count[h_cid] - 1 - h_rank] = h_pid
-    joined = _join_lists(by_row, titles.take(pa.array(pids)))
-    top = np.full(m, -1, dtype=np.int64)
-    has = listed[total[listed] > 0]
-    top[row_of[has]] = pids[start[has]]
-    return joined, top
+    start = np.cumsum(total) - total
+    at_r = start[r_cid] + r_count[r_cid] - 1 - (np.arange(len(r_cid)) - (np.cumsum(r_count) - r_count)[r_cid])
+    at_h = (start[h_cid] + r_count[h_cid] + h_count[h_cid] - 1
+            - (np.arange(len(h_cid)) - (np.cumsum(h_count) - h_count)[h_cid]))
+    cid = np.empty(int(total.sum()), dtype=np.int64)
+    pid = np.empty_like(cid)
+    from_recent = np.zeros(len(cid), dtype=bool)
+    cid[at_r], pid[at_r], from_recent[at_r] = r_cid, r_pid, True
+    cid[at_h], pid[at_h] = h_cid, h_pid
+    return cid, pid, from_recent
 
 
-def _grouped(
-    cid: np.ndarray, pos: np.ndarray, pid: np.ndarray, row_of: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """``cid`` and ``pid`` of the entries whose customer is on the list, by customer then place."""
-    keep = row_of[cid] >= 0
-    cid, pos, pid = cid[keep], pos[keep], pid[keep]
+def _grouped(cid: np.ndarray, pos: np.ndarray, pid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``cid`` and ``pid`` by customer then place (the long tables come sorted: ``frame.build``)."""
     if len(cid) > 1:
         span = int(pos.max()) + 1
         key = cid * span + pos
-        # The long tables come sorted (``frame.build``); anything else is sorted here.
         if not (key[1:] > key[:-1]).all():
             order = np.argsort(key, kind="stable")
             cid, pid = cid[order], pid[order]
     return cid, pid
+
+
+def _matched(
+    cid: np.ndarray, pid: np.ndarray, chosen: np.ndarray, n: int, titles: pa.Array
+) -> tuple[pa.Array, np.ndarray]:
+    """Per row of the list: the matching products, most recent first, and the product row of the first.
+
+    ``cid``/``pid`` are the matching entries of the listed customers in ``_display_of`` order
+    (grouped by customer, most recent first); ``chosen`` the customers in list order.
+    """
+    m = len(chosen)
+    count = np.bincount(cid, minlength=n)
+    by_row = count[chosen]
+    row_start = np.cumsum(by_row) - by_row
+    start = np.zeros(n, dtype=np.int64)
+    start[chosen] = row_start
+    rank = np.arange(len(cid)) - (np.cumsum(count) - count)[cid]
+    pids = np.empty(len(cid), dtype=np.int64)
+    pids[start[cid] + rank] = pid
+    joined = _join_lists(by_row, titles.take(pa.array(pids)))
+    top = np.full(m, -1, dtype=np.int64)
+    has = by_row > 0
+    top[has] = pids[row_start[has]]
+    return joined, top
 
 
 def _brands(
