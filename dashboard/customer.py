@@ -130,7 +130,7 @@ def card(profile: Profile, ctx: Context) -> None:
             st.markdown(f"**Histórico completo** ({number(profile.depth)} produtos, na ordem em que "
                         "apareceram)")
             st.dataframe(history_table(profile), hide_index=True, width="stretch",
-                         height=min(38 + 35 * max(len(profile.history), 1), 388),
+                         height=min(38 + 35 * max(len(profile.history), 1), 738),
                          key="clientes_history")
         if profile.problems:
             st.caption("Registro com problemas de dados: " + plain("; ".join(profile.problems)))

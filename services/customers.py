@@ -23,9 +23,11 @@ from services.catalog import (
 )
 from services.frame import DUPLICATE, NINTH_DIGIT, CustomerData, build
 from services.interests import (
+    DEPTH_LABELS,
     RECENT_LIMIT,
     Customer,
     InvalidBatch,
+    depth_segment,
     iso,
     normalize_phone,
     phone_key,
@@ -34,15 +36,6 @@ from services.interests import (
 )
 from services.store.base import CustomerRepository
 
-# Depth segments (SPEC §5): the length of the history.
-EARLY = "early"
-DEVELOPING = "developing"
-SERIOUS = "serious"
-DEPTH_LABELS = {
-    EARLY: "início (menos de 3 interesses)",
-    DEVELOPING: "em desenvolvimento (3 a 10)",
-    SERIOUS: "comprador sério (mais de 10)",
-}
 QUIET_DAYS = 7
 INACTIVE_DAYS = 60
 MIN_PHONE_DIGITS = 4
@@ -56,16 +49,6 @@ SEARCH_COLUMNS = ("cid", "id", "name", "phone", "phone_raw", "store", "last_inte
 
 class InvalidQuery(ValueError):
     """A search that cannot find anyone: empty, or too short to be a phone or a name."""
-
-
-def depth_segment(depth: int) -> str:
-    """The depth segment of a history length: ``early`` < 3, ``developing`` 3–10, ``serious`` > 10.
-
-    Example: ``depth_segment(11) == "serious"``
-    """
-    if depth < 3:
-        return EARLY
-    return DEVELOPING if depth <= 10 else SERIOUS
 
 
 # --- Search ----------------------------------------------------------------------

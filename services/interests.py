@@ -12,6 +12,34 @@ from functools import lru_cache
 import phonenumbers
 
 RECENT_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class DepthSegment:
+    """A depth segment of SPEC §5: customers by the length of their history."""
+
+    key: str
+    label: str
+    range: str
+    low: int
+    high: float
+
+
+EARLY, DEVELOPING, SERIOUS = "early", "developing", "serious"
+DEPTH_SEGMENTS: tuple[DepthSegment, ...] = (
+    DepthSegment(EARLY, "inicial", "menos de 3", 0, 2),
+    DepthSegment(DEVELOPING, "em desenvolvimento", "3 a 10", 3, 10),
+    DepthSegment(SERIOUS, "comprador sério", "mais de 10", 11, float("inf")),
+)
+DEPTH_LABELS = {segment.key: f"{segment.label} ({segment.range})" for segment in DEPTH_SEGMENTS}
+
+
+def depth_segment(depth: int) -> str:
+    """The depth segment of a history length: ``early`` < 3, ``developing`` 3–10, ``serious`` > 10.
+
+    Example: ``depth_segment(11) == "serious"``
+    """
+    return next(segment.key for segment in DEPTH_SEGMENTS if depth <= segment.high)
 _SPLIT = re.compile(r"[,\r\n]+")
 _SPACES = re.compile(r"\s+")
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from services.frame import CustomerData
+from services.interests import DEPTH_SEGMENTS
 
 COVERAGE = "coverage"
 RECENCY = "recency"
@@ -64,12 +65,6 @@ METRICS: Mapping[str, Metric] = {
     ),
 }
 
-# Depth segments of SPEC §5: (key, label, range shown, lowest depth, highest depth).
-DEPTH_SEGMENTS: tuple[tuple[str, str, str, int, float], ...] = (
-    ("early", "inicial", "< 3", 0, 2),
-    ("developing", "em desenvolvimento", "3–10", 3, 10),
-    ("serious", "sério", "> 10", 11, np.inf),
-)
 
 # Recency buckets over whole days since the last interaction: (label, from day, to day).
 RECENCY_BUCKETS: tuple[tuple[str, int, float], ...] = (
@@ -161,13 +156,13 @@ def depth_segment(depths: pd.Series) -> pd.Series:
     """The Portuguese depth segment (SPEC §5) of each history length.
 
     Example: depths ``[2, 3, 10, 11]`` give ``inicial, em desenvolvimento,
-    em desenvolvimento, sério``.
+    em desenvolvimento, comprador sério``.
     """
     values = depths.to_numpy()
     labels = np.select(
-        [values <= high for _, _, _, _, high in DEPTH_SEGMENTS],
-        [label for _, label, _, _, _ in DEPTH_SEGMENTS],
-        default=DEPTH_SEGMENTS[-1][1],
+        [values <= segment.high for segment in DEPTH_SEGMENTS],
+        [segment.label for segment in DEPTH_SEGMENTS],
+        default=DEPTH_SEGMENTS[-1].label,
     )
     return pd.Series(labels, index=depths.index, dtype=object)
 
@@ -298,13 +293,13 @@ def _coverage_by_month(created: pd.Series, covered: np.ndarray) -> pd.DataFrame:
 
 def _depth_segments(depths: np.ndarray) -> pd.DataFrame:
     counts = np.array(
-        [((depths >= low) & (depths <= high)).sum() for _, _, _, low, high in DEPTH_SEGMENTS],
+        [((depths >= seg.low) & (depths <= seg.high)).sum() for seg in DEPTH_SEGMENTS],
         dtype=np.int64,
     )
     return pd.DataFrame({
-        "segment": [key for key, *_ in DEPTH_SEGMENTS],
-        "label": [label for _, label, *_ in DEPTH_SEGMENTS],
-        "range": [shown for _, _, shown, *_ in DEPTH_SEGMENTS],
+        "segment": [segment.key for segment in DEPTH_SEGMENTS],
+        "label": [segment.label for segment in DEPTH_SEGMENTS],
+        "range": [segment.range for segment in DEPTH_SEGMENTS],
         "customers": counts,
         "share": _share(counts, len(depths)),
     })

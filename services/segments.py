@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from services import xlsx
 from services.catalog import terms_mask
 from services.frame import CustomerData
-from services.interests import product_key
+from services.interests import DEPTH_SEGMENTS, product_key
 
 Scope = Literal["recent", "all"]
 SCOPES: tuple[str, ...] = ("recent", "all")
@@ -200,20 +200,15 @@ def default_templates(segment: Segment) -> Templates:
 
 # --- Depth segments ------------------------------------------------------------
 
-DEPTH_SEGMENTS: Mapping[str, tuple[str, int | None, int | None]] = {
-    "early": ("início (menos de 3)", None, 2),
-    "developing": ("em desenvolvimento (3 a 10)", 3, 10),
-    "serious": ("comprador sério (mais de 10)", 11, None),
-}
-
-
 def depth_segment(depth: np.ndarray | pd.Series | Sequence[int]) -> np.ndarray:
-    """The depth segment of each history length: ``early`` < 3, ``developing`` 3–10, ``serious`` > 10.
+    """The depth segment key of each history length (``interests.DEPTH_SEGMENTS``).
 
     Example: ``depth_segment([0, 3, 11]).tolist() == ["early", "developing", "serious"]``.
     """
     values = np.asarray(depth, dtype=np.int64)
-    return np.where(values < 3, "early", np.where(values <= 10, "developing", "serious")).astype(object)
+    keys = np.select([values <= segment.high for segment in DEPTH_SEGMENTS],
+                     [segment.key for segment in DEPTH_SEGMENTS], default=DEPTH_SEGMENTS[-1].key)
+    return keys.astype(object)
 
 
 # --- Campaign list --------------------------------------------------------------

@@ -10,12 +10,8 @@ import pytest
 
 from services.access import AccessDenied
 from services.customers import (
-    DEVELOPING,
-    EARLY,
-    SERIOUS,
     InvalidQuery,
     SearchIndex,
-    depth_segment,
     parse_batch,
     profile,
     record_interest,
@@ -23,7 +19,7 @@ from services.customers import (
 )
 from services.demo import generate
 from services.frame import NINTH_DIGIT, build
-from services.interests import InvalidBatch, record_batch
+from services.interests import DEVELOPING, EARLY, SERIOUS, InvalidBatch, depth_segment, record_batch
 from services.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)

@@ -150,13 +150,13 @@ def test_depth_histogram_counts_customers_per_depth():
     )
     histogram = report.depth_histogram
     assert histogram[["depth", "customers"]].values.tolist() == [[2, 2], [11, 1]]
-    assert histogram["segment"].tolist() == ["inicial", "sério"]
+    assert histogram["segment"].tolist() == ["inicial", "comprador sério"]
 
 
 def test_depth_segments_follow_the_spec_edges():
     report = report_of(*(with_history(i, d, 1) for i, d in enumerate((1, 2, 3, 10, 11))))
     segments = report.depth_segments.set_index("label")["customers"].to_dict()
-    assert segments == {"inicial": 2, "em desenvolvimento": 2, "sério": 1}
+    assert segments == {"inicial": 2, "em desenvolvimento": 2, "comprador sério": 1}
     assert report.depth_segments["share"].sum() == pytest.approx(1.0)
 
 
