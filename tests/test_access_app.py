@@ -10,6 +10,7 @@ from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from services.store.sqlite import SqliteStore
+from tests.apptext import screen
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -68,22 +69,6 @@ def app(user: dict | None = None, access: dict | None = ACCESS) -> AppTest:
     return at
 
 
-def screen(at: AppTest) -> str:
-    """Everything the run drew, as text (element protos and dataframe values)."""
-    parts: list[str] = []
-
-    def walk(node: object) -> None:
-        children = getattr(node, "children", None)
-        if isinstance(children, dict):
-            for child in children.values():
-                proto = getattr(child, "proto", None)
-                if proto is not None:
-                    parts.append(str(proto))
-                walk(child)
-
-    walk(at._tree)
-    parts.extend(frame.value.to_string() for frame in at.dataframe)
-    return "\n".join(parts)
 
 
 def signed_in(email: str) -> dict:

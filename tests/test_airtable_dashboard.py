@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from services.store.sqlite import SqliteStore
 from tests.airtable_helpers import STORES, TOKEN, Base, make_base
+from tests.apptext import screen
 from tests.fake_airtable import FakeAirtable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,22 +56,6 @@ def open_app(secrets: dict | None = None) -> AppTest:
     return at.run()
 
 
-def screen(at: AppTest) -> str:
-    """Everything the run drew, as text."""
-    parts: list[str] = []
-
-    def walk(node: object) -> None:
-        children = getattr(node, "children", None)
-        if isinstance(children, dict):
-            for child in children.values():
-                proto = getattr(child, "proto", None)
-                if proto is not None:
-                    parts.append(str(proto))
-                walk(child)
-
-    walk(at._tree)
-    parts.extend(frame.value.to_string() for frame in at.dataframe)
-    return "\n".join(parts)
 
 
 def sidebar_text(at: AppTest) -> str:

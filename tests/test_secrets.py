@@ -21,6 +21,7 @@ from services.store.airtable import AirtableStore, ClientPolicy
 from services.store.base import StoreError
 from services.store.sync import last_error, run_cli, sync
 from tests.airtable_helpers import FAST, STORES, make_base, phone_of
+from tests.apptext import screen
 from tests.fake_airtable import FakeAirtable
 
 TOKEN = "patLEAKCHECK0042.7f3a9c2e5b1d4f6a8c0e2b4d6f8a0c1e3b5d7f9a"
@@ -174,23 +175,6 @@ def dashboard(fake: FakeAirtable, base_id: str, token: str = TOKEN):
     return at
 
 
-def screen(at) -> str:
-    """Everything the run drew (element protos, dataframes, session state), as text."""
-    parts: list[str] = []
-
-    def walk(node: object) -> None:
-        children = getattr(node, "children", None)
-        if isinstance(children, dict):
-            for child in children.values():
-                proto = getattr(child, "proto", None)
-                if proto is not None:
-                    parts.append(str(proto))
-                walk(child)
-
-    walk(at._tree)
-    parts.extend(frame.value.to_string() for frame in at.dataframe)
-    parts.extend(f"{key}={value!r}" for key, value in at.session_state.items())
-    return "\n".join(parts)
 
 
 def test_the_dashboard_on_airtable_never_shows_the_token(
@@ -199,12 +183,12 @@ def test_the_dashboard_on_airtable_never_shows_the_token(
     base = make_base(fake, customers=12)
     at = dashboard(fake, base.base_id).run()
     assert not at.exception
-    assert "Airtable" in screen(at)
-    seen = [screen(at)]
+    assert "Airtable" in screen(at, session_state=True)
+    seen = [screen(at, session_state=True)]
     for page in PAGES:
         at.switch_page(f"../pages/{page}.py").run()
         assert not at.exception
-        seen.append(screen(at))
+        seen.append(screen(at, session_state=True))
     # (A 429 storm is covered above: the dashboard's own policy waits Airtable's 30 s blocks.)
     for fault in ({"status": 500, "times": None}, {"status": 403, "times": None},
                   {"drop": True, "times": None}):
@@ -213,7 +197,7 @@ def test_the_dashboard_on_airtable_never_shows_the_token(
         fake.clear_faults()
         assert not at.exception
         assert at.warning, fault
-        seen.append(screen(at))
+        seen.append(screen(at, session_state=True))
     assert_no_token_anywhere(tmp_path, logs, *seen)
 
 
@@ -225,6 +209,6 @@ def test_a_wrong_token_on_the_first_visit_is_an_error_without_the_token(
     at = dashboard(fake, base.base_id, token=wrong).run()
     assert not at.exception
     assert at.error and "401" in at.error[0].value
-    text = screen(at)
+    text = screen(at, session_state=True)
     assert_no_token_anywhere(tmp_path, logs, text)
     assert wrong not in text and wrong.split(".")[1][:16] not in text
