@@ -28,7 +28,7 @@ _DAY = 86_400.0
 
 def records(data: CustomerData) -> list[dict[str, object]]:
     """The customers as plain records (what the JavaScript holds), with Python datetimes."""
-    frame = data.customers[["id", "store", "name", "phone", "recent", "history", "opt_out"]]
+    frame = data.customers[["id", "store", "name", "phone", "phone_key", "recent", "history", "opt_out"]]
     rows = frame.to_dict("records")
     for row, last, created in zip(
         rows, data.customers["last_interaction"], data.customers["created_at"], strict=True
@@ -67,6 +67,7 @@ def segment(
     """The campaign list as ``(id, tier, matched titles)`` rows, row by row and item by item."""
     terms = [product_key(t) for t in seg.terms]
     rows = []
+    best: dict[tuple[object, object], tuple[tuple[object, ...], tuple[object, ...]]] = {}
     for order, customer in enumerate(customers):
         recent, history = customer["recent"], customer["history"]
         tier = None
@@ -110,7 +111,17 @@ def segment(
                     seen.add(key)
                     matched.append(catalog.get(key, (item,))[0])
         stamp = last.timestamp() if last is not None else float("-inf")
-        rows.append((tier != "primary", -stamp, order, customer["id"], tier, matched))
+        rank = (tier != "primary", -stamp, -len(history), order)
+        # One row per WhatsApp number of a store: the best of the records sharing it.
+        number = (customer["store"], customer["phone_key"])
+        if customer["phone_key"] is not None and number in best:
+            if rank >= best[number][0]:
+                continue
+            rows.remove(best[number][1])
+        row = (tier != "primary", -stamp, order, customer["id"], tier, matched)
+        if customer["phone_key"] is not None:
+            best[number] = (rank, row)
+        rows.append(row)
     rows.sort(key=lambda row: row[:3])
     return [(row[3], row[4], row[5]) for row in rows]
 

@@ -43,6 +43,7 @@ EXCLUSION_SHORT = {
     "invalid_phone": "Sem telefone válido",
     "recently_active": "Em conversa agora",
     "other_store": "De outra loja",
+    "duplicate_phone": "Mesmo WhatsApp",
 }
 
 

@@ -34,12 +34,17 @@ COLUMNS: tuple[str, ...] = (
 PLACEHOLDERS: tuple[str, ...] = ("first_name", "name", "product", "brand", "brands", "store")
 
 # The order is the order of precedence: a customer is counted once, under the first.
-EXCLUSION_REASONS: tuple[str, ...] = ("opted_out", "invalid_phone", "recently_active", "other_store")
+# ``duplicate_phone`` comes last: of the records of one store that share a WhatsApp number
+# (the same phone key) and pass every other rule, only the best stays on the list.
+EXCLUSION_REASONS: tuple[str, ...] = (
+    "opted_out", "invalid_phone", "recently_active", "other_store", "duplicate_phone",
+)
 EXCLUSION_LABELS: Mapping[str, str] = {
     "opted_out": "pediram para não receber mensagens",
     "invalid_phone": "sem telefone válido",
     "recently_active": "em conversa (dentro da janela de silêncio)",
     "other_store": "de outra loja",
+    "duplicate_phone": "mesmo WhatsApp de outro cliente da lista",
 }
 TIER_LABELS: Mapping[str, str] = {PRIMARY: "principal", SECONDARY: "secundário"}
 
@@ -309,6 +314,11 @@ def build_list(
     Customers with no ``last_interaction`` are not in a conversation we know of:
     they are never inside the quiet window, and they count as inactive.
 
+    Records of one store that share a WhatsApp number (``phone_key``: the same
+    phone, or a Brazilian mobile with and without the ninth digit) and pass every
+    other rule make one row: primary over secondary, then the most recent
+    interaction, then the larger depth; the others count as ``duplicate_phone``.
+
     Args:
         data: the customer frame, already limited to the stores the user may see.
         segment: who the campaign is for.
@@ -380,7 +390,10 @@ def build_list(
     excluded: dict[str, int] = {}
     for reason in EXCLUSION_REASONS:
         idx = np.flatnonzero(left)
-        out = reason_applies(reason, idx) if len(idx) else np.zeros(0, dtype=bool)
+        if reason == "duplicate_phone":
+            out = _duplicate_phones(data, idx, primary, known, last_ns, depth)
+        else:
+            out = reason_applies(reason, idx) if len(idx) else np.zeros(0, dtype=bool)
         excluded[reason] = int(out.sum())
         left[idx[out]] = False
 
@@ -430,6 +443,42 @@ def build_list(
     rows.index = pd.Index(customers["id"].iloc[chosen], name="id")
     counts = {PRIMARY: int(is_primary.sum()), SECONDARY: int(m - is_primary.sum())}
     return CampaignList(rows=rows, excluded=excluded, counts=counts, segment=segment)
+
+
+def _phone_numbers(data: CustomerData) -> np.ndarray:
+    """One code per (store, phone key) of each customer; -1 without a phone key."""
+    customers = data.customers
+    stores, _ = pd.factorize(customers["store"])
+    keys, uniques = pd.factorize(customers["phone_key"])
+    numbers = stores.astype(np.int64) * (len(uniques) + 1) + keys
+    numbers[(keys < 0) | (stores < 0)] = -1
+    return numbers
+
+
+def _duplicate_phones(
+    data: CustomerData, idx: np.ndarray, primary: np.ndarray, known: np.ndarray,
+    last_ns: np.ndarray, depth: np.ndarray,
+) -> np.ndarray:
+    """Which of the rows ``idx`` (positions, ascending) repeat a WhatsApp number of their store.
+
+    Of the rows of one store that share a phone key, the one kept is primary
+    over secondary, then the most recent ``last_interaction`` (unknown is the
+    oldest), then the larger depth, then the first record; the others are True.
+    """
+    out = np.zeros(len(idx), dtype=bool)
+    if len(idx) < 2:
+        return out
+    numbers = data.derived("segments.phone_numbers", _phone_numbers)[idx]
+    at = np.flatnonzero(numbers >= 0)
+    rows = idx[at]
+    recency = np.where(known[rows], -last_ns[rows], np.iinfo(np.int64).max)
+    # lexsort: the last key is the first compared; ``at`` keeps the record order in a tie.
+    order = np.lexsort((at, -depth[rows], recency, ~primary[rows], numbers[at]))
+    grouped = numbers[at][order]
+    repeated = np.zeros(len(order), dtype=bool)
+    repeated[1:] = grouped[1:] == grouped[:-1]
+    out[at[order]] = repeated
+    return out
 
 
 def _items_of(data: CustomerData) -> tuple[pd.DataFrame, tuple, tuple]:

@@ -193,8 +193,73 @@ def test_each_left_out_reason_is_counted_once_under_the_first_that_applies():
     # "shallow" is opted out and of another store, and passes the depth filter: opted out.
     assert result.excluded == {
         "opted_out": 2, "invalid_phone": 1, "recently_active": 1, "other_store": 1,
+        "duplicate_phone": 0,
     }
     assert tuple(result.excluded) == EXCLUSION_REASONS
+
+
+SUBMARINER = {"interests": ["Submariner"], "interests_all": ["Submariner"]}
+
+
+def test_a_ninth_digit_pair_in_one_store_gives_one_row_and_one_duplicate_phone():
+    data = frame(
+        record("new", phone="+5511987654321", last_interaction=days_ago(20), **SUBMARINER),
+        record("old", phone="+551187654321", last_interaction=days_ago(40), **SUBMARINER),
+    )
+    result = build_list(data, Segment(("Submariner",)), NOW)
+    assert list(result.rows.index) == ["new"]
+    assert result.excluded["duplicate_phone"] == 1
+
+
+def test_an_exact_duplicate_phone_in_one_store_gives_one_row_and_one_duplicate_phone():
+    data = frame(
+        record("shallow", phone="+5511987654321", **SUBMARINER),
+        record("deep", phone="+5511987654321", interests=["Submariner"],
+               interests_all=["Datejust", "Submariner"]),
+    )
+    result = build_list(data, Segment(("Submariner",)), NOW)
+    # Same tier and date: the larger depth stays.
+    assert list(result.rows.index) == ["deep"]
+    assert result.excluded["duplicate_phone"] == 1
+    assert result.total == 1 and result.counts == {"primary": 1, "secondary": 0}
+
+
+def test_the_same_phone_in_two_stores_is_kept_in_each_store_list():
+    data = frame(
+        record("a", store="Loja A", phone="+5511987654321", **SUBMARINER),
+        record("b", store="Loja B", phone="+551187654321", **SUBMARINER),
+    )
+    both = build_list(data, Segment(("Submariner",)), NOW)
+    assert set(both.rows.index) == {"a", "b"}
+    assert both.excluded["duplicate_phone"] == 0
+    for store, id_ in (("Loja A", "a"), ("Loja B", "b")):
+        alone = build_list(data, Segment(("Submariner",), stores=(store,)), NOW)
+        assert list(alone.rows.index) == [id_]
+        assert alone.excluded == {**dict.fromkeys(EXCLUSION_REASONS, 0), "other_store": 1}
+
+
+def test_the_primary_record_wins_over_a_more_recent_secondary_one_with_the_same_phone():
+    data = frame(
+        record("hot", phone="+5511987654321", last_interaction=days_ago(50), **SUBMARINER),
+        record("warm", phone="+551187654321", last_interaction=days_ago(10),
+               interests=["Datejust"], interests_all=["Submariner", "Datejust"]),
+    )
+    result = build_list(data, Segment(("Submariner",), scope="all"), NOW)
+    assert list(result.rows.index) == ["hot"]
+    assert list(result.rows["tier"]) == ["primary"]
+    assert result.excluded["duplicate_phone"] == 1
+
+
+def test_an_opted_out_duplicate_is_not_counted_as_duplicate_phone_and_does_not_shadow():
+    data = frame(
+        # The better record by every rank, but opted out: the other one stays.
+        record("left", phone="+5511987654321", opt_out=True, last_interaction=days_ago(10),
+               **SUBMARINER),
+        record("stays", phone="+551187654321", last_interaction=days_ago(60), **SUBMARINER),
+    )
+    result = build_list(data, Segment(("Submariner",)), NOW)
+    assert list(result.rows.index) == ["stays"]
+    assert result.excluded == {**dict.fromkeys(EXCLUSION_REASONS, 0), "opted_out": 1}
 
 
 def test_customers_outside_the_filters_are_not_counted_as_left_out():
@@ -595,10 +660,11 @@ def _reference(data, segment, now):
     from collections import Counter
 
     from services.catalog import terms_mask
-    from services.interests import product_key
+    from services.interests import phone_key, product_key
     from services.segments import E164
 
     products = data.products
+    best: dict[tuple[str, str], tuple[tuple[object, ...], str]] = {}
     hits = set(products.index[terms_mask(list(segment.terms), products)]) if segment.terms else set()
     day = timedelta(days=1)
     rows, excluded = {}, dict.fromkeys(EXCLUSION_REASONS, 0)
@@ -629,6 +695,17 @@ def _reference(data, segment, now):
         elif segment.stores and c.store not in segment.stores:
             excluded["other_store"] += 1
         else:
+            # One row per WhatsApp number of a store: primary, then the most recent
+            # interaction, then the deepest history, then the first record.
+            stamp = float("inf") if age is None else age.total_seconds()
+            rank = (tier != "primary", stamp, -c.depth, c.Index)
+            number = (c.store, phone_key(c.phone))
+            if number in best:
+                excluded["duplicate_phone"] += 1
+                if rank >= best[number][0]:
+                    continue
+                del rows[best[number][1]]
+            best[number] = (rank, c.id)
             newest_recent = [k for k in reversed(recent) if k in hits]
             if segment.scope == "all":
                 newest_recent += [k for k in reversed(history) if k in hits and k not in recent]
@@ -752,6 +829,8 @@ def test_list_invariants_hold_for_any_base():
             assert stamps.isna().tolist() == sorted(stamps.isna().tolist())
         if segment.quiet_days:
             assert (table["days_since"].dropna() >= segment.quiet_days).all()
+        numbers = customers.loc[table.index, ["store", "phone_key"]]
+        assert not numbers.duplicated().any()
 
     check()
 

@@ -11,7 +11,7 @@ from services.segments import EXCLUSION_REASONS, PRESETS, Segment, Templates, bu
 
 TIERS = ("Principal (interesse recente)", "Secundário (interesse antigo)", "Total na lista")
 REASONS = dict(zip(EXCLUSION_REASONS, ("Pediram para sair", "Sem telefone válido", "Em conversa agora",
-                                       "De outra loja"), strict=True))
+                                       "De outra loja", "Mesmo WhatsApp"), strict=True))
 
 
 def metrics(at) -> dict[str, str]:
