@@ -6,30 +6,15 @@ import pandas as pd
 import pytest
 
 from services import insights
-from services.frame import build
+from tests.records import frame_of as data_of
+from tests.records import raw_record as record
 
 ROLEX = ["Submariner", "Datejust", "Daytona", "Explorer", "GMT-Master II"]
 PATEK = ["Nautilus 5711", "Aquanaut", "Calatrava", "Twenty-4", "Golden Ellipse"]
 
 
-def record(n: int, history: list[str], recent: list[str] | None = None, **fields: object):
-    base: dict[str, object] = {
-        "id": f"rec{n}",
-        "store": "Jardins",
-        "phone": f"+5511987654{n:03d}",
-        "name": f"Cliente {n}",
-        "interests": history[-5:] if recent is None else recent,
-        "interests_all": history,
-        "created_at": "2026-01-10T10:00:00Z",
-        "last_interaction": "2026-02-20T10:00:00Z",
-        "opt_out": False,
-    }
-    base.update(fields)
-    return base
 
 
-def data_of(*records: dict[str, object]):
-    return build(pd.DataFrame(list(records)))
 
 
 # --- journeys ------------------------------------------------------------------

@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from services import frame, quality
-from services.frame import build
-
-
-def record(n: int, **fields: object) -> dict[str, object]:
-    base: dict[str, object] = {
-        "id": f"rec{n}",
-        "store": "Jardins",
-        "phone": f"+5511987654{n:03d}",
-        "name": f"Cliente {n}",
-        "interests": ["Submariner"],
-        "interests_all": ["Submariner"],
-        "created_at": "2026-01-10T10:00:00Z",
-        "last_interaction": "2026-02-20T10:00:00Z",
-        "opt_out": False,
-    }
-    base.update(fields)
-    return base
-
-
-def data_of(*records: dict[str, object]):
-    return build(pd.DataFrame(list(records)))
+from tests.records import frame_of as data_of
+from tests.records import raw_record as record
 
 
 def messy_data():
