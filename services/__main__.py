@@ -49,24 +49,22 @@ class _Parser(argparse.ArgumentParser):
 # --- arguments -----------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"não é um número inteiro: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"deve ser pelo menos 1: {text}")
-    return value
+def _at_least(minimum: int, refusal: str):
+    """An argparse type: a whole number of at least ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"não é um número inteiro: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{refusal}: {text}")
+        return value
+
+    return parse
 
 
-def _whole(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"não é um número inteiro: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"não pode ser negativo: {text}")
-    return value
+_positive = _at_least(1, "deve ser pelo menos 1")
+_whole = _at_least(0, "não pode ser negativo")
 
 
 def _moment(text: str) -> datetime:

@@ -281,6 +281,14 @@ def normalize_phone(raw: str, region: str = "BR") -> str | None:
     return None
 
 
+def require_phone(raw: str) -> str:
+    """``normalize_phone``, or ``InvalidPhone`` with a message for the screen."""
+    e164 = normalize_phone(raw)
+    if e164 is None:
+        raise InvalidPhone(f"Telefone inválido: {raw!r}")
+    return e164
+
+
 def _is_br_mobile_without_ninth(e164: str) -> bool:
     # +55 DD NNNNNNNN with a mobile first digit (6–9) became +55 DD 9NNNNNNNN in 2016.
     if not (e164.startswith("+55") and len(e164) == 13 and e164[5] in "6789"):

@@ -23,7 +23,6 @@ from services.catalog import JEWELRY, UNKNOWN, WATCH, resolve_title
 from services.config import AirtableSettings
 from services.interests import (
     Customer,
-    InvalidPhone,
     apply_event,
     dedupe,
     iso,
@@ -35,6 +34,7 @@ from services.interests import (
     parse_time,
     phone_key,
     product_key,
+    require_phone,
     split_raw,
 )
 from services.interests import InvalidBatch as InvalidBatch
@@ -797,9 +797,7 @@ class AirtableStore(SqliteStore):
     def record(
         self, store: str, phone: str, batch: Sequence[str], at: datetime, name: str | None = None
     ) -> Customer:
-        e164 = normalize_phone(phone)
-        if e164 is None:
-            raise InvalidPhone(f"Telefone inválido: {phone!r}")
+        e164 = require_phone(phone)
         products = dedupe(split_raw(list(batch)))
         if not products:
             raise InvalidBatch("Nenhum produto informado.")

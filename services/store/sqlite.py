@@ -18,13 +18,13 @@ from services.catalog import Resolution
 from services.frame import RAW_COLUMNS
 from services.interests import (
     Customer,
-    InvalidPhone,
     apply_event,
     iso,
     normalize_phone,
     parse_interests,
     parse_time,
     phone_key,
+    require_phone,
 )
 from services.store.base import CustomerRepository, StoreError, UnknownStore
 
@@ -210,9 +210,7 @@ class SqliteStore(CustomerRepository):
         return {key: price for key, price in rows if price}
 
     def find(self, store: str, phone: str) -> Customer | None:
-        e164 = normalize_phone(phone)
-        if e164 is None:
-            raise InvalidPhone(f"Telefone inválido: {phone!r}")
+        e164 = require_phone(phone)
         with self.connect() as db:
             row = self._find_row(db, store, phone_key(e164))
         return _customer(row) if row else None
@@ -231,9 +229,7 @@ class SqliteStore(CustomerRepository):
     def record(
         self, store: str, phone: str, batch: Sequence[str], at: datetime, name: str | None = None
     ) -> Customer:
-        e164 = normalize_phone(phone)
-        if e164 is None:
-            raise InvalidPhone(f"Telefone inválido: {phone!r}")
+        e164 = require_phone(phone)
         if store not in self.stores():
             raise UnknownStore(f"Loja desconhecida: {store}")
         with self.connect() as db:
