@@ -15,13 +15,16 @@ import pandas as pd
 from services.catalog import Resolution, resolve_products
 from services.interests import (
     RECENT_LIMIT,
+    Customer,
     dedupe,
     normalize_phone,
     parse_time,
     phone_key,
     product_key,
+    repaired_history,
     split_raw,
 )
+from services.records import raw_of
 
 T = TypeVar("T")
 RAW_COLUMNS = (
@@ -191,7 +194,7 @@ def _build(raw: pd.DataFrame, catalog: Mapping[str, Resolution] | None) -> Custo
         if len(recent) > RECENT_LIMIT:
             problems.append(OVER_LIMIT)
         if not r_set <= h_set:
-            history = dedupe([*history, *recent])
+            history = repaired_history(recent, history)
             h_keys = [product_key(item) for item in history]
             problems.append(LEGACY)
         if history and max(map(len, history)) > LONG_ITEM:
@@ -362,3 +365,54 @@ def _flag_duplicate_phones(customers: pd.DataFrame) -> None:
     for idx in sizes[sizes > 1].index:
         reason = NINTH_DIGIT if distinct[idx] > 1 else DUPLICATE
         customers.at[idx, "problems"] = [*customers.at[idx, "problems"], reason]
+
+
+def with_customer(
+    data: CustomerData, customer: Customer, catalog: dict[str, Resolution] | None = None
+) -> CustomerData:
+    """``data`` with one saved customer put in, as a full rebuild of the store would read it.
+
+    After an in-store note only one record changed; reading every customer again costs
+    seconds at 100,000. The customer's old row (same id), if any, goes and the saved
+    record comes last, where the store's ``INSERT OR REPLACE`` puts it too.
+
+    Args:
+        data: the frame of every store before the write.
+        customer: the customer as ``record`` returned it.
+        catalog: the base's products, to resolve a title the frame does not know yet.
+
+    Returns:
+        A new ``CustomerData``; ``data`` is not changed.
+    """
+    one = build(pd.DataFrame([raw_of(customer)]), catalog)
+    old = data.customers
+    keep = (old["id"] != customer.id).to_numpy()
+    kept_ids = np.flatnonzero(keep)
+    row = one.customers
+    twins = [p for i in np.flatnonzero(~keep) for p in old.at[i, "problems"] if p in (DUPLICATE, NINTH_DIGIT)]
+    if twins:
+        row = row.copy()
+        row.at[0, "problems"] = [*row.at[0, "problems"], *dict.fromkeys(twins)]
+    customers = pd.concat([old.iloc[kept_ids], row], ignore_index=True)
+    renumber = np.full(len(old), -1, dtype=np.int64)
+    renumber[kept_ids] = np.arange(len(kept_ids))
+    last = len(kept_ids)
+
+    def long(items: pd.DataFrame, added: pd.DataFrame) -> pd.DataFrame:
+        kept = items[keep[items["cid"].to_numpy()]]
+        keys = pd.api.types.union_categoricals(
+            [pd.Categorical(kept["key"]), pd.Categorical(added["key"])], ignore_order=True)
+        return pd.DataFrame({
+            "cid": np.concatenate([renumber[kept["cid"].to_numpy()], np.full(len(added), last)]),
+            "pos": np.concatenate([kept["pos"].to_numpy(), added["pos"].to_numpy()]),
+            "key": keys,
+        })
+
+    new_products = one.products[~one.products.index.isin(data.products.index)]
+    products = pd.concat([data.products, new_products]) if len(new_products) else data.products
+    return CustomerData(
+        customers=customers,
+        recent_items=long(data.recent_items, one.recent_items),
+        history_items=long(data.history_items, one.history_items),
+        products=products,
+    )

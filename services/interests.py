@@ -188,13 +188,13 @@ class Customer:
         return repaired_history(self.interests, self.interests_all)
 
     def as_json(self) -> dict[str, object]:
-        """The customer as the CLI prints it."""
+        """The customer as the CLI prints it: the history read with the legacy repair (SPEC §2)."""
         return {
             "store": self.store,
             "phone": self.phone,
             "name": self.name,
             "interests": list(self.interests),
-            "interests_all": list(self.interests_all),
+            "interests_all": self.history,
             "created_at": iso(self.created_at),
             "last_interaction": iso(self.last_interaction),
         }

@@ -6,7 +6,8 @@ import pytest
 
 from services.frame import build
 from services.interests import InvalidPhone
-from services.store.base import UnknownStore
+from services.recording import record_interest
+from services.store.base import StoreError, UnknownStore
 from services.store.sqlite import SqliteStore
 
 AT = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -56,7 +57,14 @@ def test_bad_input_is_refused_and_nothing_is_written(store):
     with pytest.raises(InvalidPhone):
         store.record("Loja A", "n/d", ["Daytona"], AT)
     with pytest.raises(UnknownStore):
-        store.record("Loja Z", "+5511987654321", ["Daytona"], AT)
+        record_interest(store, ["Loja A", "Loja Z"], "Loja Z", "+5511987654321", ["Daytona"], AT)
+    assert store.is_empty()
+
+
+def test_a_mirror_without_its_airtable_settings_refuses_writes(store):
+    store.set_meta("source", "airtable")
+    with pytest.raises(StoreError, match="nada foi salvo"):
+        store.record("Loja A", "+5511987654321", ["Daytona"], AT)
     assert store.is_empty()
 
 

@@ -21,12 +21,11 @@ from services.interests import (
     apply_event,
     iso,
     normalize_phone,
-    parse_interests,
-    parse_time,
     phone_key,
     require_phone,
 )
-from services.store.base import CustomerRepository, StoreError, UnknownStore
+from services.records import customer_of, raw_of
+from services.store.base import CustomerRepository, StoreError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -99,6 +98,14 @@ def _shared(value: object, same: dict[str, str]) -> object:
         return [same.setdefault(item, item) for item in value]
     except TypeError:  # an unhashable item (a list in a list): kept as it is
         return value
+
+
+# A mirror written without its base would lose the write at the next sync (SPEC §9).
+MIRROR_WITHOUT_SETTINGS = (
+    "Esta base é a cópia local de uma base Airtable, mas as configurações do Airtable"
+    " (AIRTABLE_API_KEY e AIRTABLE_BASE_ID) não estão definidas: nada foi salvo, porque a"
+    " próxima sincronização apagaria o registro. Configure o Airtable e tente de novo."
+)
 
 
 class SqliteStore(CustomerRepository):
@@ -230,8 +237,8 @@ class SqliteStore(CustomerRepository):
         self, store: str, phone: str, batch: Sequence[str], at: datetime, name: str | None = None
     ) -> Customer:
         e164 = require_phone(phone)
-        if store not in self.stores():
-            raise UnknownStore(f"Loja desconhecida: {store}")
+        if self.get_meta("source") == "airtable":
+            raise StoreError(MIRROR_WITHOUT_SETTINGS)
         with self.connect() as db:
             db.execute("BEGIN IMMEDIATE")
             row = self._find_row(db, store, phone_key(e164))
@@ -251,21 +258,9 @@ class SqliteStore(CustomerRepository):
         self, db: sqlite3.Connection, customer: Customer, *, as_text: bool, modified_at: datetime
     ) -> None:
         """Insert or replace one customer, in the fields' own representation."""
-        def field(items: list[str]) -> object:
-            return ", ".join(items) if as_text else list(items)
-
-        db.execute(
-            "INSERT OR REPLACE INTO customers (id, store, phone, phone_key, name, interests,"
-            " interests_all, created_at, last_interaction, opt_out, modified_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                customer.id, customer.store, encode(customer.phone),
-                phone_key(normalize_phone(customer.phone)), encode(customer.name),
-                encode(field(customer.interests)), encode(field(customer.interests_all)),
-                encode(iso(customer.created_at)), encode(iso(customer.last_interaction)),
-                int(customer.opt_out), iso(modified_at),
-            ),
-        )
+        raw = raw_of(customer, as_text=as_text)
+        raw["modified_at"] = iso(modified_at)
+        db.execute(_INSERT_CUSTOMER, _raw_row(raw))
 
     def add_store(self, name: str, record_id: str | None = None) -> None:
         """Register a store (tenant)."""
@@ -368,20 +363,8 @@ def _raw_row(row: dict[str, object]) -> tuple:
 
 
 def _customer(row: tuple) -> Customer:
-    id_, store, phone, name, interests, interests_all, created, last, opt_out = row
-    phone_value = decode(phone)
-    name_value = decode(name)
-    return Customer(
-        id=id_,
-        store=store,
-        phone=(normalize_phone(phone_value) or str(phone_value)) if phone_value else "",
-        name=name_value if isinstance(name_value, str) else "",
-        interests=parse_interests(decode(interests)),
-        interests_all=parse_interests(decode(interests_all)),
-        created_at=parse_time(decode(created)),
-        last_interaction=parse_time(decode(last)),
-        opt_out=bool(opt_out),
-    )
+    return customer_of({name: decode(value) if name not in ("id", "store", "opt_out") else value
+                        for name, value in zip(RAW_COLUMNS, row, strict=True)})
 
 
 def _with_name(customer: Customer, name: str) -> Customer:
