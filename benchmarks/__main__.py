@@ -167,14 +167,13 @@ def measure_frame(db: Path, runs: int, log) -> tuple[list[Figure], object]:
 
 
 def measure_lookup(data, runs: int, log) -> list[Figure]:
-    from services import customers
+    from services import profile, search
 
-    index_times, index = timed(lambda: customers.SearchIndex.of(data), max(1, min(runs, 3)), warmup=0)
+    index_times, index = timed(lambda: search.SearchIndex.of(data), max(1, min(runs, 3)), warmup=0)
     rng = random.Random(3)
     frame = data.customers
     valid = frame[frame["phone"].notna() & (frame["name"].str.len() > 0)]
     picks = valid.iloc[sorted(rng.sample(range(len(valid)), 20))]
-    stores = data.stores
 
     def formatted(e164: str) -> str:
         area, number = e164[3:5], e164[5:]
@@ -189,16 +188,16 @@ def measure_lookup(data, runs: int, log) -> list[Figure]:
     def run_all(queries: list[str]) -> list[float]:
         times = []
         for query in queries:
-            t, found = timed(lambda q=query: customers.search(data, q, stores=stores, index=index), 3)
+            t, found = timed(lambda q=query: search.search(data, q, index=index), 3)
             times.append(statistics.median(t))
         return times
 
     phone_times = run_all(phone_queries)
     name_times = run_all(name_queries)
-    found = customers.search(data, phone_queries[0], stores=stores, index=index)
+    found = search.search(data, phone_queries[0], index=index)
     assert picks["id"].iloc[0] in set(found["id"]), "the phone lookup missed the customer"
     cid = int(found["cid"].iloc[0])
-    profile_times, _ = timed(lambda: customers.profile(data, cid, datetime.now(UTC)), runs)
+    profile_times, _ = timed(lambda: profile.profile(data, cid, datetime.now(UTC)), runs)
     log(f"  lookup: {len(phone_queries)} phones like '{phone_queries[0]}', "
         f"{len(name_queries)} names like '{name_queries[0]}'")
     return [

@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from services import config, metrics, segments
+from services.access import require_stores
 from services.audit import CLI, AuditLog, ExportEntry
 from services.frame import CustomerData, build
 from services.interests import InvalidBatch, InvalidPhone, now_utc, parse_time
+from services.recording import record_interest
 from services.segments import InvalidSegment
-from services.store.base import StoreError, UnknownStore
+from services.source import open_source
+from services.store.base import CustomerRepository, StoreError
 from services.store.sqlite import SqliteStore
 
 USAGE = 2
@@ -149,44 +152,28 @@ def parser() -> argparse.ArgumentParser:
 # --- commands --------------------------------------------------------------------
 
 
-def airtable_store(path: Path) -> SqliteStore | None:
-    """The Airtable mirror at ``path`` when a base is configured (environment, then secrets file)."""
-    settings = config.airtable_settings(config.read_secrets_file())
-    if settings is None:
-        return None
-    from services.store.airtable import AirtableStore  # pyairtable loads only when used.
-
-    return AirtableStore(path, settings)
+def airtable_settings() -> config.AirtableSettings | None:
+    """The Airtable base of the environment, then of the secrets file, if any."""
+    return config.airtable_settings(config.read_secrets_file())
 
 
-def open_store(path: Path, err: TextIO) -> SqliteStore:
-    """The store at ``path``: reads from the file, writes through Airtable when a base is configured.
+def open_store(path: Path) -> CustomerRepository:
+    """The repository at ``path`` (``services.source``'s rule): never fills a missing file.
 
-    Without Airtable, a new (or blank) file is filled with the demo first (said on stderr).
+    A mirror that was never synced is refused: its reads would show nothing.
     """
-    mirror = airtable_store(path)
-    if mirror is not None:
-        if mirror.get_meta("source") != "airtable" or not mirror.stores():
-            raise CliError(f"{path} ainda não é o espelho da base Airtable configurada: rode"
-                           " `python -m services sync` primeiro")
-        return mirror
-    if path.exists():
-        store = SqliteStore(path)
-        if not (store.is_empty() and not store.stores() and store.get_meta("source") is None):
-            return store
-    print(f"nota: base {path} ainda não existe; criando a base de demonstração…", file=err)
-    from services import demo  # Faker loads only when a demo is built.
-
-    return demo.ensure_demo(path, now_utc())
+    found = open_source(path, airtable_settings())
+    if found.is_mirror and (found.repository.get_meta("source") != "airtable"
+                            or not found.repository.stores()):
+        raise CliError(f"{path} ainda não é o espelho da base Airtable configurada: rode"
+                       " `python -m services sync` primeiro")
+    return found.repository
 
 
-def require_store(store: SqliteStore, name: str | None) -> str:
+def require_store(store: CustomerRepository, name: str | None) -> str:
     """``name`` when it is a store of the file, else a one-line error listing the stores."""
-    stores = store.stores()
-    if name not in stores:
-        listed = ", ".join(stores) or "nenhuma"
-        raise UnknownStore(f"Loja desconhecida: {name!r}. Lojas: {listed}")
-    return name
+    known = store.stores()
+    return require_stores([name or ""], allowed=known, known=known)[0]
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
@@ -211,8 +198,8 @@ def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         raise CliError("record: informe --store, --phone e pelo menos um PRODUCT, ou --jsonl FILE"
                        " (veja --help)", USAGE)
     at = _moment(args.at) if args.at else now_utc()
-    store = open_store(args.db, err)
-    customer = store.record(require_store(store, args.store), args.phone, args.products, at, args.name)
+    store = open_store(args.db)
+    customer = record_interest(store, store.stores(), args.store, args.phone, args.products, at, args.name)
     print(json.dumps(customer.as_json(), ensure_ascii=False), file=out)
 
 
@@ -238,17 +225,17 @@ def _record_jsonl(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     # events without an earlier one would leave `interests` in the wrong order.
     handle = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")
     with handle:
-        _replay(args, handle, open_store(args.db, err), out)
+        _replay(args, handle, open_store(args.db), out)
 
 
-def _replay(args: argparse.Namespace, handle: TextIO, store: SqliteStore, out: TextIO) -> None:
+def _replay(args: argparse.Namespace, handle: TextIO, store: CustomerRepository, out: TextIO) -> None:
     saved = 0
     for number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
         try:
             shop, phone, products, at, name = _event(line)
-            customer = store.record(require_store(store, shop), phone, products, at, name)
+            customer = record_interest(store, store.stores(), shop, phone, products, at, name)
         except (ValueError, StoreError) as error:
             raise CliError(
                 f"{args.jsonl}, linha {number}: {_message(error)} ({saved} evento(s) anterior(es)"
@@ -259,34 +246,33 @@ def _replay(args: argparse.Namespace, handle: TextIO, store: SqliteStore, out: T
 
 
 def cmd_sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    mirror = airtable_store(args.db)
-    if mirror is None:
+    if airtable_settings() is None:
         raise CliError("sync: nenhuma base Airtable configurada (AIRTABLE_API_KEY e AIRTABLE_BASE_ID no"
                        " ambiente ou em .streamlit/secrets.toml [airtable])")
     from services.store.sync import run_cli
 
-    return run_cli(mirror, full=args.full, stream=err)
+    return run_cli(open_source(args.db, airtable_settings()).repository, full=args.full, stream=err)
 
 
 def cmd_backfill(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    mirror = airtable_store(args.db)
-    if mirror is None:
+    if airtable_settings() is None:
         raise CliError("backfill: nenhuma base Airtable configurada (AIRTABLE_API_KEY e AIRTABLE_BASE_ID"
                        " no ambiente ou em .streamlit/secrets.toml [airtable])")
     from services.store.backfill import run_cli
 
-    return run_cli(mirror, apply=args.apply, stream=err, out=out)
+    return run_cli(open_source(args.db, airtable_settings()).repository, apply=args.apply, stream=err,
+                   out=out)
 
 
 def cmd_customer(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
-    store = open_store(args.db, err)
+    store = open_store(args.db)
     found = store.find(require_store(store, args.store), args.phone)
     if found is None:
         raise CliError(f"Cliente não encontrado: {args.phone} na loja {args.store}")
     print(json.dumps(found.as_json(), ensure_ascii=False), file=out)
 
 
-def load(store: SqliteStore, stores: Sequence[str]) -> CustomerData:
+def load(store: CustomerRepository, stores: Sequence[str]) -> CustomerData:
     """The customer frame of ``stores``, as the dashboard builds it."""
     return build(store.raw_customers(stores), store.catalog())
 
@@ -308,10 +294,10 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         templates = preset.templates
     else:
         segment = segments.Segment(terms=tuple(args.term), **changes)
-    store = open_store(args.db, err)
+    store = open_store(args.db)
     # The scope is explicit (--store, repeatable, or --all-stores), and recorded in the audit.
-    wanted = store.stores() if args.all_stores else dict.fromkeys(args.store)
-    names = [require_store(store, name) for name in wanted]
+    known = store.stores()
+    names = list(require_stores(known if args.all_stores else args.store, allowed=known, known=known))
     segment = dataclasses.replace(segment, stores=tuple(names))
     campaign = segments.build_list(load(store, names), segment, now, templates)
     if fmt == "json":
@@ -358,7 +344,7 @@ def _format(args: argparse.Namespace) -> str:
 
 def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     now = _moment(args.now) if args.now else now_utc()
-    store = open_store(args.db, err)
+    store = open_store(args.db)
     stores = [require_store(store, args.store)] if args.store is not None else store.stores()
     report = metrics.compute(load(store, stores), now)
     print(json.dumps(metrics.to_json(report), ensure_ascii=False, indent=2), file=out)

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from services.frame import CustomerData
-from services.store.base import StoreError
+from services.store.base import StoreError, UnknownStore
 
 
 class AccessDenied(StoreError):
@@ -128,8 +128,12 @@ def parse_rules(section: Mapping[str, object] | None) -> AccessRules:
     return AccessRules(admins=admins, stores=stores)
 
 
-def require_stores(requested: Iterable[str], allowed: Collection[str]) -> tuple[str, ...]:
+def require_stores(
+    requested: Iterable[str], allowed: Collection[str], known: Collection[str] | None = None
+) -> tuple[str, ...]:
     """``requested`` if every store of it is allowed; else ``AccessDenied`` naming the others.
+
+    Every write and every store named on the command line goes through this check.
 
     Example: ``require_stores(["A"], allowed=("A", "B")) == ("A",)``;
     ``require_stores(["B"], allowed=("A",))`` raises ``AccessDenied``.
@@ -137,11 +141,22 @@ def require_stores(requested: Iterable[str], allowed: Collection[str]) -> tuple[
     Args:
         requested: the stores a page, a download or the command line asks for.
         allowed: the stores the user may see.
+        known: every store of the data, when an unknown name should be told apart (the
+            command line lists them); None skips that check.
 
     Returns:
         The requested stores, without repeats, in the order asked.
+
+    Raises:
+        UnknownStore: a requested store is not in ``known``.
+        AccessDenied: a requested store is not in ``allowed``.
     """
     wanted = tuple(dict.fromkeys(requested))
+    if known is not None:
+        unknown = [store for store in wanted if store not in set(known)]
+        if unknown:
+            listed = ", ".join(known) or "nenhuma"
+            raise UnknownStore(f"Loja desconhecida: {unknown[0]!r}. Lojas: {listed}")
     permitted = set(allowed)
     refused = [store for store in wanted if store not in permitted]
     if refused:

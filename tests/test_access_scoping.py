@@ -18,8 +18,9 @@ from openpyxl import load_workbook
 
 from services import insights, metrics, quality, segments
 from services.access import AccessDenied, scoped
-from services.customers import record_interest, search
 from services.frame import CustomerData, build
+from services.recording import record_interest
+from services.search import search
 from services.segments import PRESETS, Segment, build_list, to_csv, to_xlsx
 
 NOW = datetime(2025, 6, 15, 12, tzinfo=UTC)
@@ -138,14 +139,17 @@ def test_a_shared_phone_search_finds_only_the_allowed_stores_record(manager_a: C
     assert_no_trace_of_b(found)
 
 
-def test_search_stores_argument_is_a_boundary_too(everyone: CustomerData) -> None:
-    assert search(everyone, B_PHONE, stores=(A,)).empty
-    assert search(everyone, "Leblonmark", stores=(A,)).empty
+def test_search_through_the_scoping_function_is_a_boundary_too(everyone: CustomerData) -> None:
+    assert search(scoped(everyone, allowed=(A, B), requested=(A,)), B_PHONE).empty
+    assert search(scoped(everyone, allowed=(A, B), requested=(A,)), "Leblonmark").empty
 
 
 def test_recording_an_interest_in_another_store_is_refused_and_writes_nothing() -> None:
     class Recorder:
         calls: list[tuple] = []
+
+        def stores(self) -> list[str]:
+            return [A, B]
 
         def record(self, *args: object, **kwargs: object) -> None:
             self.calls.append(args)

@@ -353,14 +353,18 @@ def test_a_file_that_is_not_a_database_is_a_one_line_error(tmp_path):
     assert str(junk) in message
 
 
-def test_a_missing_database_is_created_with_the_demo_first(tmp_path):
+def test_a_mistyped_database_is_never_filled_with_invented_customers(tmp_path):
     db = tmp_path / "new" / "vitrine.db"
     result = run(db, "record", "--store", STORE, "--phone", PHONE, "--at", "2026-01-05T10:00:00Z",
                  *WEEK_1)
-    assert json.loads(ok(result))["interests"] == WEEK_1
-    assert "demonstração" in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    second = run(db, "customer", "--store", STORE, "--phone", PHONE)
-    assert ok(second) and second.stderr == ""
+    assert result.returncode == 1 and result.stdout == ""
+    assert "python -m services demo" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not db.exists()
+    for command in (("customer", "--store", STORE, "--phone", PHONE), ("metrics",),
+                    ("segment", "--all-stores", "--term", "Rolex")):
+        refused = run(db, *command)
+        assert refused.returncode == 1 and "python -m services demo" in refused.stderr
+    assert not db.exists()
 
 
 def test_demo_with_the_same_seed_prints_the_same_summary(tmp_path):

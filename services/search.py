@@ -1,0 +1,128 @@
+"""Finding a customer: by phone in any format, or by part of the name."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from services.frame import CustomerData
+from services.interests import normalize_phone, phone_key, product_key
+
+MIN_PHONE_DIGITS = 4
+SEARCH_LIMIT = 50
+_DIGITS = re.compile(r"\D")
+_LETTERS = re.compile(r"[^\W\d_]")
+
+SEARCH_COLUMNS = ("cid", "id", "name", "phone", "phone_raw", "store", "last_interaction", "depth")
+
+
+class InvalidQuery(ValueError):
+    """A search that cannot find anyone: empty, or too short to be a phone or a name."""
+
+
+# --- Search ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchIndex:
+    """The search keys of a customer frame, computed once per data version.
+
+    Attributes:
+        name_keys: each customer's name as a product key (no accents, case-folded).
+        phone_keys: each customer's phone key (ninth digit dropped), None when unreadable.
+        digits: each customer's phone digits as written (E.164 when readable), for partial numbers.
+        key_digits: the digits of each phone key, so a partial number matches with or without
+            the ninth digit.
+    """
+
+    name_keys: pd.Series
+    phone_keys: pd.Series
+    digits: pd.Series
+    key_digits: pd.Series
+
+    @classmethod
+    def of(cls, data: CustomerData) -> SearchIndex:
+        """The index of ``data`` (about a second per 100,000 customers; cache it)."""
+        customers = data.customers
+        phones = customers["phone"].where(customers["phone"].notna(), customers["phone_raw"])
+        return cls(
+            name_keys=customers["name"].fillna("").map(product_key).astype(str),
+            phone_keys=customers["phone_key"],
+            digits=phones.fillna("").astype(str).str.replace(r"\D", "", regex=True),
+            key_digits=customers["phone_key"].fillna("").astype(str).str.replace(r"\D", "", regex=True),
+        )
+
+
+def is_phone_query(query: str) -> bool:
+    """True when the text reads as a phone number (digits and punctuation, no letters).
+
+    Example: ``is_phone_query("(11) 9 8765-4321")`` is true; ``is_phone_query("Ana")`` is not.
+    """
+    return not _LETTERS.search(query) and len(_DIGITS.sub("", query)) >= MIN_PHONE_DIGITS
+
+
+def search(
+    data: CustomerData,
+    query: str,
+    *,
+    index: SearchIndex | None = None,
+    limit: int | None = SEARCH_LIMIT,
+) -> pd.DataFrame:
+    """The customers a phone or a name points to, the most recently active first.
+
+    A phone matches in any format (spaces, dashes, parentheses, with or without
+    +55, with or without the ninth digit); a partial number matches the end of
+    the phone. A name matches when every word of the query is part of it,
+    ignoring accents and case ("joao silva" finds "João da Silva").
+
+    Args:
+        data: the customer frame, already scoped to the stores chosen (``access.scoped``).
+        query: what the user typed.
+        index: ``SearchIndex.of(data)``, when the caller keeps one; built here otherwise.
+        limit: at most this many rows (None: all).
+
+    Returns:
+        Columns ``SEARCH_COLUMNS``; ``cid`` is the customer's row in ``data``.
+
+    Raises:
+        InvalidQuery: when the text is empty, or neither a name nor a phone.
+    """
+    text = " ".join(str(query or "").split())
+    if not text:
+        raise InvalidQuery("Digite um telefone ou um nome.")
+    index = index or SearchIndex.of(data)
+    if is_phone_query(text):
+        mask = _phone_mask(text, index).copy()
+    elif not _LETTERS.search(text):
+        raise InvalidQuery("Digite pelo menos quatro dígitos do telefone ou duas letras do nome.")
+    else:
+        words = product_key(text).split()
+        if not words or len("".join(words)) < 2:
+            raise InvalidQuery("Digite pelo menos duas letras do nome ou quatro dígitos do telefone.")
+        mask = np.ones(len(index.name_keys), dtype=bool)
+        for word in words:
+            mask &= index.name_keys.str.contains(word, regex=False).to_numpy()
+    found = data.customers.loc[mask, list(SEARCH_COLUMNS[1:])].copy()
+    found.insert(0, "cid", np.flatnonzero(mask))
+    found = found.sort_values(["last_interaction", "cid"], ascending=[False, True], na_position="last")
+    if limit is not None:
+        found = found.head(limit)
+    return found.reset_index(drop=True)
+
+
+def _phone_mask(text: str, index: SearchIndex) -> np.ndarray:
+    e164 = normalize_phone(text)
+    if e164 is not None:
+        exact = (index.phone_keys == phone_key(e164)).to_numpy()
+        if exact.any():
+            return exact
+    # A partial number: the last digits, with or without the ninth digit.
+    digits = _DIGITS.sub("", text)
+    mask = index.digits.str.endswith(digits).to_numpy() | index.key_digits.str.endswith(digits).to_numpy()
+    if len(digits) >= 9 and digits[-9] == "9" and digits[-8] in "6789":
+        without_ninth = digits[:-9] + digits[-8:]
+        mask |= index.key_digits.str.endswith(without_ninth).to_numpy()
+    return mask

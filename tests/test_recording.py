@@ -1,0 +1,155 @@
+"""Recording an interest (the one write path) and the frame patched after it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from services.access import AccessDenied
+from services.demo import generate
+from services.frame import NINTH_DIGIT, build, with_customer
+from services.interests import InvalidBatch, record_batch
+from services.recording import parse_batch, record_interest
+from services.store.sqlite import SqliteStore
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+JARDINS, LEBLON = "Vitrine Jardins", "Vitrine Leblon"
+
+# The user's customer journey (SPEC §3), replayed through the recording rule.
+JOURNEY = [
+    ["Submariner", "GMT-Master II", "Datejust"],
+    ["Anel Diamante", "Cartier Love"],
+    ["Nautilus 5711", "Aquanaut", "Calatrava"],
+    ["Grand Complications", "Twenty-4", "Golden Ellipse"],
+]
+
+
+def replay(batches: list[list[str]]) -> tuple[list[str], list[str]]:
+    recent: list[str] = []
+    history: list[str] = []
+    for batch in batches:
+        recent, history = record_batch(recent, history, batch)
+    return recent, history
+
+
+def record(id_: str, store: str, phone: str, name: str, batches: list[list[str]] | None = None,
+           days_ago: int = 20) -> dict[str, object]:
+    recent, history = replay(batches or [])
+    return {
+        "id": id_, "store": store, "phone": phone, "name": name,
+        "interests": recent, "interests_all": history,
+        "created_at": (NOW - timedelta(days=300)).isoformat(),
+        "last_interaction": (NOW - timedelta(days=days_ago)).isoformat(),
+        "opt_out": False,
+    }
+
+
+@pytest.fixture
+def data():
+    rows = [
+        record("r1", JARDINS, "+5511987654321", "João da Silva", JOURNEY),
+        record("r2", JARDINS, "+551133334444", "Mariana Souza", [["Cartier Love"]], days_ago=3),
+        record("r3", LEBLON, "+5521987654321", "Ana Lúcia Ribeiro", [["Daytona"]], days_ago=90),
+        record("r4", JARDINS, "+551187651111", "Joana Prado", [["Santos de Cartier"]]),
+        record("r5", JARDINS, "n/d", "Sem Telefone", []),
+    ]
+    return build(pd.DataFrame(rows))
+
+
+def names(found: pd.DataFrame) -> list[str]:
+    return found["name"].tolist()
+
+
+
+# --- Recording ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    repo = SqliteStore(tmp_path / "v.db")
+    for name in (JARDINS, LEBLON):
+        repo.add_store(name)
+    repo.insert_raw([record("r1", JARDINS, "+5511987654321", "João da Silva", JOURNEY)])
+    return repo
+
+
+def test_an_in_store_note_goes_through_the_recording_rule(store: SqliteStore) -> None:
+    saved = record_interest(store, [JARDINS], JARDINS, "(11) 9 8765-4321", "Submariner", NOW)
+    assert saved.interests == ["Calatrava", "Grand Complications", "Twenty-4", "Golden Ellipse",
+                               "Submariner"]
+    assert len(saved.interests_all) == 11
+    assert store.find(JARDINS, "+5511987654321").interests[-1] == "Submariner"
+
+
+def test_a_note_for_a_new_phone_creates_the_customer_with_its_name(store: SqliteStore) -> None:
+    saved = record_interest(store, [JARDINS], JARDINS, "11 91234-5678", "Daytona, Datejust", NOW,
+                            name="Carla")
+    assert (saved.name, saved.interests, saved.phone) == ("Carla", ["Daytona", "Datejust"],
+                                                          "+5511912345678")
+
+
+def test_a_note_for_a_store_outside_the_users_is_refused(store: SqliteStore) -> None:
+    with pytest.raises(AccessDenied):
+        record_interest(store, [JARDINS], LEBLON, "(21) 9 8765-4321", "Daytona", NOW)
+    assert store.find(LEBLON, "(21) 9 8765-4321") is None
+
+
+@pytest.mark.parametrize("typed", ["", " , ,", "\n"])
+def test_a_note_without_products_is_refused_and_nothing_changes(store: SqliteStore, typed: str) -> None:
+    before = store.version()
+    with pytest.raises(InvalidBatch):
+        record_interest(store, [JARDINS], JARDINS, "(11) 9 8765-4321", typed, NOW)
+    assert store.version() == before
+
+
+def test_typed_products_split_on_commas_and_lines() -> None:
+    assert parse_batch("Submariner,  Daytona\nDatejust ,") == ["Submariner", "Daytona", "Datejust"]
+
+
+# --- The frame after a note ------------------------------------------------------------
+
+
+def _rows(frame) -> list[tuple]:
+    c = frame.customers
+    return list(zip(c["id"], c["store"], c["name"], c["phone"], c["recent"].map(tuple),
+                    c["history"].map(tuple), c["depth"], c["last_interaction"], c["opt_out"],
+                    c["problems"].map(tuple), strict=True))
+
+
+def _items(frame, table: str) -> list[tuple]:
+    items = getattr(frame, table)
+    ids = frame.customers["id"].to_numpy()
+    return sorted(zip(ids[items["cid"].to_numpy()], items["pos"], items["key"].astype(str), strict=True))
+
+
+@pytest.mark.parametrize(("phone", "products"), [
+    ("+5511987654321", "Daytona"),            # an existing customer moves to the end
+    ("+5511911112222", "Serpenti, Brinco X"),  # a new customer, with a product nobody asked about
+    ("twin", "Calatrava"),                     # one of a pair with and without the ninth digit
+])
+def test_the_frame_after_a_note_is_the_frame_a_full_read_gives(tmp_path: Path, phone: str,
+                                                               products: str) -> None:
+    from services.segments import Segment, build_list
+
+    store = SqliteStore(tmp_path / "demo.db")
+    generate(store, 300, seed=5, now=NOW)
+    store.insert_raw([record("r1", JARDINS, "+5511987654321", "João da Silva", JOURNEY)])
+    before = build(store.raw_customers(store.stores()), store.catalog())
+    where = JARDINS
+    if phone == "twin":
+        twins = before.customers[before.customers["problems"].map(lambda p: NINTH_DIGIT in p)]
+        phone, where = twins["phone"].iloc[0], twins["store"].iloc[0]
+    saved = record_interest(store, store.stores(), where, phone, products, NOW)
+    patched = with_customer(before, saved, store.catalog())
+    rebuilt = build(store.raw_customers(store.stores()), store.catalog())
+    assert _rows(patched) == _rows(rebuilt)
+    assert _items(patched, "recent_items") == _items(rebuilt, "recent_items")
+    assert _items(patched, "history_items") == _items(rebuilt, "history_items")
+    assert set(patched.products.index) == set(rebuilt.products.index)
+    for terms in (("Daytona",), ("Rolex",), ("Brinco X",), ()):
+        segment = Segment(terms, quiet_days=0)
+        assert build_list(patched, segment, NOW).rows.equals(build_list(rebuilt, segment, NOW).rows)
+    assert len(before.customers) + (phone == "+5511911112222") == len(patched.customers)
