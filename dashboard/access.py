@@ -9,7 +9,7 @@ unless bound to the loopback interface.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import streamlit as st
@@ -41,6 +41,14 @@ class Viewer:
     def who(self) -> str:
         """The name the export audit records."""
         return self.email or LOCAL_USER
+
+    def allowed(self, all_stores: tuple[str, ...]) -> tuple[str, ...]:
+        """The stores of ``all_stores`` this viewer may see (all of them in local mode)."""
+        if not self.permitted:
+            return ()
+        if self.local:
+            return tuple(all_stores)
+        return self.rules.allowed(self.email, all_stores)
 
 
 def _section(name: str) -> Mapping[str, object] | None:
@@ -96,20 +104,11 @@ def viewer() -> Viewer:
     return Viewer(email=email, admin=rules.is_admin(email), permitted=True, rules=rules)
 
 
-def allowed_stores(all_stores: tuple[str, ...]) -> tuple[str, ...]:
-    """The stores the user of this run may see: all in local mode, ``[access]``'s when signed in."""
-    who = viewer()
-    if not who.permitted:
-        return ()
-    if who.local:
-        return tuple(all_stores)
-    return who.rules.allowed(who.email, all_stores)
-
-
-def gate() -> Viewer:
+def gate(all_stores: Callable[[], list[str]]) -> Viewer:
     """Stop this run unless the user may see data; show who is signed in, or the local badge.
 
-    Call once from the entrypoint, before navigation. Each refusal is a screen
+    Call once from the entrypoint, before navigation, with a function that lists every
+    store of the data (read only once sign-in passed). Each refusal is a screen
     with no customer data: local mode on a public address, not signed in,
     ``[access]`` unreadable, an e-mail without access.
     """
@@ -124,7 +123,7 @@ def gate() -> Viewer:
     who = viewer()
     if not who.permitted:
         _no_access(who.email)
-    stores = _all_stores()
+    stores = all_stores()
     # An empty base (an Airtable mirror before its first sync) has nothing to hide yet.
     if not who.admin and stores and not who.rules.allowed(who.email, stores):
         _no_access(who.email, "As lojas do seu e-mail não existem nesta base.")
@@ -133,13 +132,6 @@ def gate() -> Viewer:
         st.text(who.email)
         st.button("Sair", key="access_logout", on_click=st.logout, icon=":material/logout:")
     return who
-
-
-def _all_stores() -> list[str]:
-    from dashboard import state  # state reads this module: import late
-    from services import config
-
-    return state.repository(str(config.db_path())).stores()
 
 
 def _local_gate() -> Viewer:

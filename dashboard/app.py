@@ -9,10 +9,10 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import access, frame  # noqa: E402
+from dashboard import access, sidebar, state  # noqa: E402
 
 st.set_page_config(page_title="Vitrine", page_icon="💎", layout="wide")
-viewer = access.gate()
+viewer = access.gate(lambda: state.source().repository.stores())
 
 PAGES = ROOT / "pages"
 pages = [
@@ -24,5 +24,8 @@ pages = [
 if viewer.admin:
     pages.append(st.Page(str(PAGES / "auditoria.py"), title="Auditoria", icon=":material/shield_person:"))
 current_page = st.navigation(pages)
-frame.sidebar()
-current_page.run()
+sidebar.show(viewer)
+try:
+    current_page.run()
+finally:
+    state.end()

@@ -7,15 +7,10 @@ import streamlit as st
 
 from dashboard.format import date, days_ago, number, phone, plain
 from dashboard.state import Context, record_interest
-from services.customers import (
-    InvalidQuery,
-    Profile,
-    category_label,
-    is_phone_query,
-    parse_batch,
-    search,
-)
 from services.interests import InvalidBatch, InvalidPhone, normalize_phone
+from services.profile import Profile, category_label
+from services.recording import parse_batch
+from services.search import InvalidQuery, is_phone_query, search
 from services.store.base import StoreError
 
 SHOWN_RESULTS = 50
@@ -39,7 +34,7 @@ def search_box(ctx: Context, key: str = "clientes") -> int | None:
         st.caption(f"Busca entre {number(len(ctx.data.customers))} clientes das lojas escolhidas.")
         return None
     try:
-        found = search(ctx.data, query, stores=ctx.stores, index=ctx.search_index(), limit=None)
+        found = search(ctx.data, query, index=ctx.search_index(), limit=None)
     except InvalidQuery as error:
         st.warning(str(error))
         return None

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dashboard import access
 from dashboard.state import Context
 from services.audit import AuditLog, ExportEntry
 from services.interests import now_utc
@@ -40,7 +39,7 @@ def download_button(ctx: Context, export: Export, label: str, *, key: str, icon:
 
     Every page offers files through this function, so the audit cannot be forgotten.
     """
-    who = access.viewer().who  # read now: the callable runs outside the script run
+    who = ctx.viewer.who  # read now: the callable runs outside the script run
     stores = tuple(ctx.stores)
     path = ctx.repository.path
 

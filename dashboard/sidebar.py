@@ -1,21 +1,21 @@
-"""The shared frame around every page: store selector and data banners."""
+"""The sidebar around every page: the data-source panel, the store selector, the data banners."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from dashboard import source, state
+from dashboard.access import Viewer
 from dashboard.format import number
-from services import config
 
 
-def sidebar() -> state.Context:
-    """Draw the store selector and the data-source banner; return the run's context."""
+def show(viewer: Viewer) -> state.Context:
+    """Draw the data-source panel and the store selector; resolve and return the run's context."""
     with st.sidebar:
         st.markdown("### :material/diamond: Vitrine")
         # Before the data loads: a refresh (or the first sync) changes what the pages read.
-        source.show(state.repository(str(config.db_path())))
-    ctx = state.current()
+        source.show(state.source())
+    ctx = state.begin(viewer)
     with st.sidebar:
         if len(ctx.allowed) > 1:
             st.multiselect(

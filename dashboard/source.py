@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from dashboard.format import age
 from services.interests import now_utc
+from services.source import Source
 from services.store.base import StoreError
-from services.store.sqlite import SqliteStore
 
 # The Airtable modules load only with a base: pyairtable alone takes most of a second to
 # import, which the demo's first page would otherwise wait for.
@@ -21,16 +20,16 @@ if TYPE_CHECKING:
 _FIRST_FAILED = "_first_sync_failed"
 
 
-def show(store: SqliteStore, key: str = "fonte") -> None:
+def show(source: Source, key: str = "fonte") -> None:
     """Draw the panel of an Airtable-backed store (nothing for the demo).
 
     The first visit fills an empty mirror (a full sync with a progress bar);
     afterwards the button runs an incremental sync. A fault leaves the last
     good mirror on screen, under a banner that says what went wrong.
     """
-    airtable = sys.modules.get("services.store.airtable")  # not loaded: cannot be an AirtableStore
-    if airtable is None or not isinstance(store, airtable.AirtableStore):
+    if not source.is_mirror:
         return
+    store: AirtableStore = source.repository  # type: ignore[assignment]
     from services.store.sync import is_current, last_error
 
     if not is_current(store):

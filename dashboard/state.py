@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
 import streamlit as st
 
-from dashboard import access
-from services import config, customers, insights, snapshot
-from services.customers import SearchIndex
-from services.frame import CustomerData
+from dashboard.access import Viewer, viewer
+from services import access, config, insights, recording, snapshot
+from services.frame import CustomerData, with_customer
 from services.interests import Customer, now_utc, parse_time
-from services.store.sqlite import SqliteStore
+from services.search import SearchIndex
+from services.source import Source, open_source
+from services.store.base import CustomerRepository
 
 STORE_KEY = "app_stores"
 
@@ -28,28 +30,45 @@ NOW_ENV = "VITRINE_NOW"
 
 @dataclass(frozen=True)
 class Context:
-    """What every page works on: the scoped data, the reference time and the store."""
+    """What every page works on: the scoped data, the reference time and the data source.
+
+    The entrypoint builds it once per run (``begin``); pages read it with ``current()``.
+    """
 
     data: CustomerData
     stores: tuple[str, ...]
     allowed: tuple[str, ...]
     now: datetime
-    repository: SqliteStore
-    is_demo: bool
+    source: Source
+    viewer: Viewer
     version: str = ""
+
+    @property
+    def repository(self) -> CustomerRepository:
+        """Where customers are read from and written to."""
+        return self.source.repository
+
+    @property
+    def is_demo(self) -> bool:
+        """True for the demo data (the sidebar says so)."""
+        return self.source.is_demo
 
     def search_index(self) -> SearchIndex:
         """The search keys of ``data`` (built once per data version and store choice)."""
-        return search_index(str(self.repository.path), self.version, self.stores)
+        return search_index(_path(), self.version, self.allowed, self.stores)
 
     def insights(self, min_customers: int = insights.MIN_CUSTOMERS) -> insights.Insights:
         """Journeys, trending and cross-selling of ``data`` (computed once per data version)."""
-        return insights_of(str(self.repository.path), self.version, self.stores, min_customers)
+        return insights_of(_path(), self.version, self.allowed, self.stores, min_customers)
 
 
-def repository(path: str) -> SqliteStore:
-    """The store of this run: the Airtable mirror when a base is configured, else the demo."""
-    return _open(path, airtable_settings())
+def _path() -> str:
+    return str(config.db_path())
+
+
+def source() -> Source:
+    """The data source of this run: the Airtable mirror when a base is configured, else the file."""
+    return _open(_path(), airtable_settings())
 
 
 def airtable_settings() -> config.AirtableSettings | None:
@@ -61,21 +80,10 @@ def airtable_settings() -> config.AirtableSettings | None:
     return config.airtable_settings(section if hasattr(section, "get") else None)
 
 
-@st.cache_resource(show_spinner=False)
-def _open(path: str, settings: config.AirtableSettings | None) -> SqliteStore:
-    """One store per file and base, per process. The demo is made only when no base is set."""
-    if settings is not None:
-        from services.store.airtable import AirtableStore
-
-        # Reads come from the local mirror; writes go through Airtable, then update the mirror.
-        return AirtableStore(path, settings)
-    store = SqliteStore(path)
-    if store.is_empty() and store.get_meta("source") in (None, "demo"):
-        from services.demo import ensure_demo
-
-        with st.spinner("Criando a base de demonstração…"):
-            ensure_demo(path, reference_time())
-    return store
+@st.cache_resource(show_spinner="Abrindo a base de clientes…")
+def _open(path: str, settings: config.AirtableSettings | None) -> Source:
+    """One source per file and base, per process; the first start of a new file builds the demo."""
+    return open_source(path, settings, create_demo=True, now=reference_time())
 
 
 @st.cache_resource(show_spinner="Carregando clientes…", max_entries=2)
@@ -89,7 +97,7 @@ def customer_data(path: str, version: str) -> CustomerData:
     patched = _after_own_writes(path).pop(version, None)
     if patched is not None:
         return patched
-    return snapshot.customer_data(repository(path), version)
+    return snapshot.customer_data(source().repository, version)
 
 
 @st.cache_resource(show_spinner=False)
@@ -110,21 +118,22 @@ def _one_write_apart(before: str, after: str) -> bool:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def scoped_data(path: str, version: str, stores: tuple[str, ...]) -> CustomerData:
-    """The customer frame of ``stores`` only (the access boundary), cached per version."""
-    return customer_data(path, version).for_stores(stores)
+def scoped_data(path: str, version: str, allowed: tuple[str, ...], stores: tuple[str, ...]) -> CustomerData:
+    """The customer frame of the chosen ``stores`` (the access boundary), cached per version."""
+    return access.scoped(customer_data(path, version), allowed, stores)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def search_index(path: str, version: str, stores: tuple[str, ...]) -> SearchIndex:
+def search_index(path: str, version: str, allowed: tuple[str, ...], stores: tuple[str, ...]) -> SearchIndex:
     """The search keys of the scoped frame, cached beside it."""
-    return SearchIndex.of(scoped_data(path, version, stores))
+    return SearchIndex.of(scoped_data(path, version, allowed, stores))
 
 
 @st.cache_resource(show_spinner="Calculando jornadas, tendências e pares…", max_entries=8)
-def insights_of(path: str, version: str, stores: tuple[str, ...], min_customers: int) -> insights.Insights:
+def insights_of(path: str, version: str, allowed: tuple[str, ...], stores: tuple[str, ...],
+                min_customers: int) -> insights.Insights:
     """The analytics of the scoped frame; they do not depend on the clock, only on the data."""
-    return insights.compute(scoped_data(path, version, stores), min_customers)
+    return insights.compute(scoped_data(path, version, allowed, stores), min_customers)
 
 
 def reference_time() -> datetime:
@@ -133,25 +142,46 @@ def reference_time() -> datetime:
     return pinned or now_utc()
 
 
-def current() -> Context:
-    """The shared context of this run: the stores the user may see and has chosen.
+_RUN = threading.local()
 
-    Every page starts here, so a page cannot forget the access boundary.
+
+def begin(viewer: Viewer) -> Context:
+    """Resolve this run's context once: the viewer's stores, the stores chosen, the data.
+
+    Called by the entrypoint before the page runs; every page then reads ``current()``,
+    so no page resolves stores of its own or forgets the access boundary.
     """
-    path = str(config.db_path())
-    store = repository(path)
-    allowed = access.allowed_stores(tuple(store.stores()))
+    path = _path()
+    src = source()
+    allowed = viewer.allowed(tuple(src.repository.stores()))
     chosen = tuple(s for s in st.session_state.get(STORE_KEY, allowed) if s in allowed) or allowed
-    version = store.data_key()
-    return Context(
-        data=scoped_data(path, version, chosen),
+    version = src.repository.data_key()
+    ctx = Context(
+        data=scoped_data(path, version, allowed, chosen),
         stores=chosen,
         allowed=allowed,
         now=reference_time(),
-        repository=store,
-        is_demo=store.get_meta("source") == "demo",
+        source=src,
+        viewer=viewer,
         version=version,
     )
+    _RUN.context = ctx
+    return ctx
+
+
+def current() -> Context:
+    """The context the entrypoint resolved for this run (pages start here).
+
+    A page run on its own (without the entrypoint) resolves it here, with the same viewer
+    rules, so it cannot skip the access boundary either.
+    """
+    ctx = getattr(_RUN, "context", None)
+    return ctx if ctx is not None else begin(viewer())
+
+
+def end() -> None:
+    """Forget this run's context (the entrypoint calls it when the page is done)."""
+    _RUN.context = None
 
 
 def record_interest(ctx: Context, store: str, phone: str, products: str, name: str | None) -> Customer:
@@ -160,12 +190,12 @@ def record_interest(ctx: Context, store: str, phone: str, products: str, name: s
     Reading every customer again would cost seconds at 100,000, so when nobody else wrote
     in between, the next run gets the current frame with just this customer replaced.
     """
-    saved = customers.record_interest(
+    saved = recording.record_interest(
         ctx.repository, ctx.allowed, store, phone, products, ctx.now, name=name
     )
     after = ctx.repository.data_key()
     if _one_write_apart(ctx.version, after):
         path = str(config.db_path())
-        _after_own_writes(path)[after] = customers.with_customer(
+        _after_own_writes(path)[after] = with_customer(
             customer_data(path, ctx.version), saved, ctx.repository.catalog())
     return saved

@@ -2,19 +2,19 @@
 
 import streamlit as st
 
-from dashboard import access
 from dashboard.format import number
 from dashboard.state import current
 from services.audit import AuditLog
 
-if not access.viewer().admin:
+ctx = current()
+if not ctx.viewer.admin:
     st.error("Só administradores veem o registro de exportações.")
     st.stop()
 
 st.title("Auditoria de exportações")
 st.caption("Quem baixou qual lista, quando, de quais lojas, e com qual segmento. O registro só aceita "
            "inclusões.")
-entries = AuditLog(current().repository.path).entries()
+entries = AuditLog(ctx.repository.path).entries()
 if entries.empty:
     st.info("Nenhuma exportação registrada ainda.")
     st.stop()

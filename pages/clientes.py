@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import customer
 from dashboard.state import current
-from services.customers import profile
+from services.profile import profile
 
 ctx = current()
 st.title("Clientes")

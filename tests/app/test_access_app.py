@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from services.store.sqlite import SqliteStore
 from tests.apptext import screen
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
 PAGES = ("clientes", "campanhas", "metricas", "insights")
 

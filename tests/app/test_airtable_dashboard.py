@@ -15,7 +15,7 @@ from tests.airtable_helpers import STORES, TOKEN, Base, make_base
 from tests.apptext import screen
 from tests.fake_airtable import FakeAirtable
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
 PAGES = ("clientes", "campanhas", "metricas", "insights")
 

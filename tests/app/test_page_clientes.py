@@ -7,7 +7,8 @@ from pathlib import Path
 from apptest_support import HOSTILE, JARDINS, KNOWN, KNOWN_PHONE, LEBLON, NOW, data_of, open_app
 
 from dashboard.format import plain
-from services.customers import profile, search
+from services.profile import profile
+from services.search import search
 from services.store.sqlite import SqliteStore
 
 
