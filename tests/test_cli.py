@@ -466,3 +466,19 @@ def test_backfill_dry_run_counts_without_writing(tmp_path):
 @pytest.mark.parametrize("command", ["sync", "backfill"])
 def test_airtable_commands_without_a_base_are_a_one_line_error(db, command):
     assert "Airtable" in one_line_error(call(db, command))
+
+
+def test_customer_prints_a_legacy_record_with_its_repaired_history(tmp_path):
+    from services.store.sqlite import SqliteStore
+
+    db = tmp_path / "legacy.db"
+    store = SqliteStore(db)
+    store.add_store(STORE)
+    store.insert_raw([{
+        "id": "recLegacy", "store": STORE, "phone": "+5511987654321", "name": "Legada",
+        "interests": "Daytona, Submariner", "interests_all": "Datejust",
+        "created_at": "2025-01-01T00:00:00Z", "last_interaction": "2026-01-01T00:00:00Z",
+    }])
+    printed = json.loads(ok(call(db, "customer", "--store", STORE, "--phone", PHONE)))
+    assert printed["interests"] == ["Daytona", "Submariner"]
+    assert printed["interests_all"] == ["Datejust", "Daytona", "Submariner"]
