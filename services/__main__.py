@@ -263,7 +263,7 @@ def cmd_sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if mirror is None:
         raise CliError("sync: nenhuma base Airtable configurada (AIRTABLE_API_KEY e AIRTABLE_BASE_ID no"
                        " ambiente ou em .streamlit/secrets.toml [airtable])")
-    from services.store.sync import run_cli
+    from services.store.airtable.sync import run_cli
 
     return run_cli(mirror, full=args.full, stream=err)
 
@@ -273,7 +273,7 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if mirror is None:
         raise CliError("backfill: nenhuma base Airtable configurada (AIRTABLE_API_KEY e AIRTABLE_BASE_ID"
                        " no ambiente ou em .streamlit/secrets.toml [airtable])")
-    from services.store.backfill import run_cli
+    from services.store.airtable.backfill import run_cli
 
     return run_cli(mirror, apply=args.apply, stream=err, out=out)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.store.airtable import ClientPolicy, Unreachable
-from services.store.sync import Progress, is_current, last_error, mirror_age, sync
+from services.store.airtable.sync import Progress, is_current, last_error, mirror_age, sync
 from tests.airtable_helpers import (
     STORES,
     TOKEN,

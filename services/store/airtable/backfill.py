@@ -19,17 +19,13 @@ from services.interests import (
     parse_interests,
     repaired_history,
 )
-from services.store.airtable import (
-    BATCH_SIZE,
-    AirtableStore,
-    Schema,
-    WriteNotConfirmed,
-    chunks,
-    field_value,
-    to_row,
-)
+from services.store.airtable.client import BATCH_SIZE, chunks
+from services.store.airtable.errors import WriteNotConfirmed
+from services.store.airtable.records import field_value, to_row
+from services.store.airtable.schema import Schema
+from services.store.airtable.store import AirtableStore
+from services.store.airtable.sync import is_current
 from services.store.base import StoreError
-from services.store.sync import is_current
 
 EMPTY_HISTORY = "empty_history"
 MISSING_ITEMS = "missing_items"

@@ -14,14 +14,10 @@ from typing import Any, TextIO
 from pyairtable import formulas as F
 
 from services.interests import iso, now_utc, parse_time
-from services.store.airtable import (
-    AirtableStore,
-    MissingField,
-    Schema,
-    detect_schema,
-    product_rows,
-    to_row,
-)
+from services.store.airtable.errors import MissingField
+from services.store.airtable.records import product_rows, to_row
+from services.store.airtable.schema import Schema, detect_schema
+from services.store.airtable.store import AirtableStore
 from services.store.base import StoreError
 
 #: Records modified this long before the last sync started are fetched again (clock skew, slow writes).
