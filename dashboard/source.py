@@ -9,8 +9,7 @@ import streamlit as st
 
 from dashboard.format import age
 from services.interests import now_utc
-from services.store.base import StoreError
-from services.store.sqlite import SqliteStore
+from services.store.base import CustomerRepository, StoreError
 
 # The Airtable modules load only with a base: pyairtable alone takes most of a second to
 # import, which the demo's first page would otherwise wait for.
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 _FIRST_FAILED = "_first_sync_failed"
 
 
-def show(store: SqliteStore, key: str = "fonte") -> None:
+def show(store: CustomerRepository, key: str = "fonte") -> None:
     """Draw the panel of an Airtable-backed store (nothing for the demo).
 
     The first visit fills an empty mirror (a full sync with a progress bar);

@@ -14,6 +14,7 @@ from services import config, customers, insights, snapshot
 from services.customers import SearchIndex
 from services.frame import CustomerData
 from services.interests import Customer, now_utc, parse_time
+from services.store.base import CustomerRepository
 from services.store.sqlite import SqliteStore
 
 STORE_KEY = "app_stores"
@@ -34,7 +35,7 @@ class Context:
     stores: tuple[str, ...]
     allowed: tuple[str, ...]
     now: datetime
-    repository: SqliteStore
+    repository: CustomerRepository
     is_demo: bool
     version: str = ""
 
@@ -47,7 +48,7 @@ class Context:
         return insights_of(str(self.repository.path), self.version, self.stores, min_customers)
 
 
-def repository(path: str) -> SqliteStore:
+def repository(path: str) -> CustomerRepository:
     """The store of this run: the Airtable mirror when a base is configured, else the demo."""
     return _open(path, airtable_settings())
 
@@ -62,7 +63,7 @@ def airtable_settings() -> config.AirtableSettings | None:
 
 
 @st.cache_resource(show_spinner=False)
-def _open(path: str, settings: config.AirtableSettings | None) -> SqliteStore:
+def _open(path: str, settings: config.AirtableSettings | None) -> CustomerRepository:
     """One store per file and base, per process. The demo is made only when no base is set."""
     if settings is not None:
         from services.store.airtable import AirtableStore

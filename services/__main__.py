@@ -16,15 +16,18 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from services import config, metrics, segments
 from services.audit import CLI, AuditLog, ExportEntry
 from services.frame import CustomerData, build
 from services.interests import InvalidBatch, InvalidPhone, now_utc, parse_time
 from services.segments import InvalidSegment
-from services.store.base import StoreError, UnknownStore
+from services.store.base import CustomerRepository, StoreError, UnknownStore
 from services.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from services.store.airtable import AirtableStore
 
 USAGE = 2
 DATA = 1
@@ -149,7 +152,7 @@ def parser() -> argparse.ArgumentParser:
 # --- commands --------------------------------------------------------------------
 
 
-def airtable_store(path: Path) -> SqliteStore | None:
+def airtable_store(path: Path) -> AirtableStore | None:
     """The Airtable mirror at ``path`` when a base is configured (environment, then secrets file)."""
     settings = config.airtable_settings(config.read_secrets_file())
     if settings is None:
@@ -159,7 +162,7 @@ def airtable_store(path: Path) -> SqliteStore | None:
     return AirtableStore(path, settings)
 
 
-def open_store(path: Path, err: TextIO) -> SqliteStore:
+def open_store(path: Path, err: TextIO) -> CustomerRepository:
     """The store at ``path``: reads from the file, writes through Airtable when a base is configured.
 
     Without Airtable, a new (or blank) file is filled with the demo first (said on stderr).
@@ -180,7 +183,7 @@ def open_store(path: Path, err: TextIO) -> SqliteStore:
     return demo.ensure_demo(path, now_utc())
 
 
-def require_store(store: SqliteStore, name: str | None) -> str:
+def require_store(store: CustomerRepository, name: str | None) -> str:
     """``name`` when it is a store of the file, else a one-line error listing the stores."""
     stores = store.stores()
     if name not in stores:
@@ -241,7 +244,7 @@ def _record_jsonl(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         _replay(args, handle, open_store(args.db, err), out)
 
 
-def _replay(args: argparse.Namespace, handle: TextIO, store: SqliteStore, out: TextIO) -> None:
+def _replay(args: argparse.Namespace, handle: TextIO, store: CustomerRepository, out: TextIO) -> None:
     saved = 0
     for number, line in enumerate(handle, start=1):
         if not line.strip():
@@ -286,7 +289,7 @@ def cmd_customer(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     print(json.dumps(found.as_json(), ensure_ascii=False), file=out)
 
 
-def load(store: SqliteStore, stores: Sequence[str]) -> CustomerData:
+def load(store: CustomerRepository, stores: Sequence[str]) -> CustomerData:
     """The customer frame of ``stores``, as the dashboard builds it."""
     return build(store.raw_customers(stores), store.catalog())
 
