@@ -188,7 +188,7 @@ def _apply_batch(store: AirtableStore, schema: Schema, ids: Sequence[str], attem
         if mirror:
             stamp = iso(now_utc())
             tenants = store.tenants_by_id()
-            store.insert_raw([to_row(record, schema, tenants, stamp) for record in back])
+            store.mirror.insert_raw([to_row(record, schema, tenants, stamp) for record in back])
         still = []
         for record in back:
             rid = str(record["id"])

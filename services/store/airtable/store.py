@@ -1,4 +1,4 @@
-"""The Airtable base as the source of truth: reads from the local mirror, safe writes through Airtable."""
+"""The repository of an Airtable base: reads from its local mirror, safe writes through Airtable."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from services.catalog import Resolution
 from services.config import AirtableSettings
 from services.interests import (
     Customer,
@@ -46,14 +49,17 @@ from services.store.airtable.records import (
     to_row,
 )
 from services.store.airtable.schema import Schema, detect_schema
-from services.store.base import UnknownStore
+from services.store.base import CustomerRepository, UnknownStore
 from services.store.sqlite import SqliteStore
 
 log = logging.getLogger("vitrine.airtable")
 
 
-class AirtableStore(SqliteStore):
-    """The mirror of an Airtable base: reads from the local SQLite copy, writes through Airtable.
+class AirtableStore(CustomerRepository):
+    """An Airtable base: reads come from its mirror (a local SQLite copy), writes go through Airtable.
+
+    ``mirror`` is the copy a sync keeps up to date; a write lands in Airtable first, then
+    its read-back replaces the customer's row in the mirror.
 
     Every recording follows SPEC §3 "no lost interests": read the record fresh,
     merge by the recording rule, write in the field's own representation, read
@@ -62,7 +68,7 @@ class AirtableStore(SqliteStore):
 
     def __init__(self, path: str | Path, settings: AirtableSettings,
                  policy: ClientPolicy | None = None) -> None:
-        super().__init__(path)
+        self.mirror = SqliteStore(path)
         self.settings = settings
         self.client = Client(settings, policy)
         self._schema: Schema | None = None
@@ -72,6 +78,33 @@ class AirtableStore(SqliteStore):
     def __repr__(self) -> str:
         return f"AirtableStore(path={str(self.path)!r}, base_id={self.settings.base_id!r})"
 
+    # --- reads: the mirror --------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self.mirror.path
+
+    def version(self) -> str:
+        return self.mirror.version()
+
+    def data_key(self) -> str:
+        return self.mirror.data_key()
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        return self.mirror.get_meta(key, default)
+
+    def stores(self) -> list[str]:
+        return self.mirror.stores()
+
+    def raw_customers(self, stores: Collection[str]) -> pd.DataFrame:
+        return self.mirror.raw_customers(stores)
+
+    def catalog(self) -> dict[str, Resolution]:
+        return self.mirror.catalog()
+
+    def find(self, store: str, phone: str) -> Customer | None:
+        return self.mirror.find(store, phone)
+
     # --- schema and tenants ---------------------------------------------------
 
     def schema(self, refresh: bool = False) -> Schema:
@@ -79,8 +112,8 @@ class AirtableStore(SqliteStore):
         with self._schema_lock:
             if self._schema is not None and not refresh:
                 return self._schema
-            if not refresh and self.get_meta("airtable_base") == self.mirror_key():
-                stored = self.get_meta("airtable_schema")
+            if not refresh and self.mirror.get_meta("airtable_base") == self.mirror_key():
+                stored = self.mirror.get_meta("airtable_schema")
                 if stored:
                     self._schema = Schema.from_json(stored)
                     return self._schema
@@ -98,7 +131,7 @@ class AirtableStore(SqliteStore):
 
     def tenants_by_id(self) -> dict[str, str]:
         """Tenant record id -> store name, as the mirror holds them."""
-        return {rid: name for name, rid in self.store_ids().items() if rid}
+        return {rid: name for name, rid in self.mirror.store_ids().items() if rid}
 
     def fetch_tenants(self, schema: Schema) -> dict[str, str]:
         """Tenant record id -> store name, read from Airtable (only when ``tenant_id`` is a link)."""
@@ -189,12 +222,12 @@ class AirtableStore(SqliteStore):
             if store not in self.stores():
                 raise UnknownStore(f"Loja desconhecida: {store}")
             return store
-        ids = self.store_ids()
+        ids = self.mirror.store_ids()
         if not ids.get(store):
             tenants = self.fetch_tenants(schema)
             ids = {name: rid for rid, name in tenants.items()}
             if store in ids:
-                self.add_store(store, ids[store])
+                self.mirror.add_store(store, ids[store])
         if not ids.get(store):
             raise UnknownStore(f"Loja desconhecida: {store}")
         return [ids[store]]
@@ -252,7 +285,7 @@ class AirtableStore(SqliteStore):
     def _mirror_row(self, record: Mapping[str, Any], schema: Schema, store: str) -> None:
         row = to_row(record, schema, self.tenants_by_id(), iso(now_utc()))
         row["store"] = store
-        self.insert_raw([row])
+        self.mirror.insert_raw([row])
 
 
 def _named(customer: Customer, name: str | None) -> Customer:
