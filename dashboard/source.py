@@ -15,7 +15,7 @@ from services.store.base import StoreError
 # import, which the demo's first page would otherwise wait for.
 if TYPE_CHECKING:
     from services.store.airtable import AirtableStore
-    from services.store.sync import Progress, SyncReport
+    from services.store.airtable.sync import Progress, SyncReport
 
 _FIRST_FAILED = "_first_sync_failed"
 
@@ -30,7 +30,7 @@ def show(source: Source, key: str = "fonte") -> None:
     if not source.is_mirror:
         return
     store: AirtableStore = source.repository  # type: ignore[assignment]
-    from services.store.sync import is_current, last_error
+    from services.store.airtable.sync import is_current, last_error
 
     if not is_current(store):
         _first_sync(store, key)  # stops the run when it fails: there is no mirror to show
@@ -49,14 +49,14 @@ def show(source: Source, key: str = "fonte") -> None:
 
 
 def _age_seconds(store: AirtableStore) -> float | None:
-    from services.store.sync import mirror_age
+    from services.store.airtable.sync import mirror_age
 
     elapsed = mirror_age(store, now_utc())
     return max(elapsed.total_seconds(), 0.0) if elapsed is not None else None
 
 
 def _first_sync(store: AirtableStore, key: str) -> None:
-    from services.store.sync import last_error
+    from services.store.airtable.sync import last_error
 
     failed = st.session_state.get(f"{key}{_FIRST_FAILED}")
     retry_shown = failed is not None
@@ -75,7 +75,7 @@ def _first_sync(store: AirtableStore, key: str) -> None:
 
 
 def _run(store: AirtableStore, *, full: bool, key: str) -> SyncReport | None:
-    from services.store.sync import sync
+    from services.store.airtable.sync import sync
 
     bar = st.progress(0.0, text="Conectando ao Airtable…")
 

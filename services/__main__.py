@@ -249,7 +249,7 @@ def cmd_sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if airtable_settings() is None:
         raise CliError("sync: nenhuma base Airtable configurada (AIRTABLE_API_KEY e AIRTABLE_BASE_ID no"
                        " ambiente ou em .streamlit/secrets.toml [airtable])")
-    from services.store.sync import run_cli
+    from services.store.airtable.sync import run_cli
 
     return run_cli(open_source(args.db, airtable_settings()).repository, full=args.full, stream=err)
 
@@ -258,7 +258,7 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if airtable_settings() is None:
         raise CliError("backfill: nenhuma base Airtable configurada (AIRTABLE_API_KEY e AIRTABLE_BASE_ID"
                        " no ambiente ou em .streamlit/secrets.toml [airtable])")
-    from services.store.backfill import run_cli
+    from services.store.airtable.backfill import run_cli
 
     return run_cli(open_source(args.db, airtable_settings()).repository, apply=args.apply, stream=err,
                    out=out)

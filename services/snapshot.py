@@ -2,7 +2,7 @@
 
 At 100,000 customers, reading the records and building the frame takes seconds; loading
 this snapshot takes a tenth of one. A snapshot belongs to one data version of one file
-(``SqliteStore.data_key``) and to one snapshot format: any other is ignored and replaced.
+(``CustomerRepository.data_key``) and to one snapshot format: any other is ignored and replaced.
 It is Arrow IPC (no pickle): tables of the frame, and the list columns as one dictionary
 of distinct texts plus, per row, how many items it holds.
 """
@@ -22,7 +22,7 @@ import phonenumbers
 import pyarrow as pa
 
 from services.frame import CustomerData, build, no_gc
-from services.store.sqlite import SqliteStore
+from services.store.base import CustomerRepository
 
 # Bump when the frame's columns or their meaning change (build's output), so old files are ignored.
 FORMAT = 1
@@ -149,11 +149,11 @@ def _decode(header: dict, table: Callable[[str], pa.Table]) -> CustomerData:
     )
 
 
-def customer_data(store: SqliteStore, data_key: str | None = None) -> CustomerData:
+def customer_data(store: CustomerRepository, data_key: str | None = None) -> CustomerData:
     """The customer frame of every store: the snapshot when it is current, else built and saved.
 
     Args:
-        store: the SQLite store (the demo or the Airtable mirror).
+        store: the repository (the demo, or the Airtable base through its mirror).
         data_key: ``store.data_key()`` as read by the caller before this call (the
             cache key it uses); read here when None. It is read before the records,
             so a write in between makes the snapshot look older than it is, never newer.

@@ -25,8 +25,8 @@ from services.store.airtable import (
     UnsupportedField,
     detect_schema,
 )
+from services.store.airtable.sync import sync
 from services.store.base import StoreError, UnknownStore
-from services.store.sync import sync
 from tests.airtable_helpers import (
     FAST,
     STORES,

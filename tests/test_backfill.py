@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 
 from services.interests import parse_interests
-from services.store.backfill import EMPTY_HISTORY, MISSING_ITEMS, OVER_LIMIT, backfill, repair_of, run_cli
-from services.store.sync import sync
+from services.store.airtable.backfill import (
+    EMPTY_HISTORY,
+    MISSING_ITEMS,
+    OVER_LIMIT,
+    backfill,
+    repair_of,
+    run_cli,
+)
+from services.store.airtable.sync import sync
 from tests.airtable_helpers import Base, fake, make_base  # noqa: F401  (fixture)
 from tests.fake_airtable import FakeAirtable
 

@@ -16,8 +16,9 @@ from openpyxl import load_workbook
 from services.frame import build
 from services.interests import InvalidPhone
 from services.segments import COLUMNS, Segment, Templates, build_list, to_csv, to_xlsx
-from services.store.airtable import AirtableStore, phone_formula
-from services.store.sync import sync
+from services.store.airtable import AirtableStore
+from services.store.airtable.records import phone_formula
+from services.store.airtable.sync import sync
 from tests.airtable_helpers import FAST, STORES, TOKEN, make_base
 from tests.fake_airtable import FakeAirtable
 

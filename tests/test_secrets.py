@@ -18,8 +18,8 @@ import pytest
 
 from services.config import AirtableSettings
 from services.store.airtable import AirtableStore, ClientPolicy
+from services.store.airtable.sync import last_error, run_cli, sync
 from services.store.base import StoreError
-from services.store.sync import last_error, run_cli, sync
 from tests.airtable_helpers import FAST, STORES, make_base, phone_of
 from tests.apptext import screen
 from tests.fake_airtable import FakeAirtable

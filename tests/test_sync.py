@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.store.airtable import ClientPolicy, Unreachable
-from services.store.sync import Progress, is_current, last_error, mirror_age, sync
+from services.store.airtable.sync import Progress, is_current, last_error, mirror_age, sync
 from tests.airtable_helpers import (
     STORES,
     TOKEN,
@@ -50,7 +50,8 @@ def test_a_20000_customer_base_is_mirrored(fake: FakeAirtable, tmp_path: Path): 
     report = sync(store, progress=seen.append)
     assert report.kind == "full" and report.fetched == 20_000 == report.customers
     assert len(store.raw_customers(STORES)) == 20_000
-    assert sorted(store.record_ids()) == sorted(r["id"] for r in fake.records(base.base_id, "Customers"))
+    held = sorted(store.mirror.record_ids())
+    assert held == sorted(r["id"] for r in fake.records(base.base_id, "Customers"))
     # 200 pages of 100, plus the schema, the tenants and the products: nothing else
     pages = list_requests(fake)
     assert len(pages) == 200 and report.requests == 203
@@ -63,7 +64,7 @@ def test_a_20000_customer_base_is_mirrored(fake: FakeAirtable, tmp_path: Path): 
 
 
 def test_incremental_sync_fetches_only_what_changed(base: Base, store):
-    ids = sorted(store.record_ids())
+    ids = sorted(store.mirror.record_ids())
     base.fake.edit_record(base.base_id, "Customers", ids[0], {"interests_all": base.items(["Daytona"])})
     base.fake.edit_record(base.base_id, "Customers", ids[1], {"name": "Novo Nome"})
     (new_id,) = base.add_customers(1, start=900)
@@ -92,7 +93,7 @@ def test_incremental_sync_with_nothing_changed_costs_one_request(base: Base, sto
 
 
 def test_the_overlap_window_fetches_recent_changes_again(base: Base, store):
-    ids = sorted(store.record_ids())
+    ids = sorted(store.mirror.record_ids())
     base.fake.edit_record(base.base_id, "Customers", ids[5], {"name": "Editado"})
     sync(store)
     assert sync(store).fetched == 1  # still inside the 5-minute overlap: read again, harmlessly
@@ -100,24 +101,24 @@ def test_the_overlap_window_fetches_recent_changes_again(base: Base, store):
 
 
 def test_a_deleted_record_is_found_by_the_sweep(base: Base, store):
-    ids = sorted(store.record_ids())
+    ids = sorted(store.mirror.record_ids())
     base.fake.delete_records(base.base_id, "Customers", ids[:2])
-    assert sync(store).deleted == 0 and ids[0] in store.record_ids()  # not due yet
+    assert sync(store).deleted == 0 and ids[0] in store.mirror.record_ids()  # not due yet
     base.fake.reset_stats()
     report = sync(store, sweep=True)
     assert report.swept and report.deleted == 2
-    assert store.record_ids() == set(ids[2:])
+    assert store.mirror.record_ids() == set(ids[2:])
     sweep_pages = [r for r in list_requests(base.fake) if "filterByFormula" not in r.query]
     assert len(sweep_pages) == 4  # 348 ids, 100 a page
     assert all(r.query["fields[]"] == ["phone"] for r in sweep_pages)  # one small field
 
 
 def test_the_sweep_runs_when_due(base: Base, store):
-    ids = sorted(store.record_ids())
+    ids = sorted(store.mirror.record_ids())
     base.fake.delete_records(base.base_id, "Customers", [ids[3]])
     later = datetime.now(UTC) + timedelta(hours=7)
     report = sync(store, now=lambda: later)
-    assert report.swept and report.deleted == 1 and ids[3] not in store.record_ids()
+    assert report.swept and report.deleted == 1 and ids[3] not in store.mirror.record_ids()
 
 
 def test_a_store_created_since_the_last_sync_appears(base: Base, store):
@@ -127,7 +128,7 @@ def test_a_store_created_since_the_last_sync_appears(base: Base, store):
     report = sync(store)
     assert report.requests == 2  # the changed records, then the stores once
     assert "Vitrine Moema" in store.stores()
-    assert store.store_ids()["Vitrine Moema"] == tenant
+    assert store.mirror.store_ids()["Vitrine Moema"] == tenant
 
 
 def test_429_storm_during_a_sync_waits_and_loses_nothing(tmp_path: Path):
@@ -140,7 +141,7 @@ def test_429_storm_during_a_sync_waits_and_loses_nothing(tmp_path: Path):
         report = sync(store, progress=lambda p: waits.append(p) if p.phase == "aguardando" else None)
         assert sum(r.status == 429 for r in server.log) >= 3 and waits
         assert report.fetched == 2_000
-        assert store.record_ids() == {r["id"] for r in server.records(base.base_id, "Customers")}
+        assert store.mirror.record_ids() == {r["id"] for r in server.records(base.base_id, "Customers")}
         assert last_error(store) is None
 
 
@@ -156,7 +157,7 @@ def test_the_client_throttle_never_causes_a_429(tmp_path: Path):
 
 def test_a_connection_dropped_mid_sync_leaves_the_mirror_unchanged(base: Base, store):
     before = snapshot(store)
-    ids = sorted(store.record_ids())
+    ids = sorted(store.mirror.record_ids())
     base.fake.edit_record(base.base_id, "Customers", ids[0], {"name": "Mudou"})
     base.fake.inject(drop=True, kind="list", times=None, match=lambda info: "offset" in info.query)
     with pytest.raises(Unreachable) as caught:
@@ -179,7 +180,7 @@ def test_a_response_lost_after_the_server_answered_is_retried(base: Base, store)
 @pytest.mark.parametrize("stop_at", ["esquema", "lojas", "clientes", "gravando"])
 def test_a_sync_stopped_at_any_point_leaves_the_mirror_as_it_was(base: Base, store, stop_at: str):
     before = snapshot(store)
-    base.fake.edit_record(base.base_id, "Customers", sorted(store.record_ids())[0], {"name": "Mudou"})
+    base.fake.edit_record(base.base_id, "Customers", sorted(store.mirror.record_ids())[0], {"name": "Mudou"})
 
     def stop(progress: Progress) -> None:
         if progress.phase == stop_at and (stop_at != "clientes" or progress.done >= 200):

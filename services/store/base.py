@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 
@@ -28,12 +29,26 @@ class CustomerRepository(ABC):
     """What the rules need from a data source.
 
     Reads return raw field values (lists, strings, anything the source holds);
-    ``services.frame.build`` turns them into the customer frame.
+    ``services.frame.build`` turns them into the customer frame. Every backend reads
+    from a local SQLite file (the demo, or the mirror of an Airtable base).
     """
+
+    @property
+    @abstractmethod
+    def path(self) -> Path:
+        """The local file the data is read from (the snapshot and the export audit sit beside it)."""
 
     @abstractmethod
     def version(self) -> str:
-        """A token that changes whenever any customer changes (cache key)."""
+        """A token that changes whenever any customer changes."""
+
+    @abstractmethod
+    def data_key(self) -> str:
+        """What the customer frame depends on: the file, its version and its catalog (cache key)."""
+
+    @abstractmethod
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """A fact about the data (``source``: ``demo`` or ``airtable``; the sync's state)."""
 
     @abstractmethod
     def stores(self) -> list[str]:

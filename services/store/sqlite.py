@@ -116,11 +116,15 @@ class SqliteStore(CustomerRepository):
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+
+    @property
+    def path(self) -> Path:
+        return self._path
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:

@@ -14,14 +14,10 @@ from typing import Any, TextIO
 from pyairtable import formulas as F
 
 from services.interests import iso, now_utc, parse_time
-from services.store.airtable import (
-    AirtableStore,
-    MissingField,
-    Schema,
-    detect_schema,
-    product_rows,
-    to_row,
-)
+from services.store.airtable.errors import MissingField
+from services.store.airtable.records import product_rows, to_row
+from services.store.airtable.schema import Schema, detect_schema
+from services.store.airtable.store import AirtableStore
 from services.store.base import StoreError
 
 #: Records modified this long before the last sync started are fetched again (clock skew, slow writes).
@@ -100,10 +96,10 @@ def _lock_for(path: Path) -> threading.Lock:
 def is_current(store: AirtableStore) -> bool:
     """True when the mirror holds a complete copy of this base (an incremental sync may follow)."""
     return (
-        store.get_meta("source") == "airtable"
-        and store.get_meta("airtable_base") == store.mirror_key()
-        and bool(store.get_meta("sync_cursor"))
-        and bool(store.get_meta("airtable_schema"))
+        store.mirror.get_meta("source") == "airtable"
+        and store.mirror.get_meta("airtable_base") == store.mirror_key()
+        and bool(store.mirror.get_meta("sync_cursor"))
+        and bool(store.mirror.get_meta("airtable_schema"))
     )
 
 
@@ -126,7 +122,7 @@ def sync(
     a sync stopped at any point leaves the mirror as it was.
 
     Args:
-        store: the mirror and its Airtable client.
+        store: the Airtable store (its client, and the mirror it fills).
         full: read everything even when an incremental sync would do.
         sweep: force (True) or skip (False) the deletion sweep; None: when due.
         progress: called with a ``Progress`` after every page.
@@ -162,12 +158,12 @@ def _precise(moment: datetime) -> str:
 
 
 def _remember_error(store: AirtableStore, message: str, now: Callable[[], datetime]) -> None:
-    store.set_meta("last_error", message)
-    store.set_meta("last_error_at", iso(now()))
+    store.mirror.set_meta("last_error", message)
+    store.mirror.set_meta("last_error_at", iso(now()))
 
 
 def _customer_count(store: AirtableStore) -> int | None:
-    with store.connect() as db:
+    with store.mirror.connect() as db:
         count = db.execute("SELECT COUNT(*) FROM customers").fetchone()[0]
     return count or None
 
@@ -190,7 +186,7 @@ class _Pages:
 
 def _full(store: AirtableStore, notify: ProgressFn, now: Callable[[], datetime]) -> SyncReport:
     started, clock, requests_before = now(), time.monotonic(), store.client.request_count
-    expected = _customer_count(store) if store.get_meta("source") == "airtable" else None
+    expected = _customer_count(store) if store.mirror.get_meta("source") == "airtable" else None
     notify(Progress("esquema", 0, expected, "Lendo a estrutura da base…"))
     schema = detect_schema(store.client)
     notify(Progress("lojas", 0, expected, "Lendo as lojas…"))
@@ -203,7 +199,7 @@ def _full(store: AirtableStore, notify: ProgressFn, now: Callable[[], datetime])
     stamp = iso(now())
     rows = [to_row(record, schema, tenants, stamp) for record in records]
     stores = _stores(schema, tenants, rows)
-    store.replace_mirror(rows, stores, products, {
+    store.mirror.replace_mirror(rows, stores, products, {
         "source": "airtable",
         "airtable_base": store.mirror_key(),
         "airtable_schema": schema.to_json(),
@@ -238,8 +234,8 @@ def _stores(schema: Schema, tenants: dict[str, str], rows: list[dict[str, object
 def _incremental(store: AirtableStore, notify: ProgressFn, now: Callable[[], datetime],
                  overlap: timedelta, sweep: bool | None, sweep_every: timedelta) -> SyncReport:
     started, clock, requests_before = now(), time.monotonic(), store.client.request_count
-    cursor = parse_time(store.get_meta("sync_cursor"))
-    last_sweep = parse_time(store.get_meta("last_sweep_at"))
+    cursor = parse_time(store.mirror.get_meta("sync_cursor"))
+    last_sweep = parse_time(store.mirror.get_meta("last_sweep_at"))
     due = sweep if sweep is not None else (last_sweep is None or started - last_sweep >= sweep_every)
     expected = _customer_count(store)
     schema = store.schema()
@@ -278,9 +274,9 @@ def _incremental(store: AirtableStore, notify: ProgressFn, now: Callable[[], dat
         stores = _stores(schema, tenants, rows)
     deleted: set[str] = set()
     if swept is not None:
-        deleted = store.record_ids() - swept - {str(row["id"]) for row in rows}
+        deleted = store.mirror.record_ids() - swept - {str(row["id"]) for row in rows}
     notify(Progress("gravando", pages.done, None, "Gravando a cópia local…"))
-    store.apply_mirror_changes(rows, deleted, stores, products, {
+    store.mirror.apply_mirror_changes(rows, deleted, stores, products, {
         **meta,
         "sync_cursor": _precise(started),
         "last_sync_at": stamp,
@@ -301,13 +297,13 @@ def _links(record: dict[str, Any], schema: Schema) -> list[str]:
 
 def mirror_age(store: AirtableStore, now: datetime) -> timedelta | None:
     """How old the mirror is (since the last successful sync), or None if it never synced."""
-    last = parse_time(store.get_meta("last_sync_at"))
+    last = parse_time(store.mirror.get_meta("last_sync_at"))
     return now - last if last else None
 
 
 def last_error(store: AirtableStore) -> str | None:
     """The fault of the last sync that failed after the last one that worked, if any."""
-    return store.get_meta("last_error") or None
+    return store.mirror.get_meta("last_error") or None
 
 
 # --- command line -------------------------------------------------------------------

@@ -19,17 +19,13 @@ from services.interests import (
     parse_interests,
     repaired_history,
 )
-from services.store.airtable import (
-    BATCH_SIZE,
-    AirtableStore,
-    Schema,
-    WriteNotConfirmed,
-    chunks,
-    field_value,
-    to_row,
-)
+from services.store.airtable.client import BATCH_SIZE, chunks
+from services.store.airtable.errors import WriteNotConfirmed
+from services.store.airtable.records import field_value, to_row
+from services.store.airtable.schema import Schema
+from services.store.airtable.store import AirtableStore
+from services.store.airtable.sync import is_current
 from services.store.base import StoreError
-from services.store.sync import is_current
 
 EMPTY_HISTORY = "empty_history"
 MISSING_ITEMS = "missing_items"
@@ -192,7 +188,7 @@ def _apply_batch(store: AirtableStore, schema: Schema, ids: Sequence[str], attem
         if mirror:
             stamp = iso(now_utc())
             tenants = store.tenants_by_id()
-            store.insert_raw([to_row(record, schema, tenants, stamp) for record in back])
+            store.mirror.insert_raw([to_row(record, schema, tenants, stamp) for record in back])
         still = []
         for record in back:
             rid = str(record["id"])

@@ -1,0 +1,239 @@
+"""Vitrine's policy for talking to Airtable: the throttle, timeouts, the 429 block, retries, paging."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from pyairtable import Api, Table
+from pyairtable import formulas as F
+
+from services.config import AirtableSettings
+from services.store.airtable.errors import OffsetExpired, translate, unreachable
+
+log = logging.getLogger("vitrine.airtable")
+
+PAGE_SIZE = 100
+BATCH_SIZE = 10
+
+
+@dataclass(frozen=True)
+class ClientPolicy:
+    """How Vitrine talks to Airtable.
+
+    Attributes:
+        rate: requests per ``period`` seconds allowed by Vitrine itself (None: no throttle).
+        period: the window of the throttle, counted from each answer (see ``Throttle``).
+        timeout: (connect, read) seconds for every request.
+        block_seconds: Airtable's block after a 429 (30 s); tests scale it down.
+        max_blocks: 429 waits before giving up.
+        network_retries: retries of a read or an idempotent write after a dropped connection or a 5xx.
+        retry_backoff: seconds before the first such retry (doubles each time).
+        write_attempts: write + read-back rounds of one recording before it is reported as not saved.
+        settle_seconds: least pause between a write and its read-back (it grows to three
+            times our own read-to-write time). A concurrent writer that read the record before
+            our write lands its stale copy within its own read-to-write gap; reading back after
+            a longer pause sees that overwrite, so it is merged again.
+    """
+
+    rate: int | None = 5
+    period: float = 1.01
+    timeout: tuple[float, float] = (5.0, 30.0)
+    block_seconds: float = 30.0
+    max_blocks: int = 4
+    network_retries: int = 2
+    retry_backoff: float = 1.0
+    write_attempts: int = 6
+    settle_seconds: float = 1.5
+
+
+class Throttle:
+    """At most ``rate`` requests in any ``period`` seconds, shared by the threads of a process.
+
+    A request's place in the window is the moment its answer arrived, not the moment it
+    left: Airtable counted it before answering, so a request sent ``period`` after that
+    answer reaches Airtable more than ``period`` after it, however late the earlier one
+    travelled (a slow network, a paused server). Requests in flight count as now.
+    """
+
+    def __init__(self, rate: int | None, period: float) -> None:
+        self.rate = rate
+        self.period = period
+        self._slots: list[list[float | None]] = []  # [answered at] or [None] while in flight
+        self._lock = threading.Lock()
+
+    def wait(self) -> list[float | None] | None:
+        """Block until one more request fits in the window; returns its slot for ``done``."""
+        if not self.rate:
+            return None
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._slots = [s for s in self._slots if s[0] is None or s[0] > now - self.period]
+                if len(self._slots) < self.rate:
+                    slot: list[float | None] = [None]
+                    self._slots.append(slot)
+                    return slot
+                answered = [s[0] for s in self._slots if s[0] is not None]
+                pause = min(answered) + self.period - now if answered else 0.005
+            time.sleep(max(pause, 0.001))
+
+    def done(self, slot: list[float | None] | None) -> None:
+        """The request of ``slot`` got its answer (or failed): its window starts now."""
+        if slot is not None:
+            with self._lock:
+                slot[0] = time.monotonic()
+
+    def reset(self) -> None:
+        """Forget the window (after a 429 block, which restarts Airtable's count too)."""
+        with self._lock:
+            self._slots = [s for s in self._slots if s[0] is None]
+
+
+_THROTTLES: dict[tuple[str, str, int | None, float], Throttle] = {}
+_THROTTLES_LOCK = threading.Lock()
+
+
+def throttle_for(settings: AirtableSettings, policy: ClientPolicy) -> Throttle:
+    """The throttle of one base in this process (Airtable counts per base)."""
+    key = (settings.endpoint_url, settings.base_id, policy.rate, policy.period)
+    with _THROTTLES_LOCK:
+        if key not in _THROTTLES:
+            _THROTTLES[key] = Throttle(policy.rate, policy.period)
+        return _THROTTLES[key]
+
+
+class _PolicyApi(Api):
+    """pyairtable's Api with Vitrine's policy on every request (pyairtable's own retry is off)."""
+
+    def __init__(self, settings: AirtableSettings, policy: ClientPolicy, throttle: Throttle) -> None:
+        super().__init__(
+            settings.api_key,
+            timeout=policy.timeout,  # type: ignore[arg-type]
+            retry_strategy=None,
+            endpoint_url=settings.endpoint_url,
+        )
+        self.policy = policy
+        self.throttle = throttle
+        self.base_id = settings.base_id
+        self.on_wait: Callable[[str], None] | None = None
+        self.request_count = 0
+        self._count_lock = threading.Lock()
+
+    def request(self, method: str, url: str, fallback: tuple[str, str] | None = None,
+                options: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
+                json: dict[str, Any] | None = None) -> Any:
+        # A create is the one request that is not safe to repeat after a dropped connection.
+        repeatable = method.upper() != "POST" or url.rstrip("/").endswith("listRecords")
+        blocks = retries = 0
+        while True:
+            slot = self.throttle.wait()
+            with self._count_lock:
+                self.request_count += 1
+            try:
+                try:
+                    return super().request(method, url, fallback=fallback, options=options,
+                                           params=params, json=json)
+                finally:
+                    self.throttle.done(slot)
+            except requests.HTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else 0
+                if status == 429 and blocks < self.policy.max_blocks:
+                    blocks += 1
+                    self._pause(self.policy.block_seconds * (1 + 0.1 * random.random()),
+                                "O Airtable pediu uma pausa (limite de requisições): aguardando"
+                                f" {self.policy.block_seconds:.0f} s…")
+                    self.throttle.reset()
+                    continue
+                if status >= 500 and repeatable and retries < self.policy.network_retries:
+                    retries += 1
+                    self._pause(self.policy.retry_backoff * 2 ** (retries - 1),
+                                f"O Airtable respondeu {status}: tentando de novo…")
+                    continue
+                raise translate(exc, self.base_id, blocks) from exc
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if repeatable and retries < self.policy.network_retries:
+                    retries += 1
+                    self._pause(self.policy.retry_backoff * 2 ** (retries - 1),
+                                "Conexão com o Airtable interrompida: tentando de novo…")
+                    continue
+                raise unreachable(exc, self.endpoint_url, self.policy.timeout[1]) from exc
+
+    def _pause(self, seconds: float, message: str) -> None:
+        log.warning(message)
+        if self.on_wait is not None:
+            self.on_wait(message)
+        time.sleep(seconds)
+
+
+class Client:
+    """One Airtable base behind Vitrine's policy. ``repr`` shows the base, never the token."""
+
+    def __init__(self, settings: AirtableSettings, policy: ClientPolicy | None = None) -> None:
+        self.settings = settings
+        self.policy = policy or ClientPolicy()
+        self.api = _PolicyApi(settings, self.policy, throttle_for(settings, self.policy))
+
+    def __repr__(self) -> str:
+        return f"Client(base_id={self.settings.base_id!r}, endpoint_url={self.settings.endpoint_url!r})"
+
+    @property
+    def request_count(self) -> int:
+        """Requests sent so far by this client (retries included)."""
+        return self.api.request_count
+
+    def table(self, name: str) -> Table:
+        """A pyairtable ``Table`` of the base, by name or id."""
+        return self.api.table(self.settings.base_id, name)
+
+    def tables_json(self) -> list[dict[str, Any]]:
+        """The base's tables from the metadata API (one request)."""
+        url = self.api.build_url("meta/bases", self.settings.base_id, "tables")
+        data = self.api.request("GET", url)
+        return list(data.get("tables", [])) if isinstance(data, dict) else []
+
+    def walk(
+        self,
+        table: str,
+        *,
+        fields: Sequence[str],
+        formula: F.Formula | None = None,
+        on_page: Callable[[list[dict[str, Any]]], None] | None = None,
+        on_restart: Callable[[], None] | None = None,
+        max_restarts: int = 3,
+    ) -> list[dict[str, Any]]:
+        """Every record of ``table`` (``fields`` only), 100 a page.
+
+        An expired offset (422 ``LIST_RECORDS_ITERATOR_NOT_AVAILABLE``) starts the walk
+        again from the first page, at most ``max_restarts`` times.
+        """
+        options: dict[str, Any] = {"page_size": PAGE_SIZE, "fields": list(fields)}
+        if formula is not None:
+            options["formula"] = formula
+        for attempt in range(max_restarts + 1):
+            records: list[dict[str, Any]] = []
+            try:
+                for page in self.table(table).iterate(**options):
+                    records.extend(page)
+                    if on_page is not None:
+                        on_page(page)
+                return records
+            except OffsetExpired:
+                if attempt == max_restarts:
+                    raise
+                log.warning("Airtable offset expired: restarting the walk of %s", table)
+                if on_restart is not None:
+                    on_restart()
+        raise AssertionError("unreachable")
+
+
+def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of ``size`` (Airtable takes 10 records a batch)."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
