@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from services.campaigns import CONTROLE, ENVIO, GROUPS, TIERS, Campaign
 from services.catalog import Resolution, resolve_products, term_mask
 from services.interests import product_key
-from services.segments import PRIMARY, SECONDARY, TIER_LABELS
+from services.segments import TIER_LABELS
 from services.stats import newcombe, wilson
 
 OUTCOMES: tuple[str, ...] = ("respondeu", "perguntou", "visitou", "comprou")
@@ -403,7 +403,7 @@ def funnel(campaigns: Iterable[Campaign], outcome_frame: pd.DataFrame) -> pd.Dat
     ids = [c.id for c in campaigns]
     sent = outcome_frame[outcome_frame["campaign_id"].isin(ids) & (outcome_frame["group"] == ENVIO)]
     rows = []
-    for tier in (PRIMARY, SECONDARY):
+    for tier in TIERS:
         mine = sent[sent["tier"] == tier]
         n = len(mine)
         for step, outcome in enumerate(FUNNEL):

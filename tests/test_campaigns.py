@@ -299,6 +299,9 @@ def test_reading_claims_a_ratio_only_when_the_intervals_do_not_overlap() -> None
     assert no_members == NO_CLEAR_DIFFERENCE
     assert reading("principal", 0.12, (0.08, 0.17), "secundário", 0.0, (0.0, 0.03), "comprou") \
         == "principal comprou mais que secundário (12,0% contra 0%)"
+    # Huge lists can separate rates whose ratio rounds to 1,0×: the gap is then told in points.
+    assert reading("principal", 0.512, (0.510, 0.514), "secundário", 0.503, (0.501, 0.505), "visitou") \
+        == "principal visitou 0,9 p.p. mais que secundário"
 
 
 def test_funnel_compares_primary_and_secondary_of_the_sent_groups_of_the_period() -> None:
@@ -341,3 +344,25 @@ def test_product_link_keeps_the_page_own_query_and_replaces_old_tags() -> None:
 @pytest.mark.parametrize(("url", "base"), [(None, None), ("javascript:alert(1)", None), ("", "")])
 def test_no_page_means_no_link(url: str | None, base: str | None) -> None:
     assert product_link("Submariner", "submariner", url, base, "Junho", PRIMARY) is None
+
+
+def test_a_categorical_timeline_gives_the_same_outcomes() -> None:
+    crew = members(1, [("a", PRIMARY, ENVIO), ("b", SECONDARY, CONTROLE), ("c", PRIMARY, ENVIO)])
+    events = timeline(
+        event("a", JUNE_1 + timedelta(days=1), "whatsapp", "interesse", ("Submariner",)),
+        event("b", JUNE_1 + timedelta(days=2), "loja", "compra", ("Datejust",), 61_800.0),
+        event("zz", JUNE_1 + timedelta(days=2), "loja", "visita"),  # not a member
+    )
+    plain = outcomes([campaign()], crew, events)
+    categorical = events.astype({column: "category" for column in ("customer_id", "source", "kind")})
+    coded = outcomes([campaign()], crew, categorical)
+    pd.testing.assert_frame_equal(plain, coded)
+    assert plain["respondeu"].tolist() == [True, False, False]
+    assert plain["revenue_brl"].tolist() == [0.0, 61_800.0, 0.0]
+
+
+def test_of_two_campaigns_sent_at_the_same_moment_the_later_given_takes_the_event() -> None:
+    crew = pd.concat([members(1, [("x", PRIMARY, ENVIO)]), members(2, [("x", PRIMARY, ENVIO)])])
+    events = timeline(event("x", JUNE_1 + timedelta(days=1), "loja", "visita"))
+    frame = outcomes([campaign(1), campaign(2)], crew, events)
+    assert (bool(row_of(frame, "x", 1).visitou), bool(row_of(frame, "x", 2).visitou)) == (False, True)

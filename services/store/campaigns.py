@@ -70,10 +70,28 @@ def _texts(values: pd.Series) -> list[str]:
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
-def _titles(value: object) -> str:
-    if isinstance(value, list | tuple) and value:
-        return _ENCODER.encode([str(v) for v in value])
-    return "[]"
+def _encode_titles(values: Iterable[object]) -> list[str]:
+    """Each member's matched products as JSON text; a list repeats a lot, so each is encoded once."""
+    seen: dict[tuple[str, ...], str] = {}
+    out = []
+    for value in values:
+        titles = tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
+        text = seen.get(titles)
+        if text is None:
+            text = seen[titles] = _ENCODER.encode(list(titles))
+        out.append(text)
+    return out
+
+
+def _decode_titles(texts: Iterable[str]) -> list[tuple[str, ...]]:
+    seen: dict[str, tuple[str, ...]] = {}
+    out = []
+    for text in texts:
+        titles = seen.get(text)
+        if titles is None:
+            titles = seen[text] = tuple(json.loads(text))
+        out.append(titles)
+    return out
 
 
 def _campaign(row: tuple) -> Campaign:
@@ -99,7 +117,7 @@ def _members(db: sqlite3.Connection, campaign_ids: list[int] | None) -> pd.DataF
                           ids).fetchall()
     frame = pd.DataFrame(rows, columns=list(MEMBER_COLUMNS))
     frame["campaign_id"] = frame["campaign_id"].astype("int64")
-    frame["matched"] = [tuple(json.loads(text)) for text in frame["matched"]]
+    frame["matched"] = _decode_titles(frame["matched"])
     return frame
 
 
@@ -159,7 +177,7 @@ class CampaignStore:
         if ids.duplicated().any():
             raise InvalidCampaign("um cliente aparece mais de uma vez na lista")
         # Uniqueness is checked here, not by an index: appending in rowid order keeps a 50,000-row save fast.
-        matched = [_titles(m) for m in frame["matched"]]
+        matched = _encode_titles(frame["matched"])
         with self._connect() as db:
             cursor = db.execute(
                 f"INSERT INTO campaigns ({_CAMPAIGN_FIELDS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
