@@ -16,11 +16,12 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from services import insights, metrics, quality, segments
+from services import insights, metrics, quality
 from services.access import AccessDenied, scoped
 from services.customers import record_interest, search
+from services.exports import segment_to_json, to_csv, to_xlsx
 from services.frame import CustomerData, build
-from services.segments import PRESETS, Segment, build_list, to_csv, to_xlsx
+from services.segments import PRESETS, Segment, build_list
 
 NOW = datetime(2025, 6, 15, 12, tzinfo=UTC)
 A, B = "Vitrine Jardins", "Vitrine Leblon"
@@ -207,7 +208,7 @@ def test_downloads_of_a_manager_hold_only_their_store(manager_a: CustomerData) -
     assert_no_trace_of_b(csv_text)
     sheet = load_workbook(io.BytesIO(to_xlsx(campaign))).active
     assert_no_trace_of_b([cell.value for row in sheet.iter_rows() for cell in row])
-    assert_no_trace_of_b(segments.segment_to_json(campaign))
+    assert_no_trace_of_b(segment_to_json(campaign))
 
 
 def test_data_quality_of_a_manager_lists_only_their_store(manager_a: CustomerData) -> None:

@@ -11,13 +11,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from services.frame import build
-from services.segments import (
-    COLUMNS,
+from services.exports import (
     EXPORT_HEADERS,
-    PRESETS,
-    Segment,
-    build_list,
     export_filename,
     neutralise,
     segment_to_json,
@@ -25,6 +20,8 @@ from services.segments import (
     to_csv,
     to_xlsx,
 )
+from services.frame import build
+from services.segments import COLUMNS, PRESETS, Segment, build_list
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 HEADER = ["nivel", "nome", "telefone", "loja", "produtos", "marcas", "ultima_interacao", "dias",

@@ -7,7 +7,8 @@ from pathlib import Path
 from apptest_support import LEBLON, NOW, data_of, open_app
 
 from dashboard.campaign import preview_table
-from services.segments import EXCLUSION_REASONS, PRESETS, Segment, Templates, build_list
+from services.messages import Templates
+from services.segments import EXCLUSION_REASONS, PRESETS, Segment, build_list
 
 TIERS = ("Principal (interesse recente)", "Secundário (interesse antigo)", "Total na lista")
 REASONS = dict(zip(EXCLUSION_REASONS, ("Pediram para sair", "Sem telefone válido", "Em conversa agora",
