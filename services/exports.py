@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from services.segments import COLUMNS, E164_PATTERN, TIER_LABELS, CampaignList
 from services.text_arrays import as_column, large, strings
+from services.wording import SEPARATOR
 
 EXPORT_HEADERS: Mapping[str, str] = {
     "tier": "nivel",
@@ -59,7 +60,7 @@ def _export_frame(rows: pd.DataFrame) -> pd.DataFrame:
             values = pd.to_numeric(values, errors="coerce").round().astype("Int64")
         elif values.dtype == object:
             # Lists (from a caller that split them) read as the joined text.
-            values = values.map(lambda v: ", ".join(map(str, v)) if isinstance(v, list | tuple) else v)
+            values = values.map(lambda v: SEPARATOR.join(map(str, v)) if isinstance(v, list | tuple) else v)
         out[EXPORT_HEADERS[name]] = _as_text(values)
     return pd.DataFrame(out).reset_index(drop=True)
 
@@ -155,7 +156,7 @@ def segment_to_json(campaign_list: CampaignList) -> dict[str, object]:
         for name in COLUMNS:
             value = record.get(name)
             if name in ("matched", "brands"):
-                value = [v for v in str(value or "").split(", ") if v]
+                value = [v for v in str(value or "").split(SEPARATOR) if v]
             elif name == "last_interaction":
                 value = value.isoformat() if value is not None and not pd.isna(value) else None
             elif name in ("days_since", "depth"):

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from services.text_arrays import large, strings
+from services.wording import SEPARATOR, join_pt
 
 PLACEHOLDERS: tuple[str, ...] = ("first_name", "name", "product", "brand", "brands", "store")
 
@@ -198,11 +199,8 @@ def _clean_value(value: object, key: str) -> str:
     if isinstance(value, Sequence):
         items = [" ".join(str(v).split()) for v in value if v is not None and str(v).strip()]
         if key == "brands":
-            items = list(dict.fromkeys(items))[:3]
-            if len(items) <= 1:
-                return "".join(items)
-            return ", ".join(items[:-1]) + " e " + items[-1]
-        return ", ".join(items)
+            return join_pt(list(dict.fromkeys(items))[:3])
+        return SEPARATOR.join(items)
     return " ".join(str(value).split())
 
 

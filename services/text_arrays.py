@@ -36,10 +36,10 @@ def take(values: pa.Array, index: np.ndarray) -> pa.Array:
     return values.take(pa.array(index, mask=index < 0)).fill_null("")
 
 
-def join_runs(lengths: np.ndarray, values: pa.Array, sep: str = ", ") -> pa.Array:
+def join_runs(lengths: np.ndarray, values: pa.Array, sep: str) -> pa.Array:
     """``values`` cut into consecutive runs of ``lengths`` and each run joined with ``sep``.
 
-    Example: ``join_runs([2, 0, 1], strings(["a", "b", "c"]))`` → ``["a, b", "", "c"]``.
+    Example: ``join_runs([2, 0, 1], strings(["a", "b", "c"]), ", ")`` → ``["a, b", "", "c"]``.
     """
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])

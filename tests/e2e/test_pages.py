@@ -17,11 +17,11 @@ from dashboard.health import metric_value as tile_value
 from services.audit import AuditLog
 from services.exports import EXPORT_HEADERS
 from services.insights import compute as insights
-from services.insights import percent
 from services.metrics import COVERAGE
 from services.metrics import compute as metrics
 from services.segments import PRESETS, TIER_LABELS, build_list
 from services.store.sqlite import SqliteStore
+from services.wording import percent
 
 pytestmark = pytest.mark.e2e
 
