@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from services import list_columns
 from services.catalog import terms_mask
 from services.frame import CustomerData
-from services.interests import DEPTH_SEGMENTS, product_key
+from services.interests import product_key
 from services.messages import AVAILABLE, BRANDS, LAUNCH, REMEMBER, Templates, render_rows
 from services.text_arrays import as_column, large, strings, take
 
@@ -180,18 +180,6 @@ def default_templates(segment: Segment) -> Templates:
     """The messages used when none are given: back in stock with terms, re-engagement without."""
     return PRESETS["estoque" if segment.terms else "reengajamento"].templates
 
-
-# --- Depth segments ------------------------------------------------------------
-
-def depth_segment(depth: np.ndarray | pd.Series | Sequence[int]) -> np.ndarray:
-    """The depth segment key of each history length (``interests.DEPTH_SEGMENTS``).
-
-    Example: ``depth_segment([0, 3, 11]).tolist() == ["early", "developing", "serious"]``.
-    """
-    values = np.asarray(depth, dtype=np.int64)
-    keys = np.select([values <= segment.high for segment in DEPTH_SEGMENTS],
-                     [segment.key for segment in DEPTH_SEGMENTS], default=DEPTH_SEGMENTS[-1].key)
-    return keys.astype(object)
 
 # --- Campaign list --------------------------------------------------------------
 

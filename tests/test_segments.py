@@ -19,7 +19,6 @@ from services.segments import (
     InvalidSegment,
     Segment,
     build_list,
-    depth_segment,
 )
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -549,12 +548,6 @@ def test_list_messages_use_the_customer_names():
         "Olá Maria, o Submariner chegou! (Maria da Silva, Loja A)"
     )
     assert result.rows.loc["anon", "message"] == "Olá, o Submariner chegou! (Loja A)"
-
-
-def test_depth_segments_follow_the_spec():
-    assert depth_segment([0, 2, 3, 10, 11, 40]).tolist() == [
-        "early", "early", "developing", "developing", "serious", "serious",
-    ]
 
 
 def test_quiet_days_zero_also_keeps_a_future_dated_customer():
