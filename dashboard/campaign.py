@@ -38,7 +38,6 @@ EXCLUSION_SHORT = {
     "opted_out": "Pediram para sair",
     "invalid_phone": "Sem telefone válido",
     "recently_active": "Em conversa agora",
-    "other_store": "De outra loja",
     "duplicate_phone": "Mesmo WhatsApp",
 }
 

@@ -36,13 +36,12 @@ COLUMNS: tuple[str, ...] = (
 # ``duplicate_phone`` comes last: of the records of one store that share a WhatsApp number
 # (the same phone key) and pass every other rule, only the best stays on the list.
 EXCLUSION_REASONS: tuple[str, ...] = (
-    "opted_out", "invalid_phone", "recently_active", "other_store", "duplicate_phone",
+    "opted_out", "invalid_phone", "recently_active", "duplicate_phone",
 )
 EXCLUSION_LABELS: Mapping[str, str] = {
     "opted_out": "pediram para não receber mensagens",
     "invalid_phone": "sem telefone válido",
     "recently_active": "em conversa (dentro da janela de silêncio)",
-    "other_store": "de outra loja",
     "duplicate_phone": "mesmo WhatsApp de outro cliente da lista",
 }
 TIER_LABELS: Mapping[str, str] = {PRIMARY: "principal", SECONDARY: "secundário"}
@@ -77,7 +76,8 @@ class Segment:
         inactive_days: only customers whose last interaction is at least this many days ago.
         min_depth: smallest history length kept (inclusive).
         max_depth: largest history length kept (inclusive).
-        stores: the stores of the campaign; empty means every store of the data given.
+        stores: the stores the campaign was asked for, kept as a record (audit log, CLI);
+            ``build_list`` lists the data it is given, already limited to them.
 
     Example: ``Segment(("Submariner",), scope="all")``.
     """
@@ -233,7 +233,8 @@ def build_list(
     interaction, then the larger depth; the others count as ``duplicate_phone``.
 
     Args:
-        data: the customer frame, already limited to the stores the user may see.
+        data: the customer frame, already limited to the stores of the campaign (and to
+            those the user may see): every store in it is listed.
         segment: who the campaign is for.
         now: the reference time of every rule (naive means UTC); dates are shown
             in its time zone.
@@ -290,14 +291,10 @@ def build_list(
             return customers["opt_out"].to_numpy(bool)[idx]
         if reason == "invalid_phone":
             return ~data.derived("segments.valid_phone", _valid_phones)[idx]
-        if reason == "recently_active":
-            if segment.quiet_days == 0:
-                return np.zeros(len(idx), dtype=bool)
+        if reason == "recently_active" and segment.quiet_days:
             # A date in the future (a skewed clock) is as recent as it gets.
             return known[idx] & (age_ns[idx] < segment.quiet_days * _DAY_NS)
-        if not segment.stores:
-            return np.zeros(len(idx), dtype=bool)
-        return ~customers["store"].iloc[idx].isin(segment.stores).to_numpy(bool)
+        return np.zeros(len(idx), dtype=bool)
 
     left = candidate.copy()
     excluded: dict[str, int] = {}

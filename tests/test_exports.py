@@ -222,8 +222,7 @@ def test_segment_to_json_holds_rows_and_reasons():
         "message": "O Submariner que você procurou está disponível! Quer agendar visita?",
     }
     assert out["rows"][1]["tier"] == "secondary"
-    assert out["excluded"] == {"opted_out": 0, "invalid_phone": 0, "recently_active": 0, "other_store": 0,
-                               "duplicate_phone": 0}
+    assert out["excluded"] == {"opted_out": 0, "invalid_phone": 0, "recently_active": 0, "duplicate_phone": 0}
 
 
 def test_segment_to_json_of_a_missing_date_is_null():

@@ -176,20 +176,18 @@ def test_each_left_out_reason_is_counted_once_under_the_first_that_applies():
         record("optout", opt_out=True, phone="n/d", last_interaction=days_ago(1), **submariner),
         record("nophone", phone="n/d", last_interaction=days_ago(1), **submariner),
         record("talking", last_interaction=days_ago(2), **submariner),
-        record("elsewhere", store="Loja B", **submariner),
         record("ok", **submariner),
         # Would be left out, but is not on the list anyway: counted nowhere.
         record("nomatch", opt_out=True, interests=["Daytona"], interests_all=["Daytona"]),
-        record("shallow", opt_out=True, interests=["Submariner"], interests_all=["Submariner"],
-               store="Loja B"),
+        record("shallow", opt_out=True, phone="n/d", last_interaction=days_ago(1),
+               interests=["Submariner"], interests_all=["Submariner"]),
     )
-    segment = Segment(("Submariner",), stores=("Loja A",), max_depth=5)
+    segment = Segment(("Submariner",), max_depth=5)
     result = build_list(data, segment, NOW)
     assert list(result.rows.index) == ["ok"]
-    # "shallow" is opted out and of another store, and passes the depth filter: opted out.
+    # "shallow" passes the depth filter and every reason applies to it: opted out.
     assert result.excluded == {
-        "opted_out": 2, "invalid_phone": 1, "recently_active": 1, "other_store": 1,
-        "duplicate_phone": 0,
+        "opted_out": 2, "invalid_phone": 1, "recently_active": 1, "duplicate_phone": 0,
     }
     assert tuple(result.excluded) == EXCLUSION_REASONS
 
@@ -229,9 +227,9 @@ def test_the_same_phone_in_two_stores_is_kept_in_each_store_list():
     assert set(both.rows.index) == {"a", "b"}
     assert both.excluded["duplicate_phone"] == 0
     for store, id_ in (("Loja A", "a"), ("Loja B", "b")):
-        alone = build_list(data, Segment(("Submariner",), stores=(store,)), NOW)
+        alone = build_list(data.for_stores([store]), Segment(("Submariner",), stores=(store,)), NOW)
         assert list(alone.rows.index) == [id_]
-        assert alone.excluded == {**dict.fromkeys(EXCLUSION_REASONS, 0), "other_store": 1}
+        assert alone.excluded == dict.fromkeys(EXCLUSION_REASONS, 0)
 
 
 def test_the_primary_record_wins_over_a_more_recent_secondary_one_with_the_same_phone():
@@ -321,12 +319,14 @@ def test_legacy_record_is_matched_through_its_repaired_history():
     assert result.rows.loc["c1", "depth"] == 2
 
 
-def test_empty_segment_stores_means_every_store_of_the_data():
+def test_the_list_covers_every_store_of_the_data_it_is_given():
     data = frame(record("a", store="Loja A"), record("b", store="Loja B"))
     assert build_list(data, Segment(), NOW).total == 2
-    only_b = build_list(data, Segment(stores=("Loja B",)), NOW)
+    only_b = build_list(data.for_stores(["Loja B"]), Segment(stores=("Loja B",)), NOW)
     assert list(only_b.rows.index) == ["b"]
-    assert only_b.excluded["other_store"] == 1
+    # The data is already limited to the campaign's stores: no customer is "of another store".
+    assert set(only_b.excluded) == set(EXCLUSION_REASONS)
+    assert "other_store" not in only_b.excluded
 
 
 # --- Rows ----------------------------------------------------------------------------
@@ -567,7 +567,7 @@ def test_a_store_scoped_frame_builds_its_own_list():
     result = build_list(data.for_stores(["Loja A"]), Segment(("Submariner",)), NOW)
     assert list(result.rows.index) == ["a", "c"]
     assert list(result.rows["tier"]) == ["primary", "secondary"]
-    assert result.excluded["other_store"] == 0
+    assert "other_store" not in result.excluded
 
 
 # --- Properties against a plain-Python reading of SPEC §5 ------------------------------
@@ -620,8 +620,6 @@ def _reference(data, segment, now):
             excluded["invalid_phone"] += 1
         elif segment.quiet_days and age is not None and age < segment.quiet_days * day:
             excluded["recently_active"] += 1
-        elif segment.stores and c.store not in segment.stores:
-            excluded["other_store"] += 1
         else:
             # One row per WhatsApp number of a store: primary, then the most recent
             # interaction, then the deepest history, then the first record.
@@ -688,7 +686,13 @@ def _segments():
     )
 
 
-def _frame_of(generated):
+def _frame_of(generated, segment):
+    """The generated customers, limited to the segment's stores as every caller does."""
+    data = _built(generated)
+    return data.for_stores(segment.stores) if segment.stores else data
+
+
+def _built(generated):
     records = []
     for i, g in enumerate(generated):
         recent, history = [], []
@@ -710,7 +714,7 @@ def test_lists_agree_with_a_plain_reading_of_the_spec():
     @settings(max_examples=150, deadline=None)
     @given(_records(), _segments())
     def check(generated, segment):
-        data = _frame_of(generated)
+        data = _frame_of(generated, segment)
         result = build_list(data, segment, NOW)
         expected_rows, expected_excluded = _reference(data, segment, NOW)
         assert result.excluded == expected_excluded
@@ -735,7 +739,7 @@ def test_list_invariants_hold_for_any_base():
     @settings(max_examples=100, deadline=None)
     @given(_records(), _segments())
     def check(generated, segment):
-        data = _frame_of(generated)
+        data = _frame_of(generated, segment)
         result = build_list(data, segment, NOW)
         table = result.rows
         customers = data.customers.set_index("id")
@@ -774,7 +778,7 @@ def test_list_messages_are_render_message_of_each_row():
     @settings(max_examples=60, deadline=None)
     @given(_records(), _segments())
     def check(generated, segment):
-        data = _frame_of(generated)
+        data = _frame_of(generated, segment)
         result = build_list(data, segment, NOW, templates)
         products = data.products.set_index("title")
         for r in result.rows.to_dict("records"):
