@@ -282,7 +282,7 @@ def measure_metrics(data, now: datetime, runs: int, log) -> list[Figure]:
 def measure_exports(lists: dict, runs: int, log) -> list[Figure]:
     import pandas as pd
 
-    from services.segments import to_csv, to_xlsx
+    from services.exports import to_csv, to_xlsx
 
     rows = max(lists.values(), key=lambda built: built.total).rows
     while len(rows) < 20_000:

@@ -100,8 +100,6 @@ def segment(
             continue
         if age is not None and age < seg.quiet_days:
             continue
-        if seg.stores and customer["store"] not in seg.stores:
-            continue
         matched = []
         if terms:
             seen = set()

@@ -7,7 +7,8 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.format import number, plain
-from services.insights import MIN_CUSTOMERS, CrossSelling, Journeys, Trending, percent, times, top_pairs
+from services.insights import MIN_CUSTOMERS, CrossSelling, Journeys, Trending, times, top_pairs
+from services.wording import percent
 
 TRENDING_KINDS = {"products": "Produtos", "brands": "Marcas"}
 CROSS_KINDS = {"brands": "Marcas", "categories": "Categorias (relógio × joia)"}

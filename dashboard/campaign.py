@@ -11,10 +11,11 @@ from dashboard.downloads import Export, download_button
 from dashboard.format import number, phone, plain
 from dashboard.state import Context
 from services.catalog import suggestions
+from services.exports import export_filename, to_csv, to_xlsx
+from services.messages import PLACEHOLDERS, Templates, template_fields
 from services.segments import (
     EXCLUSION_LABELS,
     EXCLUSION_REASONS,
-    PLACEHOLDERS,
     PRESETS,
     PRIMARY,
     SECONDARY,
@@ -22,11 +23,6 @@ from services.segments import (
     CampaignList,
     Preset,
     Segment,
-    Templates,
-    export_filename,
-    template_fields,
-    to_csv,
-    to_xlsx,
 )
 
 CUSTOM = "personalizada"
@@ -42,7 +38,6 @@ EXCLUSION_SHORT = {
     "opted_out": "Pediram para sair",
     "invalid_phone": "Sem telefone válido",
     "recently_active": "Em conversa agora",
-    "other_store": "De outra loja",
     "duplicate_phone": "Mesmo WhatsApp",
 }
 

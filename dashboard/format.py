@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime
 
 import pandas as pd
 
+from services import wording
 from services.interests import format_phone
-
-
-def number(value: float, decimals: int = 0) -> str:
-    """``1234.5`` → ``"1.234,5"`` (pt-BR separators)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+from services.wording import number
 
 
 def money(value: float | None) -> str:
     """``58900`` → ``"R$ 58.900,00"``."""
     return "—" if value is None else f"R$ {number(value, 2)}"
-
-
-def percent(fraction: float | None, decimals: int = 0) -> str:
-    """``0.8123`` → ``"81%"``."""
-    if fraction is None or (isinstance(fraction, float) and math.isnan(fraction)):
-        return "—"
-    return f"{number(fraction * 100, decimals)}%"
 
 
 def date(moment: datetime | pd.Timestamp | None) -> str:
@@ -46,15 +32,10 @@ def date_time(moment: datetime | pd.Timestamp | None) -> str:
 
 
 def days_ago(moment: datetime | pd.Timestamp | None, now: datetime) -> str:
-    """``"há 12 dias"``, ``"hoje"``, ``"ontem"``; ``"—"`` when unknown."""
+    """``"há 12 dias"``, ``"hoje"``, ``"ontem"`` (``wording.days_ago``); ``"—"`` when unknown."""
     if moment is None or pd.isna(moment):
-        return "—"
-    days = (pd.Timestamp(now) - pd.Timestamp(moment)).days
-    if days <= 0:
-        return "hoje"
-    if days == 1:
-        return "ontem"
-    return f"há {number(days)} dias"
+        return wording.days_ago(None)
+    return wording.days_ago((pd.Timestamp(now) - pd.Timestamp(moment)).days)
 
 
 def age(seconds: float | None) -> str:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
-from dashboard.format import number, percent
+from dashboard.format import number
 from dashboard.state import Context
 from services.metrics import (
     CAMPAIGN_PERFORMANCE_NOTE,
@@ -18,6 +18,7 @@ from services.metrics import (
     MetricsReport,
 )
 from services.quality import duplicate_phones, quality_report, reason_counts
+from services.wording import percent
 
 ALL_STORES = "Todas as lojas escolhidas"
 

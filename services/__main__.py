@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from services import config, metrics, segments
+from services import config, exports, metrics, segments
 from services.access import require_stores
 from services.audit import CLI, AuditLog, ExportEntry
 from services.frame import CustomerData, build
@@ -301,10 +301,10 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     segment = dataclasses.replace(segment, stores=tuple(names))
     campaign = segments.build_list(load(store, names), segment, now, templates)
     if fmt == "json":
-        body = json.dumps(segments.segment_to_json(campaign), ensure_ascii=False, indent=2) + "\n"
+        body = json.dumps(exports.segment_to_json(campaign), ensure_ascii=False, indent=2) + "\n"
         data = body.encode("utf-8")
     else:
-        data = segments.to_csv(campaign) if fmt == "csv" else segments.to_xlsx(campaign)
+        data = exports.to_csv(campaign) if fmt == "csv" else exports.to_xlsx(campaign)
     if args.output is None:
         out.write(data.decode("utf-8"))
     else:

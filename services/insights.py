@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -19,6 +18,7 @@ from services.catalog import (
     WATCH,
 )
 from services.frame import CustomerData
+from services.wording import number, percent
 
 TRENDING_LIFT = 1.5
 MIN_CUSTOMERS = 5
@@ -28,30 +28,9 @@ _TIER_BY_RANK = {rank: tier for tier, rank in TIER_ORDER.items()}
 _CATEGORY_PLURALS = {WATCH: "relógios", JEWELRY: "joias"}
 
 
-# --- pt-BR numbers -------------------------------------------------------------
-
-
-def _half_up(value: float, digits: int) -> float:
-    scale = 10**digits
-    return math.floor(value * scale + 0.5 + 1e-9) / scale
-
-
-def percent(share: float) -> str:
-    """A 0–1 share as people read it in pt-BR.
-
-    Example: ``percent(0.4) == "40%"``, ``percent(0.025) == "2,5%"``.
-    """
-    value = share * 100
-    if value >= 10:
-        return f"{_half_up(value, 0):.0f}%"
-    shown = _half_up(value, 1)
-    text = f"{shown:.0f}" if shown.is_integer() else f"{shown:.1f}".replace(".", ",")
-    return f"{text}%"
-
-
 def times(lift: float) -> str:
     """A ratio with one decimal and a comma: ``times(2.06) == "2,1×"``."""
-    return f"{_half_up(lift, 1):.1f}".replace(".", ",") + "×"
+    return number(lift, 1) + "×"
 
 
 # --- lookups -------------------------------------------------------------------

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 
+import numpy as np
 import phonenumbers
+from numpy.typing import ArrayLike
 
 RECENT_LIMIT = 5
 
@@ -34,12 +36,30 @@ DEPTH_SEGMENTS: tuple[DepthSegment, ...] = (
 DEPTH_LABELS = {segment.key: f"{segment.label} ({segment.range})" for segment in DEPTH_SEGMENTS}
 
 
+def depth_segments(depths: ArrayLike) -> np.ndarray:
+    """The depth segment key of each history length: ``early`` < 3, ``developing`` 3–10, ``serious`` > 10.
+
+    Args:
+        depths: history lengths (a list, an array or a Series).
+
+    Returns:
+        The keys of ``DEPTH_SEGMENTS``, an object array in the same order.
+        Example: ``depth_segments([0, 3, 11]).tolist() == ["early", "developing", "serious"]``
+    """
+    values = np.asarray(depths, dtype=np.int64)
+    keys = np.select([values <= segment.high for segment in DEPTH_SEGMENTS],
+                     [segment.key for segment in DEPTH_SEGMENTS], default=DEPTH_SEGMENTS[-1].key)
+    return keys.astype(object)
+
+
 def depth_segment(depth: int) -> str:
-    """The depth segment of a history length: ``early`` < 3, ``developing`` 3–10, ``serious`` > 10.
+    """The depth segment key of one history length (``depth_segments``).
 
     Example: ``depth_segment(11) == "serious"``
     """
-    return next(segment.key for segment in DEPTH_SEGMENTS if depth <= segment.high)
+    return str(depth_segments([depth])[0])
+
+
 _SPLIT = re.compile(r"[,\r\n]+")
 _SPACES = re.compile(r"\s+")
 

@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 
 from services.frame import CustomerData
-from services.interests import DEPTH_SEGMENTS
+from services.interests import DEPTH_SEGMENTS, depth_segments
 
 COVERAGE = "coverage"
 RECENCY = "recency"
 DEPTH = "depth"
+_DEPTH_LABELS = {segment.key: segment.label for segment in DEPTH_SEGMENTS}
 
 CAMPAIGN_PERFORMANCE_NOTE = (
     "Desempenho de campanhas (taxa de abertura, conversão e relevância) depende de dados "
@@ -152,21 +153,6 @@ def days_since(moments: pd.Series, now: datetime) -> pd.Series:
     return delta.clip(lower=0.0).astype(float)
 
 
-def depth_segment(depths: pd.Series) -> pd.Series:
-    """The Portuguese depth segment (SPEC §5) of each history length.
-
-    Example: depths ``[2, 3, 10, 11]`` give ``inicial, em desenvolvimento,
-    em desenvolvimento, comprador sério``.
-    """
-    values = depths.to_numpy()
-    labels = np.select(
-        [values <= segment.high for segment in DEPTH_SEGMENTS],
-        [segment.label for segment in DEPTH_SEGMENTS],
-        default=DEPTH_SEGMENTS[-1].label,
-    )
-    return pd.Series(labels, index=depths.index, dtype=object)
-
-
 def compute(data: CustomerData, now: datetime) -> MetricsReport:
     """Coverage, recency and depth at ``now``, in total and per store.
 
@@ -239,7 +225,8 @@ def _figures(depth: np.ndarray, covered: np.ndarray, days: np.ndarray) -> Figure
 def _depth_histogram(depths: np.ndarray) -> pd.DataFrame:
     values, counts = np.unique(depths, return_counts=True)
     frame = pd.DataFrame({"depth": values.astype(np.int64), "customers": counts.astype(np.int64)})
-    frame["segment"] = depth_segment(frame["depth"])
+    # The Portuguese label of each depth's segment (SPEC §5): "inicial", "comprador sério".
+    frame["segment"] = pd.Series(depth_segments(values), dtype=object).map(_DEPTH_LABELS)
     return frame
 
 
@@ -292,10 +279,8 @@ def _coverage_by_month(created: pd.Series, covered: np.ndarray) -> pd.DataFrame:
 
 
 def _depth_segments(depths: np.ndarray) -> pd.DataFrame:
-    counts = np.array(
-        [((depths >= seg.low) & (depths <= seg.high)).sum() for seg in DEPTH_SEGMENTS],
-        dtype=np.int64,
-    )
+    keys = depth_segments(depths)
+    counts = np.array([(keys == segment.key).sum() for segment in DEPTH_SEGMENTS], dtype=np.int64)
     return pd.DataFrame({
         "segment": [segment.key for segment in DEPTH_SEGMENTS],
         "label": [segment.label for segment in DEPTH_SEGMENTS],

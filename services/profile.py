@@ -20,6 +20,7 @@ from services.catalog import (
 )
 from services.frame import CustomerData
 from services.interests import DEPTH_LABELS, RECENT_LIMIT, depth_segment, product_key
+from services.wording import days_ago, join_pt
 
 QUIET_DAYS = 7
 INACTIVE_DAYS = 60
@@ -176,14 +177,6 @@ def _shares(names: Sequence[str], total: int) -> tuple[Share, ...]:
     return tuple(Share(name, counts[name], total) for name in ranked)
 
 
-def join_pt(names: Sequence[str]) -> str:
-    """Names as a Portuguese list: ``"A"``, ``"A e B"``, ``"A, B e C"``."""
-    names = list(names)
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " e " + names[-1]
-
-
 def talking_points(
     *,
     recent: Sequence[Interest],
@@ -332,11 +325,11 @@ def _asked_again(recent: Sequence[Interest], history: Sequence[Interest]) -> str
 def _contact(days: int | None, *, notable_only: bool) -> str | None:
     if days is None:
         return None if notable_only else "Sem data de último contato registrada"
-    when = "hoje" if days == 0 else "ontem" if days == 1 else f"há {days} dias"
+    when = days_ago(days)
     if days < QUIET_DAYS:
         return f"Em conversa: último contato {when}"
     if days >= INACTIVE_DAYS:
-        return f"Sem contato há {days} dias: bom momento para retomar"
+        return f"Sem contato {days_ago(days)}: bom momento para retomar"
     return None if notable_only else f"Último contato {when}"
 
 

@@ -232,8 +232,7 @@ def test_segment_json_has_the_spec_columns_and_the_left_out_counts(journey_db):
     listing = segment(journey_db, "--term", "Submariner", runner=run)
     assert listing["rows"]
     assert all(list(row) == SPEC_COLUMNS for row in listing["rows"])
-    assert set(listing["excluded"]) == {"opted_out", "invalid_phone", "recently_active", "other_store",
-                                        "duplicate_phone"}
+    assert set(listing["excluded"]) == {"opted_out", "invalid_phone", "recently_active", "duplicate_phone"}
     everyone = segment(journey_db)
     assert everyone["excluded"]["opted_out"] > 0
     assert {row["store"] for row in listing["rows"]} == {STORE}

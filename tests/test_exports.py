@@ -11,13 +11,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from services.frame import build
-from services.segments import (
-    COLUMNS,
+from services.exports import (
     EXPORT_HEADERS,
-    PRESETS,
-    Segment,
-    build_list,
     export_filename,
     neutralise,
     segment_to_json,
@@ -25,6 +20,8 @@ from services.segments import (
     to_csv,
     to_xlsx,
 )
+from services.frame import build
+from services.segments import COLUMNS, PRESETS, Segment, build_list
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 HEADER = ["nivel", "nome", "telefone", "loja", "produtos", "marcas", "ultima_interacao", "dias",
@@ -225,8 +222,7 @@ def test_segment_to_json_holds_rows_and_reasons():
         "message": "O Submariner que você procurou está disponível! Quer agendar visita?",
     }
     assert out["rows"][1]["tier"] == "secondary"
-    assert out["excluded"] == {"opted_out": 0, "invalid_phone": 0, "recently_active": 0, "other_store": 0,
-                               "duplicate_phone": 0}
+    assert out["excluded"] == {"opted_out": 0, "invalid_phone": 0, "recently_active": 0, "duplicate_phone": 0}
 
 
 def test_segment_to_json_of_a_missing_date_is_null():

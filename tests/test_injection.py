@@ -13,9 +13,11 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from services.exports import to_csv, to_xlsx
 from services.frame import build
 from services.interests import InvalidPhone
-from services.segments import COLUMNS, Segment, Templates, build_list, to_csv, to_xlsx
+from services.messages import Templates
+from services.segments import COLUMNS, Segment, build_list
 from services.store.airtable import AirtableStore
 from services.store.airtable.records import phone_formula
 from services.store.airtable.sync import sync

@@ -245,15 +245,6 @@ def test_customers_without_history_give_empty_frames():
     assert result.cross_selling.categories.empty
 
 
-@pytest.mark.parametrize(
-    ("share", "text"),
-    [(0.4, "40%"), (0.15, "15%"), (2 / 3, "67%"), (0.125, "13%"), (0.025, "2,5%"),
-     (0.05, "5%"), (0.0, "0%"), (1.0, "100%")],
-)
-def test_percent_is_pt_br(share, text):
-    assert insights.percent(share) == text
-
-
 def test_times_uses_comma_decimal():
     assert insights.times(2.06) == "2,1×"
     assert insights.times(1.5) == "1,5×"

@@ -10,6 +10,8 @@ from services.interests import (
     Customer,
     InvalidBatch,
     apply_event,
+    depth_segment,
+    depth_segments,
     format_phone,
     merge_history,
     normalize_phone,
@@ -222,3 +224,11 @@ def test_times_are_read_as_utc_and_bad_ones_as_none():
     assert parse_time("31/02/2025") is None
     assert parse_time("ontem") is None
     assert parse_time(12) is None
+
+
+def test_depth_segments_follow_the_spec_at_every_edge():
+    depths = [0, 2, 3, 10, 11, 40]
+    keys = ["early", "early", "developing", "developing", "serious", "serious"]
+    assert depth_segments(depths).tolist() == keys
+    assert [depth_segment(d) for d in depths] == keys
+    assert depth_segments([]).tolist() == []

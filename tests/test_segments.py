@@ -1,4 +1,4 @@
-"""Campaign lists: tiers, filters, left-out reasons, presets and messages (SPEC §5)."""
+"""Campaign lists: tiers, filters, left-out reasons, presets and their messages (SPEC §5)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from services.frame import build
 from services.interests import iso, record_batch
+from services.messages import Templates, render_message
 from services.segments import (
     COLUMNS,
     EXCLUSION_REASONS,
@@ -17,12 +18,7 @@ from services.segments import (
     CampaignList,
     InvalidSegment,
     Segment,
-    Templates,
     build_list,
-    depth_segment,
-    display_name,
-    first_name,
-    render_message,
 )
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -180,20 +176,18 @@ def test_each_left_out_reason_is_counted_once_under_the_first_that_applies():
         record("optout", opt_out=True, phone="n/d", last_interaction=days_ago(1), **submariner),
         record("nophone", phone="n/d", last_interaction=days_ago(1), **submariner),
         record("talking", last_interaction=days_ago(2), **submariner),
-        record("elsewhere", store="Loja B", **submariner),
         record("ok", **submariner),
         # Would be left out, but is not on the list anyway: counted nowhere.
         record("nomatch", opt_out=True, interests=["Daytona"], interests_all=["Daytona"]),
-        record("shallow", opt_out=True, interests=["Submariner"], interests_all=["Submariner"],
-               store="Loja B"),
+        record("shallow", opt_out=True, phone="n/d", last_interaction=days_ago(1),
+               interests=["Submariner"], interests_all=["Submariner"]),
     )
-    segment = Segment(("Submariner",), stores=("Loja A",), max_depth=5)
+    segment = Segment(("Submariner",), max_depth=5)
     result = build_list(data, segment, NOW)
     assert list(result.rows.index) == ["ok"]
-    # "shallow" is opted out and of another store, and passes the depth filter: opted out.
+    # "shallow" passes the depth filter and every reason applies to it: opted out.
     assert result.excluded == {
-        "opted_out": 2, "invalid_phone": 1, "recently_active": 1, "other_store": 1,
-        "duplicate_phone": 0,
+        "opted_out": 2, "invalid_phone": 1, "recently_active": 1, "duplicate_phone": 0,
     }
     assert tuple(result.excluded) == EXCLUSION_REASONS
 
@@ -233,9 +227,9 @@ def test_the_same_phone_in_two_stores_is_kept_in_each_store_list():
     assert set(both.rows.index) == {"a", "b"}
     assert both.excluded["duplicate_phone"] == 0
     for store, id_ in (("Loja A", "a"), ("Loja B", "b")):
-        alone = build_list(data, Segment(("Submariner",), stores=(store,)), NOW)
+        alone = build_list(data.for_stores([store]), Segment(("Submariner",), stores=(store,)), NOW)
         assert list(alone.rows.index) == [id_]
-        assert alone.excluded == {**dict.fromkeys(EXCLUSION_REASONS, 0), "other_store": 1}
+        assert alone.excluded == dict.fromkeys(EXCLUSION_REASONS, 0)
 
 
 def test_the_primary_record_wins_over_a_more_recent_secondary_one_with_the_same_phone():
@@ -325,12 +319,14 @@ def test_legacy_record_is_matched_through_its_repaired_history():
     assert result.rows.loc["c1", "depth"] == 2
 
 
-def test_empty_segment_stores_means_every_store_of_the_data():
+def test_the_list_covers_every_store_of_the_data_it_is_given():
     data = frame(record("a", store="Loja A"), record("b", store="Loja B"))
     assert build_list(data, Segment(), NOW).total == 2
-    only_b = build_list(data, Segment(stores=("Loja B",)), NOW)
+    only_b = build_list(data.for_stores(["Loja B"]), Segment(stores=("Loja B",)), NOW)
     assert list(only_b.rows.index) == ["b"]
-    assert only_b.excluded["other_store"] == 1
+    # The data is already limited to the campaign's stores: no customer is "of another store".
+    assert set(only_b.excluded) == set(EXCLUSION_REASONS)
+    assert "other_store" not in only_b.excluded
 
 
 # --- Rows ----------------------------------------------------------------------------
@@ -554,74 +550,6 @@ def test_list_messages_use_the_customer_names():
     assert result.rows.loc["anon", "message"] == "Olá, o Submariner chegou! (Loja A)"
 
 
-# --- Messages --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("template", "context", "expected"),
-    [
-        ("Olá {first_name}, o {product} chegou!", {"name": "maria DA silva", "product": "Submariner"},
-         "Olá Maria, o Submariner chegou!"),
-        ("Olá {first_name}, o {product} chegou!", {"product": "Submariner"},
-         "Olá, o Submariner chegou!"),
-        ("{first_name}, o {product} chegou!", {"product": "Submariner"}, "O Submariner chegou!"),
-        ("Olá, {first_name}!", {}, "Olá!"),
-        ("Obrigado, {first_name}", {}, "Obrigado"),
-        ("Oi! {first_name}, tudo bem?", {}, "Oi! Tudo bem?"),
-        ("Lembra do {product}? Temos novidades.", {}, "Lembra? Temos novidades."),
-        ("O {product} que você procurou está disponível!", {}, "O que você procurou está disponível!"),
-        ("O {product} da {brand} chegou!", {"product": "Tank Must"}, "O Tank Must chegou!"),
-        ("Novos modelos {brand} chegaram.", {}, "Novos modelos chegaram."),
-        ("Vi que você se interessou por {brands}.", {"brands": ["Rolex", "Cartier", "Omega", "IWC"]},
-         "Vi que você se interessou por Rolex, Cartier e Omega."),
-        ("Vi que você se interessou por {brands}.", {"brands": ["Rolex", "Cartier"]},
-         "Vi que você se interessou por Rolex e Cartier."),
-        ("Vi que você se interessou por {brands}.", {"brands": ["Rolex"]},
-         "Vi que você se interessou por Rolex."),
-        ("Vi que você se interessou por {brands}. Quer conhecer?", {"brands": []},
-         "Vi que você se interessou. Quer conhecer?"),
-        ("Olá {name} ({store})", {"name": "JOÃO DOS SANTOS"}, "Olá João dos Santos"),
-        ("Olá {first_name} {desconhecido}!", {"first_name": "ana"}, "Olá Ana!"),
-        ("Olá {Product}", {"product": "Daytona"}, "Olá Daytona"),
-        ("Olá { product }{0}{}{nome do cliente}!", {"product": "Daytona"}, "Olá Daytona!"),
-        ("Oi {first_name}!\nO {product} chegou.", {"product": "Daytona"}, "Oi!\nO Daytona chegou."),
-        ("Sem nada para trocar.", {}, "Sem nada para trocar."),
-    ],
-)
-def test_render_message_fills_and_tidies(template, context, expected):
-    assert render_message(template, context) == expected
-
-
-def test_values_are_never_read_as_placeholders():
-    assert render_message("Oi {first_name}: {product}", {"name": "Ana", "product": "{name}"}) == (
-        "Oi Ana: {name}"
-    )
-
-
-@pytest.mark.parametrize(
-    ("name", "first", "full"),
-    [
-        ("maria DA silva", "Maria", "Maria da Silva"),
-        ("ÁLVARO PEREIRA", "Álvaro", "Álvaro Pereira"),
-        ("ana-clara dos santos", "Ana-Clara", "Ana-Clara dos Santos"),
-        ("Dra. beatriz lima", "Beatriz", "Dra. Beatriz Lima"),
-        ("  joão   de souza ", "João", "João de Souza"),
-        ("123", "", "123"),
-        ("", "", ""),
-        (None, "", ""),
-    ],
-)
-def test_names_are_capitalised_the_portuguese_way(name, first, full):
-    assert first_name(name) == first
-    assert display_name(name) == full
-
-
-def test_depth_segments_follow_the_spec():
-    assert depth_segment([0, 2, 3, 10, 11, 40]).tolist() == [
-        "early", "early", "developing", "developing", "serious", "serious",
-    ]
-
-
 def test_quiet_days_zero_also_keeps_a_future_dated_customer():
     data = frame(record("skewed", last_interaction=iso(NOW + timedelta(hours=3))))
     assert build_list(data, Segment(), NOW).excluded["recently_active"] == 1
@@ -639,7 +567,7 @@ def test_a_store_scoped_frame_builds_its_own_list():
     result = build_list(data.for_stores(["Loja A"]), Segment(("Submariner",)), NOW)
     assert list(result.rows.index) == ["a", "c"]
     assert list(result.rows["tier"]) == ["primary", "secondary"]
-    assert result.excluded["other_store"] == 0
+    assert "other_store" not in result.excluded
 
 
 # --- Properties against a plain-Python reading of SPEC §5 ------------------------------
@@ -692,8 +620,6 @@ def _reference(data, segment, now):
             excluded["invalid_phone"] += 1
         elif segment.quiet_days and age is not None and age < segment.quiet_days * day:
             excluded["recently_active"] += 1
-        elif segment.stores and c.store not in segment.stores:
-            excluded["other_store"] += 1
         else:
             # One row per WhatsApp number of a store: primary, then the most recent
             # interaction, then the deepest history, then the first record.
@@ -760,7 +686,13 @@ def _segments():
     )
 
 
-def _frame_of(generated):
+def _frame_of(generated, segment):
+    """The generated customers, limited to the segment's stores as every caller does."""
+    data = _built(generated)
+    return data.for_stores(segment.stores) if segment.stores else data
+
+
+def _built(generated):
     records = []
     for i, g in enumerate(generated):
         recent, history = [], []
@@ -782,7 +714,7 @@ def test_lists_agree_with_a_plain_reading_of_the_spec():
     @settings(max_examples=150, deadline=None)
     @given(_records(), _segments())
     def check(generated, segment):
-        data = _frame_of(generated)
+        data = _frame_of(generated, segment)
         result = build_list(data, segment, NOW)
         expected_rows, expected_excluded = _reference(data, segment, NOW)
         assert result.excluded == expected_excluded
@@ -807,7 +739,7 @@ def test_list_invariants_hold_for_any_base():
     @settings(max_examples=100, deadline=None)
     @given(_records(), _segments())
     def check(generated, segment):
-        data = _frame_of(generated)
+        data = _frame_of(generated, segment)
         result = build_list(data, segment, NOW)
         table = result.rows
         customers = data.customers.set_index("id")
@@ -846,7 +778,7 @@ def test_list_messages_are_render_message_of_each_row():
     @settings(max_examples=60, deadline=None)
     @given(_records(), _segments())
     def check(generated, segment):
-        data = _frame_of(generated)
+        data = _frame_of(generated, segment)
         result = build_list(data, segment, NOW, templates)
         products = data.products.set_index("title")
         for r in result.rows.to_dict("records"):
@@ -865,39 +797,8 @@ def test_list_messages_are_render_message_of_each_row():
     check()
 
 
-def test_rendered_messages_never_keep_placeholders_or_gaps():
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-
-    token = st.one_of(
-        st.sampled_from(["Olá", "o", "do", "da", "por", "e", "Temos", "chegou", "que", "você", "("]),
-        st.sampled_from(["{first_name}", "{name}", "{product}", "{brand}", "{brands}", "{store}",
-                         "{desconhecido}", "{0}", "{}"]),
-    )
-    mark = st.sampled_from(["", "", "", ",", "!", "?", ".", ":", ")", "\n"])
-    values = st.one_of(st.none(), st.sampled_from(["Ana", "Submariner", "Rolex", "Loja A"]))
-
-    @settings(max_examples=400, deadline=None)
-    @given(st.lists(st.tuples(token, mark), min_size=1, max_size=14), st.dictionaries(
-        st.sampled_from(["name", "product", "brand", "store"]), values))
-    def check(parts, context):
-        # The template itself is tidy: single spaces, punctuation against its word.
-        template = " ".join(word + end for word, end in parts).replace("( ", "(").replace("\n ", "\n")
-        message = render_message(template, context)
-        assert "{" not in message and "}" not in message
-        assert "  " not in message
-        assert message == message.strip()
-        for line in message.split("\n"):
-            assert line == line.rstrip()
-            assert not line.lstrip().startswith((",", ";", ":"))
-        for end in ",.!?;:":
-            assert f" {end}" not in message
-
-    check()
-
-
 def test_brands_are_the_same_when_counted_in_small_blocks(monkeypatch):
-    import services.segments as segments
+    import services.list_columns as list_columns
 
     data = frame(
         record("a", **AFTER_MONTH_3), record("b", **AFTER_LATER),
@@ -906,7 +807,7 @@ def test_brands_are_the_same_when_counted_in_small_blocks(monkeypatch):
         record("e", **AFTER_MONTH_2),
     )
     whole = build_list(data, Segment(), NOW).rows
-    monkeypatch.setattr(segments, "_BRAND_BLOCK_CELLS", 3)
+    monkeypatch.setattr(list_columns, "_BRAND_BLOCK_CELLS", 3)
     blocks = build_list(data, Segment(), NOW).rows
     pd.testing.assert_frame_equal(whole, blocks)
     assert blocks.loc["c", "brands"] == "Rolex, Omega"

@@ -5,7 +5,7 @@ import io
 import openpyxl
 import pandas as pd
 
-from services.xlsx import column_letter, text_sheet
+from services.exports import column_letter, text_sheet
 
 
 def read(data: bytes):

@@ -7,11 +7,12 @@ from pathlib import Path
 from apptest_support import LEBLON, NOW, data_of, open_app
 
 from dashboard.campaign import preview_table
-from services.segments import EXCLUSION_REASONS, PRESETS, Segment, Templates, build_list
+from services.messages import Templates
+from services.segments import EXCLUSION_REASONS, PRESETS, Segment, build_list
 
 TIERS = ("Principal (interesse recente)", "Secundário (interesse antigo)", "Total na lista")
 REASONS = dict(zip(EXCLUSION_REASONS, ("Pediram para sair", "Sem telefone válido", "Em conversa agora",
-                                       "De outra loja", "Mesmo WhatsApp"), strict=True))
+                                       "Mesmo WhatsApp"), strict=True))
 
 
 def metrics(at) -> dict[str, str]:
@@ -57,6 +58,8 @@ def test_back_in_stock_for_submariner_shows_the_tiers_the_services_compute(db: P
     assert shown_counts(at) == expected_counts(result)
     assert result.counts["primary"] > 0 and result.counts["secondary"] > 0
     assert shown_excluded(at) == result.excluded
+    # The data on screen is already the chosen stores': nobody can be "of another store".
+    assert "De outra loja" not in metrics(at)
     table = preview(at)
     expected = preview_table(result)
     assert list(table.columns) == list(expected.columns)

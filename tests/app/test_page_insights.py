@@ -7,7 +7,8 @@ from pathlib import Path
 from apptest_support import data_of, open_app
 
 from dashboard.format import plain
-from services.insights import compute, percent, times, top_pairs
+from services.insights import compute, times, top_pairs
+from services.wording import percent
 
 
 def readings(at) -> list[str]:

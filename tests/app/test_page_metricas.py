@@ -6,10 +6,10 @@ from pathlib import Path
 
 from apptest_support import LEBLON, NOW, data_of, open_app
 
-from dashboard.format import percent
 from dashboard.health import metric_value, store_table, verdict
 from services.metrics import CAMPAIGN_PERFORMANCE_NOTE, COVERAGE, DEPTH, METRICS, RECENCY, compute
 from services.quality import quality_report
+from services.wording import percent
 
 
 def tiles(at) -> dict[str, tuple[str, str]]:

@@ -15,12 +15,13 @@ from playwright.sync_api import Page, expect
 
 from dashboard.health import metric_value as tile_value
 from services.audit import AuditLog
+from services.exports import EXPORT_HEADERS
 from services.insights import compute as insights
-from services.insights import percent
 from services.metrics import COVERAGE
 from services.metrics import compute as metrics
-from services.segments import EXPORT_HEADERS, PRESETS, TIER_LABELS, build_list
+from services.segments import PRESETS, TIER_LABELS, build_list
 from services.store.sqlite import SqliteStore
+from services.wording import percent
 
 pytestmark = pytest.mark.e2e
 
