@@ -14,6 +14,7 @@ import pandas as pd
 
 from services.catalog import Resolution, resolve_products
 from services.interests import (
+    DATE_YEARS,
     RECENT_LIMIT,
     dedupe,
     normalize_phone,
@@ -336,7 +337,8 @@ def _read_time(value: object, field: str, problems: list[str]) -> object:
             moment = datetime.fromisoformat(value)
         except ValueError:
             moment = None
-        if moment is not None:
+        # Outside 1900–2200 the slow path refuses it (and pandas could not hold it in nanoseconds).
+        if moment is not None and moment.year in DATE_YEARS:
             if moment.tzinfo is None:
                 return moment.replace(tzinfo=UTC)
             return moment if moment.tzinfo is UTC else moment.astimezone(UTC)

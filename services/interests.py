@@ -215,24 +215,63 @@ def apply_event(customer: Customer, batch: Sequence[str], at: datetime) -> Custo
 # --- Dates -------------------------------------------------------------------
 
 
-def parse_time(value: object) -> datetime | None:
-    """An aware UTC datetime from an ISO string or datetime; None when unreadable.
+# A date outside these years is a typing or export error, not a moment (SPEC §9); it also keeps
+# every date inside what pandas' nanosecond timestamps can hold (1677–2262).
+DATE_YEARS = range(1900, 2201)
 
-    Example: ``parse_time("2026-01-05T10:00:00.000Z").year == 2026``
-    """
+
+class InvalidTime(ValueError):
+    """A typed date that cannot be read, or lies outside 1900–2200; the message is for the screen."""
+
+
+def _read_moment(value: object) -> datetime | None:
+    """The datetime written in ``value`` (a string or a datetime), whatever its year; None when unreadable."""
     if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and value.strip():
-        text = value.strip().replace("Z", "+00:00")
+        return value
+    if isinstance(value, str) and value.strip():
         try:
-            moment = datetime.fromisoformat(text)
+            return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             return None
-    else:
+    return None
+
+
+def parse_time(value: object) -> datetime | None:
+    """An aware UTC datetime from an ISO string or datetime; None when unreadable or outside 1900–2200.
+
+    Example: ``parse_time("2026-01-05T10:00:00.000Z").year == 2026``; ``parse_time("2300-01-01") is None``
+    """
+    moment = _read_moment(value)
+    # The year as written: converting 0001-01-01T00:00+03:00 to UTC would overflow.
+    if moment is None or moment.year not in DATE_YEARS:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def require_time(text: str) -> datetime:
+    """``parse_time`` of a typed date, or ``InvalidTime`` saying why in one line (Portuguese).
+
+    Example: ``require_time("2026-01-05") == datetime(2026, 1, 5, tzinfo=UTC)``;
+    ``require_time("2300-01-01")`` raises ``InvalidTime("data fora do intervalo 1900–2200: ...")``.
+
+    Args:
+        text: the date as typed (``--at``, ``--now``, a form field).
+
+    Returns:
+        The moment as an aware UTC datetime.
+
+    Raises:
+        InvalidTime: unreadable, or outside 1900–2200.
+    """
+    moment = parse_time(text)
+    if moment is not None:
+        return moment
+    shown = repr(text)[:80]
+    if _read_moment(text) is not None:
+        raise InvalidTime(f"data fora do intervalo {DATE_YEARS[0]}–{DATE_YEARS[-1]}: {shown}")
+    raise InvalidTime(f"data inválida (use ISO 8601, ex. 2026-01-05T10:00:00Z): {shown}")
 
 
 def iso(moment: datetime | None) -> str | None:

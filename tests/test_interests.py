@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from services.interests import (
     Customer,
     InvalidBatch,
+    InvalidTime,
     apply_event,
     format_phone,
     merge_history,
@@ -19,6 +20,7 @@ from services.interests import (
     product_key,
     record_batch,
     repaired_history,
+    require_time,
 )
 
 # The user's customer journey (SPEC §3), as the code computes it.
@@ -222,3 +224,28 @@ def test_times_are_read_as_utc_and_bad_ones_as_none():
     assert parse_time("31/02/2025") is None
     assert parse_time("ontem") is None
     assert parse_time(12) is None
+
+
+@pytest.mark.parametrize("value", [
+    "2300-01-01", "9999-12-31T23:59:59Z", "0001-01-01", "1600-01-01T10:00:00+03:00",
+    "0001-01-01T00:00:00+03:00", "9999-12-31T23:00:00-03:00", "1899-12-31T23:59:59Z",
+    datetime(9999, 12, 31), datetime(1, 1, 1, tzinfo=UTC),
+])
+def test_dates_outside_1900_2200_are_not_moments(value):
+    assert parse_time(value) is None
+
+
+def test_dates_at_the_edges_of_1900_2200_are_read():
+    assert parse_time("1900-01-01") == datetime(1900, 1, 1, tzinfo=UTC)
+    assert parse_time("2200-12-31T23:59:59Z") == datetime(2200, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def test_typed_date_is_read_or_refused_in_one_line():
+    assert require_time("2026-01-05T10:00:00Z") == datetime(2026, 1, 5, 10, tzinfo=UTC)
+    with pytest.raises(InvalidTime, match="^data fora do intervalo 1900–2200: '2300-01-01'$"):
+        require_time("2300-01-01")
+    with pytest.raises(InvalidTime, match=r"^data inválida \(use ISO 8601") as refused:
+        require_time("ontem\n")
+    assert "\n" not in str(refused.value)
+    with pytest.raises(ValueError):  # the CLI's existing handlers still catch it
+        require_time("0001-01-01T00:00:00+03:00")
