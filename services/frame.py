@@ -16,6 +16,7 @@ from services.catalog import Resolution, resolve_products
 from services.interests import (
     DATE_YEARS,
     RECENT_LIMIT,
+    clean_item,
     dedupe,
     normalize_phone,
     parse_time,
@@ -131,7 +132,7 @@ def _read_list(value: object, field: str, problems: list[str]) -> list[str]:
     if isinstance(value, str) and value.strip() and not raw:
         problems.append(BLANK_ITEMS.format(field=field))
     elif isinstance(value, list | tuple) and any(
-        not isinstance(v, str) or not v.strip() for v in value
+        not isinstance(v, str) or not clean_item(v) for v in value
     ):
         problems.append(BLANK_ITEMS.format(field=field))
     return items

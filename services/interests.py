@@ -48,13 +48,25 @@ class InvalidBatch(ValueError):
     """A batch of products with nothing left after cleaning."""
 
 
+# Controls (NUL...), format marks (zero-width space, BOM, joiners) and lone surrogates: nobody
+# sees them, so an item made only of them is as empty as a blank one.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs"})
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")  # \t\n\v\f\r and \x1c-\x1f are spaces
+
+
 @lru_cache(maxsize=200_000)
 def clean_item(text: str) -> str:
-    """Trim an item and collapse inner runs of white space.
+    """Trim an item, drop invisible characters and collapse inner runs of white space.
 
-    Example: ``clean_item("  Anel   Diamante ") == "Anel Diamante"``
+    Example: ``clean_item("  Anel \u200b  Diamante\x00 ") == "Anel Diamante"``
     """
-    return _SPACES.sub(" ", text).strip()
+    if text.isascii():
+        visible = _ASCII_CONTROL.sub("", text)
+    else:
+        visible = "".join(
+            ch for ch in text if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE
+        )
+    return _SPACES.sub(" ", visible).strip()
 
 
 @lru_cache(maxsize=200_000)
@@ -288,18 +300,31 @@ class InvalidPhone(ValueError):
     """A phone that cannot be read as a WhatsApp number."""
 
 
+# A WhatsApp account sits on a mobile or, for WhatsApp Business, a fixed line; never on a
+# toll-free (0800), premium-rate (0900), shared-cost (4004, 0300) or unknown kind of number.
+_WHATSAPP_TYPES = frozenset({
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+})
+
+
 @lru_cache(maxsize=300_000)
 def normalize_phone(raw: str, region: str = "BR") -> str | None:
     """A phone in any common format as E.164, or None when it is not a phone.
 
     Brazilian mobiles written without the ninth digit (older WhatsApp accounts)
-    are kept as written: they are valid WhatsApp ids.
+    are kept as written: they are valid WhatsApp ids. A text with a letter, or a
+    number that is neither mobile nor fixed line (0800, 0900, 4004...), is not a phone.
 
     Example: ``normalize_phone("(11) 9 8765-4321") == "+5511987654321"``
     """
     if not isinstance(raw, str):
         return None
     text = raw.strip()
+    if any(ch.isalpha() for ch in text):
+        # phonenumbers reads keypad letters as digits (1-800-FLOWERS): a typo would become a number.
+        return None
     digits = re.sub(r"\D", "", text)
     if not 8 <= len(digits) <= 15:
         return None
@@ -314,7 +339,7 @@ def normalize_phone(raw: str, region: str = "BR") -> str | None:
         return None
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if phonenumbers.is_valid_number(number):
-        return e164
+        return e164 if phonenumbers.number_type(number) in _WHATSAPP_TYPES else None
     if _is_br_mobile_without_ninth(e164):
         return e164
     return None
@@ -333,7 +358,8 @@ def _is_br_mobile_without_ninth(e164: str) -> bool:
     if not (e164.startswith("+55") and len(e164) == 13 and e164[5] in "6789"):
         return False
     with_ninth = phonenumbers.parse(e164[:5] + "9" + e164[5:], "BR")
-    return phonenumbers.is_valid_number(with_ninth)
+    return (phonenumbers.is_valid_number(with_ninth)
+            and phonenumbers.number_type(with_ninth) in _WHATSAPP_TYPES)
 
 
 def phone_key(e164: str | None) -> str | None:

@@ -191,3 +191,14 @@ def test_dates_outside_1900_2200_are_listed_as_unreadable_and_every_rule_still_r
     assert report.created_unknown == len(OUT_OF_RANGE)
     listed = build_list(data, Segment(("Submariner",), quiet_days=0), now)
     assert listed.counts["primary"] == len(OUT_OF_RANGE)
+
+
+def test_invisible_only_products_are_dropped_and_listed_like_blank_ones():
+    from services.frame import BLANK_ITEMS
+
+    data = build(pd.DataFrame([record("a", interests=["\u200b\ufeff", "Daytona"],
+                                      interests_all=["Daytona", "\x00"])]))
+    assert data.customers.loc[0, "recent"] == ["Daytona"]
+    assert data.customers.loc[0, "history"] == ["Daytona"]
+    assert BLANK_ITEMS.format(field="interests") in data.customers.loc[0, "problems"]
+    assert BLANK_ITEMS.format(field="interests_all") in data.customers.loc[0, "problems"]

@@ -11,6 +11,7 @@ from services.interests import (
     InvalidBatch,
     InvalidTime,
     apply_event,
+    clean_item,
     format_phone,
     merge_history,
     normalize_phone,
@@ -100,6 +101,20 @@ def test_both_representations_read_alike():
     assert parse_interests(as_list) == parse_interests(as_text) == [
         "Submariner", "GMT-Master II", "Datejust"
     ]
+
+
+@pytest.mark.parametrize("item", ["\u200b", "\ufeff\u200d", "\x00", " \u2060 \x07 ", "\ud800"])
+def test_invisible_only_products_are_dropped_like_empty_ones(item):
+    assert clean_item(item) == ""
+    assert parse_interests([item, "Daytona"]) == ["Daytona"]
+    with pytest.raises(InvalidBatch):
+        record_batch([], [], [item])
+
+
+def test_control_and_zero_width_characters_are_removed_from_products():
+    assert clean_item("Anel\u200b Dia\x00mante\ufeff") == "Anel Diamante"
+    assert clean_item("Day\ttona\x85Rolex") == "Day tona Rolex"
+    assert parse_interests(["Daytona", "Day\u200btona"]) == ["Daytona"]
 
 
 @pytest.mark.parametrize("value", [None, 42, {"a": 1}, "", " , \n", []])
@@ -204,6 +219,25 @@ def test_landline_is_not_confused_with_a_mobile():
 @pytest.mark.parametrize("raw", ["", "n/d", "123", "abc", None, "+55 11 1234"])
 def test_unreadable_phone_is_none(raw):
     assert normalize_phone(raw) is None
+
+
+@pytest.mark.parametrize("raw", [
+    "+55 11 9ABCD-4321", "(11) 9 8765-432l", "+55 11 98765-4321 ramal 2", "1-800-FLOWERS",
+])
+def test_letters_in_a_phone_are_refused_not_read_as_keypad_digits(raw):
+    assert normalize_phone(raw) is None
+
+
+@pytest.mark.parametrize("raw", [
+    "0800 722 7777", "+55 800 722 7777", "0300 789 1234", "0900 123 4567", "4004-0001",
+])
+def test_toll_free_premium_and_shared_cost_numbers_are_not_whatsapp_numbers(raw):
+    assert normalize_phone(raw) is None
+
+
+def test_fixed_lines_are_kept_for_whatsapp_business():
+    assert normalize_phone("+55 11 4004-0001") == "+551140040001"
+    assert normalize_phone("+44 20 7946 0958") == "+442079460958"
 
 
 def test_international_number_is_kept():
