@@ -40,7 +40,10 @@ def depth_segment(depth: int) -> str:
     Example: ``depth_segment(11) == "serious"``
     """
     return next(segment.key for segment in DEPTH_SEGMENTS if depth <= segment.high)
-_SPLIT = re.compile(r"[,\r\n]+")
+
+
+# What str.splitlines() breaks on: a long text with any of these holds one product per line.
+_LINE_BREAK = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 _SPACES = re.compile(r"\s+")
 
 
@@ -56,9 +59,9 @@ _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")  # \t\n\v\f\r and \x1c-
 
 @lru_cache(maxsize=200_000)
 def clean_item(text: str) -> str:
-    """Trim an item, drop invisible characters and collapse inner runs of white space.
+    """Trim an item (white space and commas), drop invisible characters, collapse inner white space.
 
-    Example: ``clean_item("  Anel \u200b  Diamante\x00 ") == "Anel Diamante"``
+    Example: ``clean_item("  Anel \\u200b  Diamante\\x00, ") == "Anel Diamante"``
     """
     if text.isascii():
         visible = _ASCII_CONTROL.sub("", text)
@@ -66,7 +69,8 @@ def clean_item(text: str) -> str:
         visible = "".join(
             ch for ch in text if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE
         )
-    return _SPACES.sub(" ", visible).strip()
+    # A comma at either end separated products ("Submariner,\nDatejust,"): it is no part of one.
+    return _SPACES.sub(" ", visible).strip(", ")
 
 
 @lru_cache(maxsize=200_000)
@@ -81,18 +85,23 @@ def product_key(text: str) -> str:
 
 
 def split_raw(value: object) -> list[str]:
-    """The cleaned, non-empty items of a field value, repeats kept.
+    """The cleaned, non-empty items of a field value, repeats kept (SPEC §2).
+
+    An item of a list is one product even when it holds a comma; a string is split
+    on line breaks when it has any, else on commas (how older records were written).
 
     Args:
-        value: a list (multiple select), a string (long text) or anything else (read as empty).
+        value: a list (multiple select, a recorded batch), a string (long text) or
+            anything else (read as empty).
 
     Returns:
-        The items in order, each cleaned; ``"a, b\\nc"`` gives ``["a", "b", "c"]``.
+        The items in order, each cleaned: ``"a, b"`` gives ``["a", "b"]``,
+        ``"a, b\\nc"`` gives ``["a, b", "c"]`` and ``["a, b", "c"]`` stays as it is.
     """
     if value is None:
         return []
     if isinstance(value, str):
-        parts: Iterable[object] = _SPLIT.split(value)
+        parts: Iterable[object] = split_text(value)
     elif isinstance(value, list | tuple):
         parts = value
     else:
@@ -100,12 +109,39 @@ def split_raw(value: object) -> list[str]:
     items = []
     for part in parts:
         if isinstance(part, str):
-            # A multiple-select option may itself hold a comma or line break.
-            for piece in _SPLIT.split(part):
-                cleaned = clean_item(piece)
-                if cleaned:
-                    items.append(cleaned)
+            cleaned = clean_item(part)
+            if cleaned:
+                items.append(cleaned)
     return items
+
+
+def split_text(text: str) -> list[str]:
+    """A long text's products, uncleaned: one per line when it has a line break, else one per comma.
+
+    Example: ``split_text("A, b\\nC") == ["A, b", "C"]``; ``split_text("A, B") == ["A", " B"]``
+    """
+    return _LINE_BREAK.split(text) if _LINE_BREAK.search(text) else text.split(",")
+
+
+def to_long_text(items: Iterable[str]) -> str:
+    """Products as a long-text field holds them: ``", "``-joined, or one per line when any holds a comma.
+
+    ``split_raw`` reads the text back to the same products. A single product with a
+    comma ends with a line break, so that it is not read as two.
+
+    Example: ``to_long_text(["Submariner", "Datejust"]) == "Submariner, Datejust"``;
+    ``to_long_text(["Datejust 36, aço", "Frivole"]) == "Datejust 36, aço\\nFrivole"``
+
+    Args:
+        items: the products, in order (cleaned again here; empty ones are dropped).
+
+    Returns:
+        The text to write; ``""`` for no product.
+    """
+    products = [cleaned for cleaned in map(clean_item, items) if cleaned]
+    if not any("," in product for product in products):
+        return ", ".join(products)
+    return "\n".join(products) + ("\n" if len(products) == 1 else "")
 
 
 def dedupe(items: Iterable[str]) -> list[str]:
@@ -152,7 +188,8 @@ def record_batch(
     Raises:
         InvalidBatch: when the batch holds no product after cleaning.
     """
-    products = dedupe(split_raw(list(batch)))
+    # Each item of a batch is one product, commas and all; a string is read as a long text.
+    products = dedupe(split_raw(batch if isinstance(batch, str) else list(batch)))
     if not products:
         raise InvalidBatch("Nenhum produto informado.")
     recent = dedupe(recent)

@@ -22,6 +22,7 @@ from services.interests import (
     record_batch,
     repaired_history,
     require_time,
+    to_long_text,
 )
 
 # The user's customer journey (SPEC §3), as the code computes it.
@@ -97,10 +98,46 @@ def test_repaired_history_appends_recent_items_missing_from_history():
 
 def test_both_representations_read_alike():
     as_list = ["Submariner", " GMT-Master  II", "Datejust"]
-    as_text = "Submariner, GMT-Master II\nDatejust,\r\n ,"
-    assert parse_interests(as_list) == parse_interests(as_text) == [
+    as_text = "Submariner, GMT-Master II, Datejust, ,"
+    as_lines = "Submariner\nGMT-Master II,\r\nDatejust\n ,"
+    assert parse_interests(as_list) == parse_interests(as_text) == parse_interests(as_lines) == [
         "Submariner", "GMT-Master II", "Datejust"
     ]
+
+
+def test_a_list_item_with_a_comma_is_one_product():
+    assert parse_interests(["Relógio Rolex Datejust 36, aço e ouro", "Frivole"]) == [
+        "Relógio Rolex Datejust 36, aço e ouro", "Frivole"
+    ]
+
+
+def test_recording_a_product_with_a_comma_stores_one_interest():
+    recent, history = record_batch([], [], ["Relógio Rolex Datejust 36, aço e ouro", "Frivole"])
+    assert recent == history == ["Relógio Rolex Datejust 36, aço e ouro", "Frivole"]
+
+
+def test_long_text_splits_on_lines_when_it_has_any_else_on_commas():
+    assert parse_interests("A, B") == ["A", "B"]
+    assert parse_interests("A, b\nC") == ["A, b", "C"]
+    assert parse_interests("Datejust 36, aço e ouro\n") == ["Datejust 36, aço e ouro"]
+    assert parse_interests("A, b\u2028C\r\n") == ["A, b", "C"]
+
+
+def test_long_text_is_comma_joined_unless_a_product_holds_a_comma():
+    assert to_long_text(["Submariner", "Datejust"]) == "Submariner, Datejust"
+    assert to_long_text(["Datejust 36, aço e ouro", "Frivole"]) == "Datejust 36, aço e ouro\nFrivole"
+    assert to_long_text(["Datejust 36, aço e ouro"]) == "Datejust 36, aço e ouro\n"
+    assert to_long_text([]) == ""
+
+
+product_titles = st.lists(
+    st.text(alphabet="aÁç ,\u200b\tZ5-", min_size=1, max_size=12), max_size=7
+).map(parse_interests)
+
+
+@given(product_titles)
+def test_long_text_reads_back_to_the_same_products(products):
+    assert parse_interests(to_long_text(products)) == products
 
 
 @pytest.mark.parametrize("item", ["\u200b", "\ufeff\u200d", "\x00", " \u2060 \x07 ", "\ud800"])

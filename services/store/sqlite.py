@@ -25,6 +25,7 @@ from services.interests import (
     parse_time,
     phone_key,
     require_phone,
+    to_long_text,
 )
 from services.store.base import CustomerRepository, StoreError, UnknownStore
 
@@ -252,7 +253,7 @@ class SqliteStore(CustomerRepository):
     ) -> None:
         """Insert or replace one customer, in the fields' own representation."""
         def field(items: list[str]) -> object:
-            return ", ".join(items) if as_text else list(items)
+            return to_long_text(items) if as_text else list(items)
 
         db.execute(
             "INSERT OR REPLACE INTO customers (id, store, phone, phone_key, name, interests,"
