@@ -137,7 +137,7 @@ def airtable_settings(
 
     def setting(name: str, default: str = "") -> str:
         for source in (env, section):
-            for key in (name, name.upper(), name.lower(), "AIRTABLE_" + name.upper()):
+            for key in _spellings(name):
                 value = source.get(key)
                 if isinstance(value, str) and value.strip():
                     return value.strip()
@@ -153,6 +153,34 @@ def airtable_settings(
         endpoint_url=setting("AIRTABLE_ENDPOINT_URL", DEFAULT_ENDPOINT),
         **{name: setting(name, default) for name, default in DEFAULT_TABLES.items()},
     )
+
+
+def _spellings(name: str) -> tuple[str, ...]:
+    return (name, name.upper(), name.lower(), "AIRTABLE_" + name.upper())
+
+
+def configured_secrets(
+    secrets: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Every token value configured, as written (even one ``check_token`` refuses): what to redact.
+
+    Example: ``install_redaction(configured_secrets(read_secrets_file()))`` at a program's start.
+
+    Args:
+        secrets: the ``[airtable]`` section, as for ``airtable_settings``.
+        environ: the environment (default ``os.environ``).
+
+    Returns:
+        The non-blank values of ``AIRTABLE_API_KEY`` in the environment and the section.
+    """
+    env = os.environ if environ is None else environ
+    found = []
+    for source in (env, secrets or {}):
+        for key in _spellings("AIRTABLE_API_KEY"):
+            value = source.get(key)
+            if isinstance(value, str) and value.strip() and value not in found:
+                found.append(value)
+    return found
 
 
 def data_source(secrets: Mapping[str, object] | None = None,

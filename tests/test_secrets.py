@@ -273,6 +273,13 @@ def test_the_redacting_filter_cleans_messages_arguments_and_tracebacks() -> None
     assert PAT not in output and PAT[-20:] not in output
 
 
+def test_every_configured_token_is_known_for_redaction_even_a_refused_one() -> None:
+    broken = PAT[:30] + "\n" + PAT[30:]
+    found = config.configured_secrets({"airtable_api_key": broken}, environ={"AIRTABLE_API_KEY": PAT})
+    assert found == [PAT, broken]
+    assert config.redact(f"{PAT} / {PAT[30:]}", found) == "*** / ***"
+
+
 @pytest.fixture
 def record_factory() -> Iterator[None]:
     factory, installed = logging.getLogRecordFactory(), config._installed
