@@ -3,7 +3,8 @@
 With ``[auth]`` in the secrets, everyone signs in (Streamlit's OIDC: ``st.login``)
 and ``[access]`` says which stores each e-mail sees. Without it the app runs in
 local mode, for the person at this machine only: it refuses to serve anything
-unless bound to the loopback interface.
+unless bound to the loopback interface and opened as ``localhost`` or ``127.0.0.1``
+(a page of another site re-pointed at this machine, DNS rebinding, gets nothing).
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from services.access import AccessRules, InvalidAccessConfig, normalize_email, parse_rules
+from services.access import (
+    AccessRules,
+    InvalidAccessConfig,
+    is_local_host,
+    normalize_email,
+    parse_rules,
+)
 
 LOCAL_USER = "modo local"
 
@@ -80,6 +87,16 @@ def is_loopback(address: object) -> bool:
         return False
 
 
+def opened_locally() -> bool:
+    """True unless this session's request named another host than this machine (``Host``).
+
+    A browser always sends ``Host``, and DNS rebinding needs a browser; a run without a
+    request (AppTest, a script) has no header and nothing to rebind.
+    """
+    hosts = st.context.headers.get_all("host")
+    return all(is_local_host(host) for host in hosts)
+
+
 def _providers(auth: Mapping[str, object]) -> list[str | None]:
     """``[None]`` for a single provider configured in ``[auth]`` itself, else the named ones."""
     if "client_id" in auth or "server_metadata_url" in auth:
@@ -90,7 +107,7 @@ def _providers(auth: Mapping[str, object]) -> list[str | None]:
 def viewer() -> Viewer:
     """Who is looking, without drawing anything (pages and the shared frame call this)."""
     if not auth_configured():
-        local = is_loopback(st.get_option("server.address"))
+        local = is_loopback(st.get_option("server.address")) and opened_locally()
         return Viewer(local=local, admin=local, permitted=local)
     if not st.user.is_logged_in:
         return Viewer()
@@ -143,6 +160,15 @@ def _local_gate() -> Viewer:
             f"O servidor está em {bound}, sem a seção `[auth]` no `.streamlit/secrets.toml`. "
             "Configure o login (veja “Deploying with sign-in” no README) ou rode só em "
             "`127.0.0.1` (`make run`).",
+            icon=":material/block:",
+        )
+        st.stop()
+    if not opened_locally():
+        # The name in the address bar is not this machine's: never echo it (it is the page's).
+        st.error(
+            "**O Vitrine em modo local só abre como localhost ou 127.0.0.1.**\n\n"
+            "Este endereço não é deste computador. Abra http://localhost:8501 (ou a porta em uso)"
+            " direto no navegador; para acesso por outro nome, configure o login (`[auth]`).",
             icon=":material/block:",
         )
         st.stop()

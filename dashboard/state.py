@@ -72,12 +72,22 @@ def source() -> Source:
 
 
 def airtable_settings() -> config.AirtableSettings | None:
-    """The Airtable base of the environment or of ``st.secrets["airtable"]``, if any."""
+    """The Airtable base of the environment or of ``st.secrets["airtable"]``, if any.
+
+    A token that cannot be one (a line break, a space) stops the run with a message that names
+    the setting, never its value; every log line of the process has the token blotted out.
+    """
     try:
         section = st.secrets.get("airtable")
     except Exception:  # no secrets file at all
         section = None
-    return config.airtable_settings(section if hasattr(section, "get") else None)
+    section = section if hasattr(section, "get") else None
+    config.install_redaction(config.configured_secrets(section))
+    try:
+        return config.airtable_settings(section)
+    except config.InvalidSetting as error:
+        st.error(f"{error}", icon=":material/key_off:")
+        st.stop()
 
 
 @st.cache_resource(show_spinner="Abrindo a base de clientes…")

@@ -22,7 +22,7 @@ from services import config, exports, metrics, segments
 from services.access import require_stores
 from services.audit import CLI, AuditLog, ExportEntry
 from services.frame import CustomerData, build
-from services.interests import InvalidBatch, InvalidPhone, now_utc, parse_time
+from services.interests import InvalidBatch, InvalidPhone, now_utc, require_time
 from services.recording import record_interest
 from services.segments import InvalidSegment
 from services.source import open_source
@@ -71,10 +71,7 @@ _whole = _at_least(0, "não pode ser negativo")
 
 
 def _moment(text: str) -> datetime:
-    moment = parse_time(text)
-    if moment is None:
-        raise ValueError(f"data inválida (use ISO 8601, ex. 2026-01-05T10:00:00Z): {text!r}")
-    return moment
+    return require_time(text)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -372,22 +369,29 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     out = out or sys.stdout
     err = err or sys.stderr
     db: Path | None = None
+    # A token must never reach the screen or a log, whatever an error quotes (SPEC §10).
+    secrets = config.configured_secrets(config.read_secrets_file())
+    config.install_redaction(secrets)
+
+    def say(message: str) -> None:
+        print(config.redact(message, secrets), file=err)
+
     try:
         args = parser().parse_args(argv)
         args.db = db = args.db or config.db_path()
         code = COMMANDS[args.command](args, out, err)
     except CliError as error:
-        print(f"erro: {error}", file=err)
+        say(f"erro: {error}")
         return error.code
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, as Python's docs advise.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return DATA
     except sqlite3.Error as error:
-        print(f"erro: não foi possível usar a base {db}: {_message(error)}", file=err)
+        say(f"erro: não foi possível usar a base {db}: {_message(error)}")
         return DATA
     except (InvalidBatch, InvalidPhone, InvalidSegment, StoreError, ValueError, OSError) as error:
-        print(f"erro: {_message(error)}", file=err)
+        say(f"erro: {_message(error)}")
         return DATA
     except KeyboardInterrupt:
         print("erro: interrompido", file=err)

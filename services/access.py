@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from services.frame import CustomerData
 from services.store.base import StoreError, UnknownStore
@@ -188,7 +190,43 @@ def scoped(
     return data.for_stores(stores)
 
 
+def is_local_host(host: str | None) -> bool:
+    """True when an HTTP ``Host`` header names this machine: ``localhost`` or a loopback address, any port.
+
+    Local mode trusts whoever reaches the loopback interface. A web page whose own name
+    its owner re-points at 127.0.0.1 (DNS rebinding) reaches it too, but its requests
+    carry that name as ``Host``; an address written as digits cannot be re-pointed.
+
+    Example: ``is_local_host("localhost:8501")`` and ``is_local_host("[::1]:8501")`` are True;
+    ``is_local_host("evil.example:8501")`` and ``is_local_host(None)`` are False.
+
+    Args:
+        host: the ``Host`` header as received (None when absent).
+
+    Returns:
+        Whether it is ``localhost``, ``127.x.x.x`` or ``[::1]``, with an optional valid port.
+    """
+    if not isinstance(host, str) or not host or not host.isascii() or not host.isprintable():
+        return False
+    if any(ch.isspace() for ch in host):
+        return False
+    try:
+        parts = urlsplit(f"//{host}")
+        _ = parts.port  # a port that is not a number from 0 to 65535 raises
+    except ValueError:
+        return False
+    if parts.username is not None or parts.password is not None or parts.path or parts.query \
+            or parts.fragment or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
 __all__ = [
-    "AccessDenied", "AccessRules", "InvalidAccessConfig", "normalize_email", "parse_rules",
-    "require_stores", "scoped",
+    "AccessDenied", "AccessRules", "InvalidAccessConfig", "is_local_host", "normalize_email",
+    "parse_rules", "require_stores", "scoped",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,9 +21,46 @@ DEFAULT_TABLES = {
 }
 
 
+# Visible ASCII without spaces: what a token can hold. Airtable's personal access tokens look like
+# "pat" + 14 letters and digits + "." + 64 hex digits; other shapes (OAuth) are accepted too.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+REDACTED = "***"
+
+
+class InvalidSetting(ValueError):
+    """A setting that cannot be used; the message names the setting, never its value."""
+
+
+def check_token(value: str, name: str = "AIRTABLE_API_KEY") -> str:
+    """``value`` when it can be a token; else ``InvalidSetting`` naming ``name`` (and not the value).
+
+    Example: ``check_token("patAbc.123") == "patAbc.123"``; ``check_token("pat abc")`` raises.
+
+    Args:
+        value: the token as configured (already trimmed).
+        name: the setting, as the message names it.
+
+    Returns:
+        ``value`` itself.
+
+    Raises:
+        InvalidSetting: empty, or a space, line break, control or non-ASCII character inside.
+    """
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+        raise InvalidSetting(
+            f"{name} inválido: o token tem espaço, quebra de linha ou caractere invisível ou fora"
+            " do ASCII. Copie de novo o token do Airtable (começa com “pat”) numa linha só."
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class AirtableSettings:
-    """How to reach the Airtable base. The token never shows in ``repr`` or ``str``."""
+    """How to reach the Airtable base. The token never shows in ``repr`` or ``str``.
+
+    Raises:
+        InvalidSetting: a token that cannot be one (``check_token``).
+    """
 
     api_key: str = field(repr=False)
     base_id: str
@@ -38,6 +77,9 @@ class AirtableSettings:
         )
 
     __str__ = __repr__
+
+    def __post_init__(self) -> None:
+        check_token(self.api_key)
 
 
 def db_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -86,13 +128,16 @@ def airtable_settings(
 
     Returns:
         The settings, or None when the token or the base id is missing (the demo is used).
+
+    Raises:
+        InvalidSetting: the token holds a space, a line break or an invisible character.
     """
     env = os.environ if environ is None else environ
     section = secrets or {}
 
     def setting(name: str, default: str = "") -> str:
         for source in (env, section):
-            for key in (name, name.upper(), name.lower(), "AIRTABLE_" + name.upper()):
+            for key in _spellings(name):
                 value = source.get(key)
                 if isinstance(value, str) and value.strip():
                     return value.strip()
@@ -110,7 +155,134 @@ def airtable_settings(
     )
 
 
+def _spellings(name: str) -> tuple[str, ...]:
+    return (name, name.upper(), name.lower(), "AIRTABLE_" + name.upper())
+
+
+def configured_secrets(
+    secrets: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Every token value configured, as written (even one ``check_token`` refuses): what to redact.
+
+    Example: ``install_redaction(configured_secrets(read_secrets_file()))`` at a program's start.
+
+    Args:
+        secrets: the ``[airtable]`` section, as for ``airtable_settings``.
+        environ: the environment (default ``os.environ``).
+
+    Returns:
+        The non-blank values of ``AIRTABLE_API_KEY`` in the environment and the section.
+    """
+    env = os.environ if environ is None else environ
+    found = []
+    for source in (env, secrets or {}):
+        for key in _spellings("AIRTABLE_API_KEY"):
+            value = source.get(key)
+            if isinstance(value, str) and value.strip() and value not in found:
+                found.append(value)
+    return found
+
+
 def data_source(secrets: Mapping[str, object] | None = None,
                 environ: Mapping[str, str] | None = None) -> str:
     """``"airtable"`` when a base is configured, else ``"demo"``."""
     return "airtable" if airtable_settings(secrets, environ) else "demo"
+
+
+# --- keeping the token out of logs and messages (SPEC §10) --------------------------------
+
+_MIN_PIECE = 8  # a shorter line of a broken token would blank ordinary words
+
+
+def _pieces(secrets: Iterable[str | None]) -> list[str]:
+    pieces: set[str] = set()
+    for secret in secrets:
+        if not isinstance(secret, str) or not secret.strip():
+            continue
+        pieces.add(secret)
+        pieces.add(secret.strip())
+        # A token pasted with a line break can reach a message one line at a time.
+        pieces.update(
+            line.strip() for line in secret.splitlines() if len(line.strip()) >= _MIN_PIECE
+        )
+    return sorted(pieces, key=len, reverse=True)  # the whole token before its parts
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every secret, and every line of at least 8 characters of one, replaced by ``***``.
+
+    Example: ``redact("token patX.1 recusado", ["patX.1"]) == "token *** recusado"``
+
+    Args:
+        text: a message, a log line, a traceback.
+        secrets: the values to hide (empty and missing ones are ignored).
+
+    Returns:
+        The text without them.
+    """
+    for piece in _pieces(secrets):
+        text = text.replace(piece, REDACTED)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that takes the secrets out of each record's message, traceback and stack.
+
+    Install with ``install_redaction`` (every logger), or add to a handler:
+    ``handler.addFilter(RedactingFilter([settings.api_key]))``. It never drops a record.
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        super().__init__()
+        self.secrets: tuple[str, ...] = tuple(_pieces(secrets))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite ``record`` in place without the secrets; always keep it."""
+        if not self.secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: logging itself reports it later
+            message = str(record.msg)
+        clean = redact(message, self.secrets)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self.secrets)
+        return True
+
+
+_installed: RedactingFilter | None = None
+
+
+def install_redaction(secrets: Iterable[str | None]) -> RedactingFilter:
+    """Pass every log record of this process, whatever its logger and handler, through a ``RedactingFilter``.
+
+    A filter on a logger sees only the records of that very logger, not of its children,
+    so this wraps the record factory instead. Calling it again (a Streamlit rerun) only
+    replaces the secrets.
+
+    Args:
+        secrets: the values to hide (the Airtable token).
+
+    Returns:
+        The filter in use.
+    """
+    global _installed
+    if _installed is not None:
+        _installed.secrets = tuple(_pieces(secrets))
+        return _installed
+    active = _installed = RedactingFilter(secrets)
+    make_record = logging.getLogRecordFactory()
+
+    def redacting_record(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        active.filter(record)
+        return record
+
+    logging.setLogRecordFactory(redacting_record)
+    return active

@@ -14,8 +14,10 @@ import pandas as pd
 
 from services.catalog import Resolution, resolve_products
 from services.interests import (
+    DATE_YEARS,
     RECENT_LIMIT,
     Customer,
+    clean_item,
     dedupe,
     normalize_phone,
     parse_time,
@@ -133,7 +135,7 @@ def _read_list(value: object, field: str, problems: list[str]) -> list[str]:
     if isinstance(value, str) and value.strip() and not raw:
         problems.append(BLANK_ITEMS.format(field=field))
     elif isinstance(value, list | tuple) and any(
-        not isinstance(v, str) or not v.strip() for v in value
+        not isinstance(v, str) or not clean_item(v) for v in value
     ):
         problems.append(BLANK_ITEMS.format(field=field))
     return items
@@ -339,7 +341,8 @@ def _read_time(value: object, field: str, problems: list[str]) -> object:
             moment = datetime.fromisoformat(value)
         except ValueError:
             moment = None
-        if moment is not None:
+        # Outside 1900–2200 the slow path refuses it (and pandas could not hold it in nanoseconds).
+        if moment is not None and moment.year in DATE_YEARS:
             if moment.tzinfo is None:
                 return moment.replace(tzinfo=UTC)
             return moment if moment.tzinfo is UTC else moment.astimezone(UTC)

@@ -60,7 +60,8 @@ def depth_segment(depth: int) -> str:
     return str(depth_segments([depth])[0])
 
 
-_SPLIT = re.compile(r"[,\r\n]+")
+# What str.splitlines() breaks on: a long text with any of these holds one product per line.
+_LINE_BREAK = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 _SPACES = re.compile(r"\s+")
 
 
@@ -68,13 +69,26 @@ class InvalidBatch(ValueError):
     """A batch of products with nothing left after cleaning."""
 
 
+# Controls (NUL...), format marks (zero-width space, BOM, joiners) and lone surrogates: nobody
+# sees them, so an item made only of them is as empty as a blank one.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs"})
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")  # \t\n\v\f\r and \x1c-\x1f are spaces
+
+
 @lru_cache(maxsize=200_000)
 def clean_item(text: str) -> str:
-    """Trim an item and collapse inner runs of white space.
+    """Trim an item (white space and commas), drop invisible characters, collapse inner white space.
 
-    Example: ``clean_item("  Anel   Diamante ") == "Anel Diamante"``
+    Example: ``clean_item("  Anel \\u200b  Diamante\\x00, ") == "Anel Diamante"``
     """
-    return _SPACES.sub(" ", text).strip()
+    if text.isascii():
+        visible = _ASCII_CONTROL.sub("", text)
+    else:
+        visible = "".join(
+            ch for ch in text if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE
+        )
+    # A comma at either end separated products ("Submariner,\nDatejust,"): it is no part of one.
+    return _SPACES.sub(" ", visible).strip(", ")
 
 
 @lru_cache(maxsize=200_000)
@@ -89,18 +103,23 @@ def product_key(text: str) -> str:
 
 
 def split_raw(value: object) -> list[str]:
-    """The cleaned, non-empty items of a field value, repeats kept.
+    """The cleaned, non-empty items of a field value, repeats kept (SPEC §2).
+
+    An item of a list is one product even when it holds a comma; a string is split
+    on line breaks when it has any, else on commas (how older records were written).
 
     Args:
-        value: a list (multiple select), a string (long text) or anything else (read as empty).
+        value: a list (multiple select, a recorded batch), a string (long text) or
+            anything else (read as empty).
 
     Returns:
-        The items in order, each cleaned; ``"a, b\\nc"`` gives ``["a", "b", "c"]``.
+        The items in order, each cleaned: ``"a, b"`` gives ``["a", "b"]``,
+        ``"a, b\\nc"`` gives ``["a, b", "c"]`` and ``["a, b", "c"]`` stays as it is.
     """
     if value is None:
         return []
     if isinstance(value, str):
-        parts: Iterable[object] = _SPLIT.split(value)
+        parts: Iterable[object] = split_text(value)
     elif isinstance(value, list | tuple):
         parts = value
     else:
@@ -108,12 +127,39 @@ def split_raw(value: object) -> list[str]:
     items = []
     for part in parts:
         if isinstance(part, str):
-            # A multiple-select option may itself hold a comma or line break.
-            for piece in _SPLIT.split(part):
-                cleaned = clean_item(piece)
-                if cleaned:
-                    items.append(cleaned)
+            cleaned = clean_item(part)
+            if cleaned:
+                items.append(cleaned)
     return items
+
+
+def split_text(text: str) -> list[str]:
+    """A long text's products, uncleaned: one per line when it has a line break, else one per comma.
+
+    Example: ``split_text("A, b\\nC") == ["A, b", "C"]``; ``split_text("A, B") == ["A", " B"]``
+    """
+    return _LINE_BREAK.split(text) if _LINE_BREAK.search(text) else text.split(",")
+
+
+def to_long_text(items: Iterable[str]) -> str:
+    """Products as a long-text field holds them: ``", "``-joined, or one per line when any holds a comma.
+
+    ``split_raw`` reads the text back to the same products. A single product with a
+    comma ends with a line break, so that it is not read as two.
+
+    Example: ``to_long_text(["Submariner", "Datejust"]) == "Submariner, Datejust"``;
+    ``to_long_text(["Datejust 36, aço", "Frivole"]) == "Datejust 36, aço\\nFrivole"``
+
+    Args:
+        items: the products, in order (cleaned again here; empty ones are dropped).
+
+    Returns:
+        The text to write; ``""`` for no product.
+    """
+    products = [cleaned for cleaned in map(clean_item, items) if cleaned]
+    if not any("," in product for product in products):
+        return ", ".join(products)
+    return "\n".join(products) + ("\n" if len(products) == 1 else "")
 
 
 def dedupe(items: Iterable[str]) -> list[str]:
@@ -160,7 +206,8 @@ def record_batch(
     Raises:
         InvalidBatch: when the batch holds no product after cleaning.
     """
-    products = dedupe(split_raw(list(batch)))
+    # Each item of a batch is one product, commas and all; a string is read as a long text.
+    products = dedupe(split_raw(batch if isinstance(batch, str) else list(batch)))
     if not products:
         raise InvalidBatch("Nenhum produto informado.")
     recent = dedupe(recent)
@@ -235,24 +282,63 @@ def apply_event(customer: Customer, batch: Sequence[str], at: datetime) -> Custo
 # --- Dates -------------------------------------------------------------------
 
 
-def parse_time(value: object) -> datetime | None:
-    """An aware UTC datetime from an ISO string or datetime; None when unreadable.
+# A date outside these years is a typing or export error, not a moment (SPEC §9); it also keeps
+# every date inside what pandas' nanosecond timestamps can hold (1677–2262).
+DATE_YEARS = range(1900, 2201)
 
-    Example: ``parse_time("2026-01-05T10:00:00.000Z").year == 2026``
-    """
+
+class InvalidTime(ValueError):
+    """A typed date that cannot be read, or lies outside 1900–2200; the message is for the screen."""
+
+
+def _read_moment(value: object) -> datetime | None:
+    """The datetime written in ``value`` (a string or a datetime), whatever its year; None when unreadable."""
     if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and value.strip():
-        text = value.strip().replace("Z", "+00:00")
+        return value
+    if isinstance(value, str) and value.strip():
         try:
-            moment = datetime.fromisoformat(text)
+            return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             return None
-    else:
+    return None
+
+
+def parse_time(value: object) -> datetime | None:
+    """An aware UTC datetime from an ISO string or datetime; None when unreadable or outside 1900–2200.
+
+    Example: ``parse_time("2026-01-05T10:00:00.000Z").year == 2026``; ``parse_time("2300-01-01") is None``
+    """
+    moment = _read_moment(value)
+    # The year as written: converting 0001-01-01T00:00+03:00 to UTC would overflow.
+    if moment is None or moment.year not in DATE_YEARS:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def require_time(text: str) -> datetime:
+    """``parse_time`` of a typed date, or ``InvalidTime`` saying why in one line (Portuguese).
+
+    Example: ``require_time("2026-01-05") == datetime(2026, 1, 5, tzinfo=UTC)``;
+    ``require_time("2300-01-01")`` raises ``InvalidTime("data fora do intervalo 1900–2200: ...")``.
+
+    Args:
+        text: the date as typed (``--at``, ``--now``, a form field).
+
+    Returns:
+        The moment as an aware UTC datetime.
+
+    Raises:
+        InvalidTime: unreadable, or outside 1900–2200.
+    """
+    moment = parse_time(text)
+    if moment is not None:
+        return moment
+    shown = repr(text)[:80]
+    if _read_moment(text) is not None:
+        raise InvalidTime(f"data fora do intervalo {DATE_YEARS[0]}–{DATE_YEARS[-1]}: {shown}")
+    raise InvalidTime(f"data inválida (use ISO 8601, ex. 2026-01-05T10:00:00Z): {shown}")
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -269,18 +355,31 @@ class InvalidPhone(ValueError):
     """A phone that cannot be read as a WhatsApp number."""
 
 
+# A WhatsApp account sits on a mobile or, for WhatsApp Business, a fixed line; never on a
+# toll-free (0800), premium-rate (0900), shared-cost (4004, 0300) or unknown kind of number.
+_WHATSAPP_TYPES = frozenset({
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+})
+
+
 @lru_cache(maxsize=300_000)
 def normalize_phone(raw: str, region: str = "BR") -> str | None:
     """A phone in any common format as E.164, or None when it is not a phone.
 
     Brazilian mobiles written without the ninth digit (older WhatsApp accounts)
-    are kept as written: they are valid WhatsApp ids.
+    are kept as written: they are valid WhatsApp ids. A text with a letter, or a
+    number that is neither mobile nor fixed line (0800, 0900, 4004...), is not a phone.
 
     Example: ``normalize_phone("(11) 9 8765-4321") == "+5511987654321"``
     """
     if not isinstance(raw, str):
         return None
     text = raw.strip()
+    if any(ch.isalpha() for ch in text):
+        # phonenumbers reads keypad letters as digits (1-800-FLOWERS): a typo would become a number.
+        return None
     digits = re.sub(r"\D", "", text)
     if not 8 <= len(digits) <= 15:
         return None
@@ -295,7 +394,7 @@ def normalize_phone(raw: str, region: str = "BR") -> str | None:
         return None
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if phonenumbers.is_valid_number(number):
-        return e164
+        return e164 if phonenumbers.number_type(number) in _WHATSAPP_TYPES else None
     if _is_br_mobile_without_ninth(e164):
         return e164
     return None
@@ -314,7 +413,8 @@ def _is_br_mobile_without_ninth(e164: str) -> bool:
     if not (e164.startswith("+55") and len(e164) == 13 and e164[5] in "6789"):
         return False
     with_ninth = phonenumbers.parse(e164[:5] + "9" + e164[5:], "BR")
-    return phonenumbers.is_valid_number(with_ninth)
+    return (phonenumbers.is_valid_number(with_ninth)
+            and phonenumbers.number_type(with_ninth) in _WHATSAPP_TYPES)
 
 
 def phone_key(e164: str | None) -> str | None:

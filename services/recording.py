@@ -11,9 +11,9 @@ from services.store.base import CustomerRepository
 
 
 def parse_batch(text: str) -> list[str]:
-    """The products a salesperson typed, one per comma or line.
+    """The products a salesperson typed: one per line when there are lines, else one per comma.
 
-    Example: ``parse_batch("Submariner, Daytona\\nDatejust") == ["Submariner", "Daytona", "Datejust"]``
+    Example: ``parse_batch("Datejust 36, aço\\nDaytona") == ["Datejust 36, aço", "Daytona"]``
     """
     return split_raw(text)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from services.interests import Customer, iso, normalize_phone, parse_interests, parse_time
+from services.interests import Customer, iso, normalize_phone, parse_interests, parse_time, to_long_text
 
 
 def customer_of(raw: Mapping[str, object]) -> Customer:
@@ -39,7 +39,7 @@ def raw_of(customer: Customer, *, as_text: bool = False) -> dict[str, object]:
     Example: ``raw_of(customer, as_text=True)["interests"] == "Submariner, Datejust"``
     """
     def field(items: list[str]) -> object:
-        return ", ".join(items) if as_text else list(items)
+        return to_long_text(items) if as_text else list(items)
 
     return {
         "id": customer.id,

@@ -11,6 +11,7 @@ from services.access import (
     AccessDenied,
     AccessRules,
     InvalidAccessConfig,
+    is_local_host,
     parse_rules,
     require_stores,
 )
@@ -98,3 +99,21 @@ def test_the_example_secrets_file_parses_to_working_rules() -> None:
     assert rules.allowed(email, stores) == stores
     for key in ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url"):
         assert key in example["auth"], key
+
+
+@pytest.mark.parametrize("host", [
+    "localhost", "localhost:8501", "LocalHost:8501", "127.0.0.1", "127.0.0.1:8501", "[::1]:8501",
+])
+def test_this_machine_by_name_or_loopback_address_is_a_local_host(host: str) -> None:
+    assert is_local_host(host)
+
+
+@pytest.mark.parametrize("host", [
+    None, "", "evil.example", "evil.example:8501", "localhost.evil.example:8501",
+    "127.0.0.1.nip.io:8501", "localhost.", "localhost@evil.example", "evil.example#@localhost",
+    "localhost:99999", "localhost:abc", "localhost/x", " localhost", "localhost\r\nX: y",
+    "127.1", "2130706433", "0.0.0.0:8501", "[::]:8501", "192.168.0.10:8501",
+    "localhost:8501, evil.example",
+])
+def test_any_other_host_header_is_not_local(host: str | None) -> None:
+    assert not is_local_host(host)

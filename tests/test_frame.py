@@ -1,5 +1,7 @@
 """The customer frame: every record shows, however messy (SPEC §2, §9)."""
 
+from datetime import UTC, datetime
+
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -153,3 +155,50 @@ def test_the_fast_reading_of_lists_agrees_with_the_field_rules(values):
         assert [p for p in data.customers.loc[i, "problems"] if p in problems] == problems
         items = data.history_items[data.history_items["cid"] == i]
         assert items["key"].astype(str).tolist() == [product_key(h) for h in history]
+
+
+OUT_OF_RANGE = [
+    "2300-01-01T00:00:00Z", "9999-12-31", "0001-01-01", "1600-01-01T10:00:00+03:00",
+    "0001-01-01T00:00:00+03:00", "9999-12-31T23:00:00-03:00", "1899-12-31T23:59:59Z",
+    datetime(9999, 12, 31), datetime(1, 1, 1, tzinfo=UTC),
+]
+
+
+def test_dates_outside_1900_2200_are_listed_as_unreadable_and_every_rule_still_runs():
+    from services import metrics, quality
+    from services.segments import Segment, build_list
+
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    rows = [record(f"r{i}", phone=f"+55119{i:08d}", interests=["Submariner"],
+                   interests_all=["Submariner"], created_at=date, last_interaction=date)
+            for i, date in enumerate(OUT_OF_RANGE)]
+    rows.append(record("edge", phone="+5511988888888", interests=["Daytona"],
+                       interests_all=["Daytona"], created_at="1900-01-01", last_interaction="2200-12-31"))
+    data = build(pd.DataFrame(rows))
+    customers = data.customers.set_index("id")
+    for i in range(len(OUT_OF_RANGE)):
+        assert pd.isna(customers.loc[f"r{i}", "last_interaction"])
+        assert BAD_DATE.format(field="last_interaction") in customers.loc[f"r{i}", "problems"]
+        assert BAD_DATE.format(field="created_at") in customers.loc[f"r{i}", "problems"]
+    assert customers.loc["edge", "problems"] == []
+    assert customers.loc["edge", "last_interaction"].year == 2200
+    report = quality.quality_report(data)
+    flagged = report[report["reason"] == BAD_DATE.format(field="last_interaction")]
+    assert sorted(flagged["id"]) == sorted(f"r{i}" for i in range(len(OUT_OF_RANGE)))
+
+    report = metrics.compute(data, now)
+    assert report.total.customers == len(rows)
+    assert report.created_unknown == len(OUT_OF_RANGE)
+    listed = build_list(data, Segment(("Submariner",), quiet_days=0), now)
+    assert listed.counts["primary"] == len(OUT_OF_RANGE)
+
+
+def test_invisible_only_products_are_dropped_and_listed_like_blank_ones():
+    from services.frame import BLANK_ITEMS
+
+    data = build(pd.DataFrame([record("a", interests=["\u200b\ufeff", "Daytona"],
+                                      interests_all=["Daytona", "\x00"])]))
+    assert data.customers.loc[0, "recent"] == ["Daytona"]
+    assert data.customers.loc[0, "history"] == ["Daytona"]
+    assert BLANK_ITEMS.format(field="interests") in data.customers.loc[0, "problems"]
+    assert BLANK_ITEMS.format(field="interests_all") in data.customers.loc[0, "problems"]

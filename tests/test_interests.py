@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from services.interests import (
     Customer,
     InvalidBatch,
+    InvalidTime,
     apply_event,
+    clean_item,
     depth_segment,
     depth_segments,
     format_phone,
@@ -21,6 +23,8 @@ from services.interests import (
     product_key,
     record_batch,
     repaired_history,
+    require_time,
+    to_long_text,
 )
 
 # The user's customer journey (SPEC §3), as the code computes it.
@@ -96,10 +100,60 @@ def test_repaired_history_appends_recent_items_missing_from_history():
 
 def test_both_representations_read_alike():
     as_list = ["Submariner", " GMT-Master  II", "Datejust"]
-    as_text = "Submariner, GMT-Master II\nDatejust,\r\n ,"
-    assert parse_interests(as_list) == parse_interests(as_text) == [
+    as_text = "Submariner, GMT-Master II, Datejust, ,"
+    as_lines = "Submariner\nGMT-Master II,\r\nDatejust\n ,"
+    assert parse_interests(as_list) == parse_interests(as_text) == parse_interests(as_lines) == [
         "Submariner", "GMT-Master II", "Datejust"
     ]
+
+
+def test_a_list_item_with_a_comma_is_one_product():
+    assert parse_interests(["Relógio Rolex Datejust 36, aço e ouro", "Frivole"]) == [
+        "Relógio Rolex Datejust 36, aço e ouro", "Frivole"
+    ]
+
+
+def test_recording_a_product_with_a_comma_stores_one_interest():
+    recent, history = record_batch([], [], ["Relógio Rolex Datejust 36, aço e ouro", "Frivole"])
+    assert recent == history == ["Relógio Rolex Datejust 36, aço e ouro", "Frivole"]
+
+
+def test_long_text_splits_on_lines_when_it_has_any_else_on_commas():
+    assert parse_interests("A, B") == ["A", "B"]
+    assert parse_interests("A, b\nC") == ["A, b", "C"]
+    assert parse_interests("Datejust 36, aço e ouro\n") == ["Datejust 36, aço e ouro"]
+    assert parse_interests("A, b\u2028C\r\n") == ["A, b", "C"]
+
+
+def test_long_text_is_comma_joined_unless_a_product_holds_a_comma():
+    assert to_long_text(["Submariner", "Datejust"]) == "Submariner, Datejust"
+    assert to_long_text(["Datejust 36, aço e ouro", "Frivole"]) == "Datejust 36, aço e ouro\nFrivole"
+    assert to_long_text(["Datejust 36, aço e ouro"]) == "Datejust 36, aço e ouro\n"
+    assert to_long_text([]) == ""
+
+
+product_titles = st.lists(
+    st.text(alphabet="aÁç ,\u200b\tZ5-", min_size=1, max_size=12), max_size=7
+).map(parse_interests)
+
+
+@given(product_titles)
+def test_long_text_reads_back_to_the_same_products(products):
+    assert parse_interests(to_long_text(products)) == products
+
+
+@pytest.mark.parametrize("item", ["\u200b", "\ufeff\u200d", "\x00", " \u2060 \x07 ", "\ud800"])
+def test_invisible_only_products_are_dropped_like_empty_ones(item):
+    assert clean_item(item) == ""
+    assert parse_interests([item, "Daytona"]) == ["Daytona"]
+    with pytest.raises(InvalidBatch):
+        record_batch([], [], [item])
+
+
+def test_control_and_zero_width_characters_are_removed_from_products():
+    assert clean_item("Anel\u200b Dia\x00mante\ufeff") == "Anel Diamante"
+    assert clean_item("Day\ttona\x85Rolex") == "Day tona Rolex"
+    assert parse_interests(["Daytona", "Day\u200btona"]) == ["Daytona"]
 
 
 @pytest.mark.parametrize("value", [None, 42, {"a": 1}, "", " , \n", []])
@@ -206,6 +260,25 @@ def test_unreadable_phone_is_none(raw):
     assert normalize_phone(raw) is None
 
 
+@pytest.mark.parametrize("raw", [
+    "+55 11 9ABCD-4321", "(11) 9 8765-432l", "+55 11 98765-4321 ramal 2", "1-800-FLOWERS",
+])
+def test_letters_in_a_phone_are_refused_not_read_as_keypad_digits(raw):
+    assert normalize_phone(raw) is None
+
+
+@pytest.mark.parametrize("raw", [
+    "0800 722 7777", "+55 800 722 7777", "0300 789 1234", "0900 123 4567", "4004-0001",
+])
+def test_toll_free_premium_and_shared_cost_numbers_are_not_whatsapp_numbers(raw):
+    assert normalize_phone(raw) is None
+
+
+def test_fixed_lines_are_kept_for_whatsapp_business():
+    assert normalize_phone("+55 11 4004-0001") == "+551140040001"
+    assert normalize_phone("+44 20 7946 0958") == "+442079460958"
+
+
 def test_international_number_is_kept():
     assert normalize_phone("+1 415 555 2671") == "+14155552671"
 
@@ -232,3 +305,28 @@ def test_depth_segments_follow_the_spec_at_every_edge():
     assert depth_segments(depths).tolist() == keys
     assert [depth_segment(d) for d in depths] == keys
     assert depth_segments([]).tolist() == []
+
+
+@pytest.mark.parametrize("value", [
+    "2300-01-01", "9999-12-31T23:59:59Z", "0001-01-01", "1600-01-01T10:00:00+03:00",
+    "0001-01-01T00:00:00+03:00", "9999-12-31T23:00:00-03:00", "1899-12-31T23:59:59Z",
+    datetime(9999, 12, 31), datetime(1, 1, 1, tzinfo=UTC),
+])
+def test_dates_outside_1900_2200_are_not_moments(value):
+    assert parse_time(value) is None
+
+
+def test_dates_at_the_edges_of_1900_2200_are_read():
+    assert parse_time("1900-01-01") == datetime(1900, 1, 1, tzinfo=UTC)
+    assert parse_time("2200-12-31T23:59:59Z") == datetime(2200, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def test_typed_date_is_read_or_refused_in_one_line():
+    assert require_time("2026-01-05T10:00:00Z") == datetime(2026, 1, 5, 10, tzinfo=UTC)
+    with pytest.raises(InvalidTime, match="^data fora do intervalo 1900–2200: '2300-01-01'$"):
+        require_time("2300-01-01")
+    with pytest.raises(InvalidTime, match=r"^data inválida \(use ISO 8601") as refused:
+        require_time("ontem\n")
+    assert "\n" not in str(refused.value)
+    with pytest.raises(ValueError):  # the CLI's existing handlers still catch it
+        require_time("0001-01-01T00:00:00+03:00")

@@ -105,8 +105,9 @@ def test_a_note_without_products_is_refused_and_nothing_changes(store: SqliteSto
     assert store.version() == before
 
 
-def test_typed_products_split_on_commas_and_lines() -> None:
-    assert parse_batch("Submariner,  Daytona\nDatejust ,") == ["Submariner", "Daytona", "Datejust"]
+def test_typed_products_split_on_lines_when_any_else_on_commas() -> None:
+    assert parse_batch("Submariner,  Daytona, Datejust ,") == ["Submariner", "Daytona", "Datejust"]
+    assert parse_batch("Datejust 36, aço e ouro\nDaytona,") == ["Datejust 36, aço e ouro", "Daytona"]
 
 
 # --- The frame after a note ------------------------------------------------------------

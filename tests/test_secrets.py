@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from services import config
 from services.config import AirtableSettings
 from services.store.airtable import AirtableStore, ClientPolicy
 from services.store.airtable.sync import last_error, run_cli, sync
@@ -212,3 +213,102 @@ def test_a_wrong_token_on_the_first_visit_is_an_error_without_the_token(
     text = screen(at, session_state=True)
     assert_no_token_anywhere(tmp_path, logs, text)
     assert wrong not in text and wrong.split(".")[1][:16] not in text
+
+
+# --- the token's shape, and redaction -------------------------------------------------
+
+PAT = "pat" + "Ab3dE6gH9jK2mN" + "." + "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize("token", [
+    PAT, TOKEN, f"  {PAT}\n", "oauth-like_token~with:punctuation!",
+])
+def test_a_token_of_visible_ascii_is_accepted_and_trimmed(token: str) -> None:
+    settings = config.airtable_settings({"AIRTABLE_API_KEY": token, "AIRTABLE_BASE_ID": "appX"}, environ={})
+    assert settings is not None and settings.api_key == token.strip()
+
+
+@pytest.mark.parametrize("token", [
+    PAT[:30] + "\n" + PAT[30:], PAT[:30] + " " + PAT[30:], PAT[:30] + "\t" + PAT[30:],
+    PAT + "\x00", "\u200b" + PAT, PAT.replace("a", "á"), PAT[:20] + "\r\n" + PAT[20:],
+])
+def test_a_token_with_a_space_break_or_invisible_character_is_refused_without_showing_it(
+    token: str,
+) -> None:
+    for secrets, environ in (({"AIRTABLE_API_KEY": token, "AIRTABLE_BASE_ID": "appX"}, {}),
+                             (None, {"AIRTABLE_API_KEY": token, "AIRTABLE_BASE_ID": "appX"})):
+        with pytest.raises(config.InvalidSetting) as refused:
+            config.airtable_settings(secrets, environ=environ)
+        text = error_text(refused.value)
+        assert "AIRTABLE_API_KEY" in str(refused.value)
+        assert "\n" not in str(refused.value)
+        for line in token.splitlines():
+            for piece in (line.strip()[:12], line.strip()[-12:]):
+                assert len(piece) < 8 or piece not in text
+
+
+def test_redact_hides_the_token_and_each_line_of_a_broken_one() -> None:
+    assert config.redact(f"Bearer {PAT} recusado", [PAT]) == "Bearer *** recusado"
+    broken = PAT[:30] + "\n" + PAT[30:]
+    assert config.redact(f"a={PAT[:30]} b={PAT[30:]}", [broken]) == "a=*** b=***"
+    assert config.redact("nada aqui: pat, ab", [None, "", PAT]) == "nada aqui: pat, ab"
+
+
+def test_the_redacting_filter_cleans_messages_arguments_and_tracebacks() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(config.RedactingFilter([PAT]))
+    logger = logging.getLogger("vitrine.test.redaction")
+    logger.addHandler(handler)
+    try:
+        logger.warning("token %s recusado", PAT)
+        try:
+            raise RuntimeError(f"falha com {PAT}")
+        except RuntimeError:
+            logger.exception("pedido falhou")
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    assert "token *** recusado" in output and "falha com ***" in output
+    assert PAT not in output and PAT[-20:] not in output
+
+
+def test_every_configured_token_is_known_for_redaction_even_a_refused_one() -> None:
+    broken = PAT[:30] + "\n" + PAT[30:]
+    found = config.configured_secrets({"airtable_api_key": broken}, environ={"AIRTABLE_API_KEY": PAT})
+    assert found == [PAT, broken]
+    assert config.redact(f"{PAT} / {PAT[30:]}", found) == "*** / ***"
+
+
+@pytest.fixture
+def record_factory() -> Iterator[None]:
+    factory, installed = logging.getLogRecordFactory(), config._installed
+    yield
+    logging.setLogRecordFactory(factory)
+    config._installed = installed
+
+
+def test_installed_redaction_covers_every_logger_and_handler(
+    record_factory: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    config.install_redaction(["old-token-value"])
+    config.install_redaction([PAT])  # a rerun replaces the secrets, it does not stack factories
+    logging.getLogger("urllib3.connectionpool").debug("GET /v0/app?key=%s", PAT)
+    logging.getLogger("vitrine.airtable").error("resposta: %r", {"auth": f"Bearer {PAT}"})
+    assert PAT not in caplog.text and "***" in caplog.text
+    assert [r.getMessage().count("***") for r in caplog.records] == [1, 1]
+
+
+def test_an_error_that_quotes_the_token_is_kept_and_printed_without_it(
+    fake: FakeAirtable, tmp_path: Path, logs
+) -> None:
+    """A proxy (or Airtable) that echoes the Authorization header in its error message."""
+    base = make_base(fake, customers=2)
+    store = store_at(fake, base.base_id, tmp_path / "mirror.db")
+    echo = {"error": {"type": "INVALID_REQUEST_UNKNOWN", "message": f"bad header: Bearer {TOKEN}"}}
+    fake.inject(status=422, body=echo, times=None)
+    stream = io.StringIO()
+    assert run_cli(store, stream=stream) == 1
+    assert "***" in stream.getvalue() and "***" in (last_error(store) or "")
+    assert_no_token_anywhere(tmp_path, logs, stream.getvalue(), last_error(store) or "")

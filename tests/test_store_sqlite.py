@@ -47,6 +47,17 @@ def test_long_text_fields_stay_long_text(store):
     assert raw["interests_all"] == "Submariner, Datejust, Daytona"
 
 
+def test_a_product_with_a_comma_stays_one_product_in_long_text(store):
+    store.insert_raw([{"id": "rec1", "store": "Loja A", "phone": "+5511987654321",
+                       "interests": "Submariner, Datejust", "interests_all": "Submariner, Datejust"}])
+    store.record("Loja A", "+5511987654321", ["Relógio Rolex Datejust 36, aço e ouro", "Frivole"], AT)
+    raw = store.raw_customers(["Loja A"]).iloc[0]
+    assert raw["interests_all"] == "Submariner\nDatejust\nRelógio Rolex Datejust 36, aço e ouro\nFrivole"
+    assert store.find("Loja A", "+5511987654321").interests_all == [
+        "Submariner", "Datejust", "Relógio Rolex Datejust 36, aço e ouro", "Frivole"
+    ]
+
+
 def test_every_write_changes_the_version(store):
     before = store.version()
     store.record("Loja A", "+5511987654321", ["Daytona"], AT)

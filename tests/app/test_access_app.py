@@ -93,6 +93,44 @@ def test_local_mode_refuses_any_address_but_loopback(db: Path, bound_to, address
     assert not at.metric and not at.sidebar.multiselect
 
 
+@pytest.fixture
+def host_header(monkeypatch: pytest.MonkeyPatch) -> callable:
+    """Give this session's request a ``Host`` header (AppTest has no request, so none by default)."""
+    from types import SimpleNamespace
+
+    from streamlit.runtime import context
+
+    def send(*hosts: str) -> None:
+        client = SimpleNamespace(headers=[("Host", host) for host in hosts], cookies={})
+        monkeypatch.setattr(context, "_get_client_context", lambda: client)
+
+    return send
+
+
+@pytest.mark.parametrize("host", ["localhost:8501", "127.0.0.1:8501"])
+def test_local_mode_opens_as_localhost_or_127_0_0_1(db: Path, bound_to, host_header, host: str) -> None:
+    bound_to("127.0.0.1")
+    host_header(host)
+    at = app().run()
+    assert not at.exception and not at.error
+    assert [s.options for s in at.sidebar.multiselect] == [[JARDINS, LEBLON]]
+
+
+@pytest.mark.parametrize("hosts", [("rebound.example:8501",), ("localhost:8501", "rebound.example")])
+def test_local_mode_refuses_a_page_opened_under_another_name(
+    db: Path, bound_to, host_header, hosts: tuple[str, ...]
+) -> None:
+    """DNS rebinding: another site's name re-pointed at 127.0.0.1 reaches the loopback server."""
+    bound_to("127.0.0.1")
+    host_header(*hosts)
+    at = app().run()
+    assert not at.exception
+    assert "só abre como localhost" in at.error[0].value
+    assert "rebound.example" not in screen(at)
+    assert "Alice" not in screen(at) and "Bruna" not in screen(at)
+    assert not at.metric and not at.sidebar.multiselect
+
+
 def test_not_signed_in_sees_only_the_sign_in_button(db: Path) -> None:
     at = app({"is_logged_in": False}).run()
     assert not at.exception

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from pyairtable import formulas as F
 
+from services.config import redact
 from services.interests import (
     RECENT_LIMIT,
     iso,
@@ -216,7 +217,7 @@ def run_cli(store: AirtableStore, *, apply: bool = False, stream: TextIO = sys.s
     try:
         report = backfill(store, apply=apply, progress=progress)
     except StoreError as exc:
-        stream.write(f"\r\033[KErro: {exc}\n")
+        stream.write(f"\r\033[KErro: {redact(str(exc), [store.settings.api_key])}\n")
         return 1
     stream.write("\r\033[K")
     out.write(report.summary() + "\n")

@@ -156,7 +156,7 @@ class _PolicyApi(Api):
                     self._pause(self.policy.retry_backoff * 2 ** (retries - 1),
                                 f"O Airtable respondeu {status}: tentando de novo…")
                     continue
-                raise translate(exc, self.base_id, blocks) from exc
+                raise translate(exc, self.base_id, blocks, (self.api_key,)) from exc
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if repeatable and retries < self.policy.network_retries:
                     retries += 1

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
 import requests
 
+from services.config import redact
 from services.store.base import StoreError
 
 # 422 types that mean "the base changed since the schema was read".
@@ -129,11 +131,17 @@ def _table_of(url: str, base_id: str) -> str:
 _UNKNOWN_FIELD = re.compile(r'[Uu]nknown field name:?\s*"?([^"]+)"?')
 
 
-def translate(exc: requests.HTTPError, base_id: str, blocks: int) -> AirtableError:
-    """The named fault of an HTTP error from Airtable (``blocks``: the 429 pauses already waited)."""
+def translate(
+    exc: requests.HTTPError, base_id: str, blocks: int, secrets: Sequence[str] = ()
+) -> AirtableError:
+    """The named fault of an HTTP error from Airtable (``blocks``: the 429 pauses already waited).
+
+    What Airtable (or a proxy) answered is quoted with ``secrets`` (the token) blotted out.
+    """
     response = exc.response
     status = response.status_code if response is not None else 0
     error_type, message = _error_body(response)
+    message = redact(message, secrets)
     table = _table_of(response.url if response is not None else "", base_id)
     where = f"a tabela “{table}” da base {base_id}" if table else f"a base {base_id}"
     if status == 401:

@@ -10,7 +10,15 @@ from typing import Any
 from pyairtable import formulas as F
 
 from services.catalog import JEWELRY, UNKNOWN, WATCH, resolve_title
-from services.interests import Customer, iso, normalize_phone, parse_interests, parse_time, product_key
+from services.interests import (
+    Customer,
+    iso,
+    normalize_phone,
+    parse_interests,
+    parse_time,
+    product_key,
+    to_long_text,
+)
 from services.store.airtable.schema import FieldInfo, Schema
 
 NO_STORE = "Sem loja"
@@ -123,8 +131,8 @@ def customer_of(record: Mapping[str, Any], schema: Schema, store: str) -> Custom
 
 
 def field_value(items: Sequence[str], info: FieldInfo) -> object:
-    """Items in the field's own representation: a list (multiple select) or ", "-joined text."""
-    return list(items) if info.is_list else ", ".join(items)
+    """Items in the field's own representation: a list (multiple select) or long text (SPEC §2)."""
+    return list(items) if info.is_list else to_long_text(items)
 
 
 def time_value(moment: datetime | None, info: FieldInfo) -> str | None:

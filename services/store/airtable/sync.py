@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from pyairtable import formulas as F
 
+from services.config import redact
 from services.interests import iso, now_utc, parse_time
 from services.store.airtable.errors import MissingField
 from services.store.airtable.records import product_rows, to_row
@@ -158,7 +159,8 @@ def _precise(moment: datetime) -> str:
 
 
 def _remember_error(store: AirtableStore, message: str, now: Callable[[], datetime]) -> None:
-    store.mirror.set_meta("last_error", message)
+    # The message may quote what Airtable (or a proxy) answered: the file must not keep a token.
+    store.mirror.set_meta("last_error", redact(message, [store.settings.api_key]))
     store.mirror.set_meta("last_error_at", iso(now()))
 
 
@@ -343,7 +345,7 @@ def run_cli(store: AirtableStore, *, full: bool = False, stream: TextIO = sys.st
         report = sync(store, full=full, progress=bar)
     except StoreError as exc:
         bar.close()
-        stream.write(f"Erro: {exc}\n")
+        stream.write(f"Erro: {redact(str(exc), [store.settings.api_key])}\n")
         return 1
     bar.close()
     stream.write(report.summary() + "\n")
