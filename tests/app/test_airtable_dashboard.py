@@ -163,3 +163,15 @@ def test_a_write_that_fails_is_reported_on_screen(base: Base, monkeypatch, local
     assert "não tem permissão" in at.error[0].value
     assert "Royal Oak" not in SqliteStore(local_app).find(STORES[0], "(11) 98000-0003").interests_all
     assert TOKEN not in screen(at)
+
+
+@pytest.mark.parametrize("bad_token", ["patLeakMe12345.abcdef\n0123456789abcdef", "patçãoLeak.0123456789"])
+def test_a_token_that_cannot_be_one_is_named_never_shown(monkeypatch, bad_token: str):
+    monkeypatch.setenv("AIRTABLE_API_KEY", bad_token)
+    monkeypatch.setenv("AIRTABLE_BASE_ID", "appBase0000000001")
+    at = open_app()
+    assert not at.exception
+    text = screen(at)
+    assert "AIRTABLE_API_KEY" in text
+    for part in [bad_token, *bad_token.splitlines()]:
+        assert part not in text
