@@ -234,14 +234,20 @@ def build_frame(
     """The event frame from its columns (``at``: aware datetimes, or a datetime64 series)."""
     moments = at if isinstance(at, pd.Series) else pd.Series(list(at), dtype=object)
     return pd.DataFrame({
-        "customer_id": pd.Categorical(customer_id),
-        "store": pd.Categorical(store),
+        "customer_id": categorical(customer_id),
+        "store": categorical(store),
         "at": pd.to_datetime(moments, utc=True).astype("datetime64[us, UTC]").reset_index(drop=True),
         "source": pd.Categorical(source, categories=list(SOURCES)),
         "kind": pd.Categorical(kind, categories=list(KINDS)),
         "products": pd.Series(list(products), dtype=object),
         "value_brl": np.asarray(value_brl, dtype=float),
     }, columns=list(EVENT_COLUMNS))
+
+
+def categorical(values: Sequence[str]) -> pd.Categorical:
+    """Texts as a categorical with sorted, plain-object categories (ids, stores)."""
+    codes, uniques = pd.factorize(np.array(values, dtype=object), sort=True)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
 
 
 def empty_frame() -> pd.DataFrame:
