@@ -21,6 +21,7 @@ from services.interests import (
     repaired_history,
     split_raw,
 )
+from services.tally import ordered, product_rows
 
 WHATSAPP, LOJA, IMPORTACAO = "whatsapp", "loja", "importacao"
 SOURCES: tuple[str, ...] = (WHATSAPP, LOJA, IMPORTACAO)
@@ -237,16 +238,16 @@ def build_frame(
         "customer_id": categorical(customer_id),
         "store": categorical(store),
         "at": pd.to_datetime(moments, utc=True).astype("datetime64[us, UTC]").reset_index(drop=True),
-        "source": pd.Categorical(source, categories=list(SOURCES)),
-        "kind": pd.Categorical(kind, categories=list(KINDS)),
+        "source": pd.Categorical(source, categories=pd.Index(list(SOURCES), dtype=object)),
+        "kind": pd.Categorical(kind, categories=pd.Index(list(KINDS), dtype=object)),
         "products": pd.Series(list(products), dtype=object),
         "value_brl": np.asarray(value_brl, dtype=float),
     }, columns=list(EVENT_COLUMNS))
 
 
-def categorical(values: Sequence[str]) -> pd.Categorical:
-    """Texts as a categorical with sorted, plain-object categories (ids, stores)."""
-    codes, uniques = pd.factorize(np.array(values, dtype=object), sort=True)
+def categorical(values: Sequence[str], sort: bool = True) -> pd.Categorical:
+    """Texts as a categorical with plain-object categories (ids, stores), sorted unless ``sort`` is false."""
+    codes, uniques = pd.factorize(np.array(values, dtype=object), sort=sort)
     return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
 
 
@@ -272,32 +273,50 @@ def customer_codes(events: pd.DataFrame, data: CustomerData) -> np.ndarray:
     ids = events["customer_id"]
     if not isinstance(ids.dtype, pd.CategoricalDtype):
         ids = ids.astype("category")
-    known = pd.Index(data.customers["id"].astype(object))
-    positions = np.arange(len(known))
-    if not known.is_unique:  # never in a real base: the first row of an id wins
-        first = ~known.duplicated()
-        known, positions = known[first], positions[first]
+    known, positions = data.derived("timeline_ids", _id_index)
     where = known.get_indexer(ids.cat.categories.astype(object))
     found = np.where(where >= 0, positions[np.maximum(where, 0)] if len(positions) else -1, -1)
     return np.append(found, -1).astype(np.int64)[ids.cat.codes.to_numpy()]
 
 
+def _id_index(data: CustomerData) -> tuple[pd.Index, np.ndarray]:
+    """The customers' ids as a unique index, and the frame row of each (kept with the frame)."""
+    known = pd.Index(data.customers["id"].astype(object))
+    positions = np.arange(len(known))
+    if not known.is_unique:  # never in a real base: the first row of an id wins
+        first = ~known.duplicated()
+        known, positions = known[first], positions[first]
+    return known, positions
+
+
 def event_items(events: pd.DataFrame) -> tuple[np.ndarray, pd.Categorical]:
     """One row per product of each event: ``(event row position, product key)``.
 
-    Keys are computed once per distinct title; an item with an empty key is dropped.
+    Each distinct list object (``EventLog.frame`` shares one per distinct set of products)
+    and each distinct title is read once; an item with an empty key is dropped.
 
     Returns:
         The positions (into ``events``) and the keys as a categorical (its ``codes`` index
         its ``categories``, the distinct keys).
     """
-    lists = events["products"].tolist()
-    counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-    titles = np.fromiter(chain.from_iterable(lists), dtype=object, count=int(counts.sum()))
-    rows = np.repeat(np.arange(len(lists)), counts)
+    lists = events["products"].to_numpy(dtype=object)
+    n = len(lists)
+    list_codes, identities = pd.factorize(np.fromiter(map(id, lists), dtype=np.int64, count=n))
+    one_of_each = np.empty(len(identities), dtype=np.int64)
+    one_of_each[list_codes] = np.arange(n)
+    distinct_lists = lists[one_of_each].tolist()
+    sizes = np.fromiter(map(len, distinct_lists), dtype=np.int64, count=len(distinct_lists))
+    titles = np.fromiter(chain.from_iterable(distinct_lists), dtype=object, count=int(sizes.sum()))
     title_codes, titles_seen = pd.factorize(titles)
     key_codes, keys = pd.factorize(np.array([product_key(str(t)) for t in titles_seen], dtype=object))
-    codes = key_codes[title_codes] if len(title_codes) else np.array([], dtype=np.int64)
+    item_keys = key_codes[title_codes] if len(title_codes) else np.array([], dtype=np.int64)
+
+    # Expand back to events: event i holds the items of its list, from that list's offset.
+    counts = sizes[list_codes] if n else np.array([], dtype=np.int64)
+    rows = np.repeat(np.arange(n), counts)
+    within = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    offsets = np.repeat((np.cumsum(sizes) - sizes)[list_codes], counts) if n else within
+    codes = item_keys[offsets + within] if len(rows) else np.array([], dtype=np.int64)
     empty = np.flatnonzero(keys == "")
     if len(empty):
         keep = codes != empty[0]
@@ -330,38 +349,40 @@ def first_upgrade_days(
         ``(median days, customers counted)``; ``(None, 0)`` when nobody counts.
     """
     products = data.products
-    rank_by_key = pd.Series(
-        [TIER_ORDER.get(tier, 0) if isinstance(tier, str) else 0 for tier in products["tier"]],
-        index=products.index, dtype=np.int64,
+    rank = np.array(
+        [TIER_ORDER.get(tier, 0) if isinstance(tier, str) else 0 for tier in products["tier"]] + [0],
+        dtype=np.int64,
     )
-    brand_by_key = products["brand"]
+    brand = np.append(pd.factorize(products["brand"].to_numpy())[0], -1)  # -1: no brand
     history = data.history_items
-    keys = history["key"].astype(object).to_numpy()
-    branded = brand_by_key.reindex(keys).notna().to_numpy()
-    firsts = history[branded].sort_values(["cid", "pos"]).drop_duplicates("cid")
+    cid_h, _, row_h = ordered(
+        history["cid"].to_numpy().astype(np.int64), history["pos"].to_numpy(),
+        product_rows(history, products),
+    )
+    branded = brand[row_h] >= 0
+    cid_h, row_h = cid_h[branded], row_h[branded]
+    starts = np.r_[True, cid_h[1:] != cid_h[:-1]] if len(cid_h) else np.array([], dtype=bool)
     n = len(data.customers)
-    first_brand = np.full(n, None, dtype=object)
+    first_brand = np.full(n, -2, dtype=np.int64)  # -2 matches no item's brand
     first_rank = np.zeros(n, dtype=np.int64)
-    first_keys = firsts["key"].astype(object).to_numpy()
-    first_brand[firsts["cid"].to_numpy()] = brand_by_key.reindex(first_keys).to_numpy()
-    first_rank[firsts["cid"].to_numpy()] = rank_by_key.reindex(first_keys).to_numpy()
+    first_brand[cid_h[starts]] = brand[row_h[starts]]
+    first_rank[cid_h[starts]] = rank[row_h[starts]]
 
-    asked = events[events["kind"].isin(ASKED)]
+    asked = events[events["kind"].isin(ASKED).to_numpy()]
     if now is not None:
-        asked = asked[asked["at"] <= pd.Timestamp(now)]
+        asked = asked[micros(asked["at"]) <= micros_of(now)]
     cid = customer_codes(asked, data)
     rows, keys = event_items(asked)
-    item_keys = np.asarray(keys.categories, dtype=object)[keys.codes]
+    row = np.append(products.index.get_indexer(keys.categories), -1)[keys.codes]
+    known = (cid[rows] >= 0) & (row >= 0)
+    rows, row = rows[known], row[known]
     item_cid = cid[rows]
-    known = (item_cid >= 0) & pd.Index(item_keys).isin(products.index)
-    rows, item_keys, item_cid = rows[known], item_keys[known], item_cid[known]
     at = micros(asked["at"])[rows]
-    item_brand = brand_by_key.reindex(item_keys).to_numpy()
-    item_rank = rank_by_key.reindex(item_keys).to_numpy()
-    is_interesse = (asked["kind"].to_numpy() == INTERESSE)[rows]
+    item_brand, item_rank = brand[row], rank[row]
+    is_interesse = (asked["kind"] == INTERESSE).to_numpy()[rows]
 
     start = np.full(n, np.iinfo(np.int64).max)
-    first_mention = is_interesse & pd.notna(item_brand) & (item_brand == first_brand[item_cid])
+    first_mention = is_interesse & (item_brand == first_brand[item_cid])
     np.minimum.at(start, item_cid[first_mention], at[first_mention])
     dated = start < np.iinfo(np.int64).max
     higher = (first_rank[item_cid] > 0) & (item_rank > first_rank[item_cid])

@@ -190,3 +190,15 @@ def test_random_bases_match_the_plain_loop(people, raw_events, weeks):
     expected = reference(data, events, NOW, weeks)
     assert got["store"].tolist() == expected["store"].tolist()
     pd.testing.assert_frame_equal(got[COLUMNS], expected[COLUMNS], check_dtype=False, rtol=1e-9)
+
+
+def test_an_event_at_a_week_end_counts_for_that_week():
+    data = data_of(customer(1, ["A", "B"], created=30, last=7))
+    events = [
+        Event("rec1", "Jardins", at(7), "whatsapp", "interesse", ("A",)),
+        Event("rec1", "Jardins", at(7) + timedelta(microseconds=1), "whatsapp", "interesse", ("B",)),
+    ]
+    weekly = metrics.weekly_metrics(data, timeline.frame_of(events), NOW, weeks=2)
+    total = weekly[weekly["store"] == metrics.TOTAL]
+    assert total["depth"].tolist() == [1.0, 2.0]
+    assert total["recency_days"].tolist() == pytest.approx([0.0, 7.0])

@@ -61,29 +61,22 @@ def _row(event: Event) -> tuple[object, ...]:
 
 def _codes(column: str, values: Sequence[str]) -> str:
     """SQL giving the position of ``column``'s value in ``values`` (-1 when not there)."""
-    cases = " ".join(f"WHEN '{value}' THEN {i}" for i, value in enumerate(values))
+    quoted = (value.replace("'", "''") for value in values)
+    cases = " ".join(f"WHEN '{value}' THEN {i}" for i, value in enumerate(quoted))
     return f"CASE {column} {cases} ELSE -1 END"
 
 
-def _numbers(text: str, count: int) -> np.ndarray:
-    return np.array(text.split(","), dtype=np.int8) if count else np.array([], dtype=np.int8)
+def _coded(text: str, values: Sequence[str]) -> pd.Categorical:
+    """A categorical from comma-separated positions in ``values`` (``_codes``'s output)."""
+    codes = np.fromstring(text, dtype=np.int64, sep=",")
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(values), dtype=object))
 
 
 def _lists(texts: list[str]) -> np.ndarray:
     """JSON lists parsed once per distinct text: rows with the same products share one list."""
     codes, uniques = pd.factorize(np.array(texts, dtype=object))
     parsed = json.loads("[" + ",".join(uniques) + "]")
-    lists = np.empty(len(parsed), dtype=object)
-    lists[:] = parsed
-    return lists[codes]
-
-
-def _values(texts: list[str]) -> np.ndarray:
-    raw = np.array(texts, dtype=object)
-    values = np.full(len(raw), np.nan)
-    given = raw != ""
-    values[given] = raw[given].astype(float)
-    return values
+    return np.fromiter(parsed, dtype=object, count=len(parsed))[codes]
 
 
 class EventLog:
@@ -238,28 +231,31 @@ class EventLog:
             where.append("at >= :since")
             params["since"] = stored_time(since)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        # Each column comes back as one text (a full scan in insertion order): a million rows
-        # cost a few C-level splits instead of seven million Python values.
-        query = (
-            "SELECT count(*), group_concat(customer_id, :sep), group_concat(store, :sep),"
-            f" group_concat(at, :sep), group_concat({_codes('source', SOURCES)}, ','),"
-            f" group_concat({_codes('kind', KINDS)}, ','), group_concat(products, :sep),"
-            " group_concat(coalesce(value_brl, ''), :sep)"
-            f" FROM events NOT INDEXED{clause}"
-        )
         with self._reading() as db:
-            count, *texts = db.execute(query, params).fetchone()
+            names = [row[0] for row in db.execute(f"SELECT DISTINCT store FROM events{clause}", params)]
+            if not names:
+                return empty_frame()
+            # Each column comes back as one text (a full scan in insertion order): a million rows
+            # cost a few C-level splits and parses instead of seven million Python values.
+            query = (
+                "SELECT count(*), group_concat(customer_id, :sep), group_concat(at, :sep),"
+                f" group_concat({_codes('store', names)}, ','),"
+                f" group_concat({_codes('source', SOURCES)}, ','),"
+                f" group_concat({_codes('kind', KINDS)}, ','), group_concat(products, :sep),"
+                " group_concat(coalesce(value_brl, 'nan'), ',')"
+                f" FROM events NOT INDEXED{clause}"
+            )
+            count, ids, at, store, source, kind, products, values = db.execute(query, params).fetchone()
         if not count:
             return empty_frame()
-        ids, stores_, at, sources, kinds, products, values = texts
         frame = pd.DataFrame({
-            "customer_id": categorical(ids.split(_SEP)),
-            "store": categorical(stores_.split(_SEP)),
+            "customer_id": categorical(ids.split(_SEP), sort=False),
+            "store": _coded(store, names),
             "at": pd.to_datetime(at.split(_SEP), format="ISO8601", utc=True).as_unit("us"),
-            "source": pd.Categorical.from_codes(_numbers(sources, count), categories=list(SOURCES)),
-            "kind": pd.Categorical.from_codes(_numbers(kinds, count), categories=list(KINDS)),
+            "source": _coded(source, SOURCES),
+            "kind": _coded(kind, KINDS),
             "products": _lists(products.split(_SEP)),
-            "value_brl": _values(values.split(_SEP)),
+            "value_brl": np.fromstring(values, sep=","),
         })
         if not frame["at"].is_monotonic_increasing:
             # Stable: events of the same moment keep the order in which they were appended.
