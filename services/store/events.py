@@ -38,7 +38,6 @@ _INSERT = (
     "INSERT INTO events (customer_id, store, at, source, kind, products, value_brl)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-_STORED = "%Y-%m-%dT%H:%M:%S.%fZ"
 # One character no id, store or date holds: the columns travel as one text each.
 _SEP = "\x1f"
 
@@ -49,14 +48,22 @@ def stored_time(moment: datetime) -> str:
     Example: ``stored_time(datetime(2026, 1, 5, 10, tzinfo=UTC)) == "2026-01-05T10:00:00.000000Z"``
     """
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime(_STORED)
+    # isoformat with the offset cut off: strftime("...%S.%fZ")'s text, a few times faster.
+    return aware.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
-def _row(event: Event) -> tuple[object, ...]:
-    return (
-        event.customer_id, event.store, stored_time(event.at), event.source, event.kind,
-        json.dumps(list(event.products), ensure_ascii=False), event.value_brl,
-    )
+def _rows(events: Iterable[Event]) -> list[tuple[object, ...]]:
+    texts: dict[tuple[str, ...], str] = {}  # products repeat: each set is encoded once
+    rows = []
+    for event in events:
+        products = texts.get(event.products)
+        if products is None:
+            products = texts[event.products] = json.dumps(list(event.products), ensure_ascii=False)
+        rows.append((
+            event.customer_id, event.store, stored_time(event.at), event.source, event.kind,
+            products, event.value_brl,
+        ))
+    return rows
 
 
 def _codes(column: str, values: Sequence[str]) -> str:
@@ -118,7 +125,7 @@ class EventLog:
                 roll back with it (a sync writes rows and their events together). None:
                 a transaction of their own.
         """
-        rows = [_row(event) for event in events]
+        rows = _rows(events)
         if not rows:
             return 0
         if db is not None:
@@ -126,6 +133,8 @@ class EventLog:
             return len(rows)
         own = self._connect()
         try:
+            # Three indexes take random inserts: a larger page cache keeps a replay's millions fast.
+            own.execute("PRAGMA cache_size = -65536")
             with own:
                 own.executemany(_INSERT, rows)
         finally:
@@ -214,8 +223,10 @@ class EventLog:
             Columns ``customer_id, store, at, source, kind, products, value_brl``:
             ``customer_id``, ``store``, ``source``, ``kind`` categoricals (``source`` and
             ``kind`` with every allowed value as a category); ``at`` ``datetime64[us, UTC]``;
-            ``products`` a list of titles per row; ``value_brl`` float, NaN when none.
-            Ordered by ``at``, then by the order of appending.
+            ``products`` a list of titles per row (rows with the same products share one
+            list: never mutate it); ``value_brl`` float, NaN when none. Ordered by ``at``,
+            then by the order of appending. A million rows take a few seconds: cache the
+            frame by ``version()``, and pass ``since`` when only a window is needed.
         """
         where, params = [], {"sep": _SEP}
         if stores is not None:
