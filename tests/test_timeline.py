@@ -313,6 +313,18 @@ def test_the_share_threshold_is_halfway_to_the_highest_possible_ratio():
     assert not bool(result.brands.set_index("brand").loc["Patek Philippe", "trending"])
 
 
+def test_a_lift_exactly_at_the_share_threshold_is_trending():
+    deep = [record(i, [f"Antigo {j}" for j in range(5)] + [f"Novo {j}" for j in range(5)]) for i in range(6)]
+    holders = [record(i, ["Aquanaut"]) for i in range(6, 14)]
+    moved_on = [record(i, ["Aquanaut", *(f"Z {i} {j}" for j in range(5))]) for i in (14, 15)]
+    result = trends.trending(data_of(*deep, *holders, *moved_on))
+    # Recent 30 + 8 + 10 = 48, history 60 + 8 + 12 = 80: threshold 128/96 = 4/3;
+    # Aquanaut (8/48) / (10/80) = 4/3 exactly.
+    aquanaut = result.products.set_index("title").loc["Aquanaut"]
+    assert aquanaut["lift"] == pytest.approx(4 / 3) and result.threshold == pytest.approx(4 / 3)
+    assert bool(aquanaut["trending"])
+
+
 # --- tier upgrades over time ----------------------------------------------------------------
 
 
