@@ -74,16 +74,18 @@ def trending(result: Trending, key: str = "insights") -> None:
                                 default="products", required=True, key=f"{key}_trending_kind")
     frame = result.products if kind == "products" else result.brands
     label = "title" if kind == "products" else "brand"
+    threshold = result.threshold if kind == "products" else result.brand_threshold
     hot = frame[frame["trending"]]
     if len(hot):
         top = hot.iloc[0]
         reading(f"{top[label]} em alta: {times(top['lift'])} mais presente nos interesses recentes "
                 f"que no histórico ({number(top['customers'])} clientes)", "")
     else:
-        reading(None, "Nada em alta: nenhum item com lift de 1,5 ou mais e clientes suficientes.")
+        reading(None, f"Nada em alta: nenhum item com lift de {number(threshold, 2)} ou mais "
+                      "e clientes suficientes.")
     st.caption(f"{number(len(hot))} em alta. Lift = parcela nos interesses recentes ÷ parcela no histórico; "
-               "em alta a partir de 1,5 (linha tracejada).")
-    st.altair_chart(charts.trending_lift(frame, label), width="stretch")
+               f"em alta a partir de {number(threshold, 2)} (linha tracejada).")
+    st.altair_chart(charts.trending_lift(frame, label, threshold), width="stretch")
     with st.expander("Números por trás do gráfico", icon=":material/table:"):
         table = pd.DataFrame({
             "Nome": frame[label],

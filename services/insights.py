@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
+from services import tally
 from services.catalog import (
     CATEGORY_LABELS,
     ENTRY,
@@ -18,89 +20,23 @@ from services.catalog import (
     WATCH,
 )
 from services.frame import CustomerData
-from services.wording import number, percent
+from services.tally import (
+    MIN_CUSTOMERS,
+    TIER_BY_RANK,
+    attribute_codes,
+    brand_ranks,
+    count_distinct_sorted,
+    distinct_pairs,
+    ordered,
+    times,
+    with_none,
+)
+from services.trends import TRENDING_LIFT, Trending, trending
+from services.wording import percent
 
-TRENDING_LIFT = 1.5
-MIN_CUSTOMERS = 5
 # Upgrades counted between price tiers, lowest first.
 TIER_STEPS: tuple[tuple[str, str], ...] = ((ENTRY, LUXURY), (ENTRY, HAUTE), (LUXURY, HAUTE))
-_TIER_BY_RANK = {rank: tier for tier, rank in TIER_ORDER.items()}
 _CATEGORY_PLURALS = {WATCH: "relógios", JEWELRY: "joias"}
-
-
-def times(lift: float) -> str:
-    """A ratio with one decimal and a comma: ``times(2.06) == "2,1×"``."""
-    return number(lift, 1) + "×"
-
-
-# --- lookups -------------------------------------------------------------------
-
-
-def _product_rows(items: pd.DataFrame, products: pd.DataFrame) -> np.ndarray:
-    """The row of ``products`` of each item (-1 when its key is not there)."""
-    key = items["key"]
-    if not isinstance(key.dtype, pd.CategoricalDtype):
-        key = key.astype("category")
-    where = products.index.get_indexer(key.cat.categories)
-    return _with_none(where)[key.cat.codes.to_numpy()]
-
-
-def _with_none(lookup: np.ndarray) -> np.ndarray:
-    """``lookup`` with a trailing -1, so that indexing it with -1 gives -1."""
-    return np.append(lookup.astype(np.int64), -1)
-
-
-def _attribute_codes(
-    items: pd.DataFrame, products: pd.DataFrame, column: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-item code of ``products[column]`` (-1: none) and the sorted distinct values."""
-    codes, values = pd.factorize(products[column].to_numpy(), sort=True)
-    rows = _product_rows(items, products)
-    return _with_none(codes)[rows], np.asarray(values, dtype=object)
-
-
-def _brand_ranks(brands: np.ndarray, products: pd.DataFrame) -> np.ndarray:
-    """Tier rank of each brand (0 when the brand has no known tier)."""
-    tiers = products.dropna(subset=["brand"]).groupby("brand")["tier"].first()
-    return np.array(
-        [TIER_ORDER.get(tiers.get(brand), 0) for brand in brands], dtype=np.int64
-    )
-
-
-# Above this many customer × value cells (bytes of a dense mask, or a quarter of a
-# float32 matrix), distinct pairs and co-occurrences are found by sorting instead.
-_DENSE_LIMIT = 20_000_000
-
-
-def _distinct(cid: np.ndarray, code: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct ``(cid, code)`` pairs with ``code >= 0``, sorted by customer then code."""
-    ok = code >= 0
-    cid, code = cid[ok], code[ok]
-    if not len(cid):
-        return cid.astype(np.int64), code.astype(np.int64)
-    customers = int(cid.max()) + 1
-    if customers * width <= _DENSE_LIMIT:
-        held = np.zeros((customers, width), dtype=bool)
-        held[cid, code] = True
-        flat = np.flatnonzero(held)
-    else:
-        # Items come grouped by customer, so a stable sort of the pairs is nearly free.
-        flat = np.sort(cid.astype(np.int64) * width + code, kind="stable")
-        flat = flat[np.r_[True, flat[1:] != flat[:-1]]]
-    return flat // width, flat % width
-
-
-def _count_distinct_sorted(values: np.ndarray) -> int:
-    return int(np.count_nonzero(values[1:] != values[:-1]) + 1) if len(values) else 0
-
-
-def _ordered(cid: np.ndarray, pos: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    if len(cid) > 1 and not (
-        np.all(cid[1:] >= cid[:-1]) and np.all((cid[1:] != cid[:-1]) | (pos[1:] > pos[:-1]))
-    ):
-        order = np.lexsort((pos, cid))
-        return [cid[order], pos[order], *(a[order] for a in others)]
-    return [cid, pos, *others]
 
 
 # --- journeys ------------------------------------------------------------------
@@ -156,11 +92,11 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
         A ``Journeys``.
     """
     history = data.history_items
-    brand, brands = _attribute_codes(history, data.products, "brand")
-    ranks = _brand_ranks(brands, data.products)
+    brand, brands = attribute_codes(history, data.products, "brand")
+    ranks = brand_ranks(brands, data.products)
     n_brands = len(brands)
     branded = brand >= 0
-    cid, _, brand = _ordered(
+    cid, _, brand = ordered(
         history["cid"].to_numpy()[branded], history["pos"].to_numpy()[branded], brand[branded]
     )
 
@@ -173,7 +109,7 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
     step = index - np.maximum.accumulate(np.where(starts, index, 0))
     first = brand[starts]
     first_of_item = first[np.cumsum(starts) - 1]
-    tiers = np.array([_TIER_BY_RANK.get(rank) for rank in ranks], dtype=object)
+    tiers = np.array([TIER_BY_RANK.get(rank) for rank in ranks], dtype=object)
 
     # Categoricals: a million strings would cost more than the whole journey.
     paths = pd.DataFrame({
@@ -201,7 +137,7 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
     first_by_cid = np.full(len(data.customers), -1, dtype=np.int64)
     first_by_cid[cid[starts]] = first
 
-    pair_cid, pair_to = _distinct(up_cid, up_brand, n_brands)
+    pair_cid, pair_to = distinct_pairs(up_cid, up_brand, n_brands)
     pair_from = first_by_cid[pair_cid]
     brand_pair_counts = np.bincount(
         pair_from * n_brands + pair_to, minlength=n_brands * n_brands
@@ -209,7 +145,7 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
     brand_upgrades = _brand_upgrades(brand_pair_counts, first_counts, brands, tiers)
 
     starters_by_rank = np.bincount(ranks[first], minlength=4)
-    tier_cid, tier_to = _distinct(up_cid, ranks[up_brand], 4)
+    tier_cid, tier_to = distinct_pairs(up_cid, ranks[up_brand], 4)
     tier_from = ranks[first_by_cid[tier_cid]]
     tier_counts = np.bincount(tier_from * 4 + tier_to, minlength=16).reshape(4, 4)
     tier_upgrades = _tier_upgrades(tier_counts, starters_by_rank)
@@ -222,7 +158,7 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
         brand_upgrades=brand_upgrades,
         branded_customers=int(n_branded),
         upgrade_starters=int(can_move_up),
-        upgraded=_count_distinct_sorted(up_cid),
+        upgraded=count_distinct_sorted(up_cid),
     )
     return replace(result, readings=_journey_readings(result, min_customers))
 
@@ -278,111 +214,6 @@ def _journey_readings(result: Journeys, min_customers: int) -> list[str]:
     return readings
 
 
-# --- trending ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Trending:
-    """Products and brands more present in ``interests`` than in the history.
-
-    Attributes:
-        products: ``key, title, brand, recent, history, customers, recent_share,
-            history_share, lift, trending``, highest lift first.
-        brands: ``brand, tier, recent, history, customers, recent_share,
-            history_share, lift, trending``, highest lift first.
-        readings: Portuguese one-liners from the figures.
-    """
-
-    products: pd.DataFrame
-    brands: pd.DataFrame
-    readings: list[str] = field(default_factory=list)
-
-
-def _lift_frame(
-    recent: np.ndarray, history: np.ndarray, customers: np.ndarray, min_customers: int
-) -> pd.DataFrame:
-    total_recent, total_history = int(recent.sum()), int(history.sum())
-    frame = pd.DataFrame({
-        "recent": recent.astype(np.int64),
-        "history": history.astype(np.int64),
-        "customers": customers.astype(np.int64),
-    })
-    frame["recent_share"] = recent / total_recent if total_recent else 0.0
-    frame["history_share"] = history / total_history if total_history else 0.0
-    # One division of exact integers, so a lift of exactly 1.5 is exactly 1.5.
-    numerator = (recent * total_history).astype(float)
-    denominator = (history * total_recent).astype(float)
-    frame["lift"] = np.divide(
-        numerator, denominator, out=np.zeros(len(frame)), where=denominator > 0
-    )
-    frame["trending"] = (frame["lift"] >= TRENDING_LIFT) & (frame["customers"] >= min_customers)
-    return frame
-
-
-def trending(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Trending:
-    """Share of all ``interests`` items against share of all history items, per product and brand.
-
-    ``lift = recent_share / history_share``; trending when ``lift >= 1.5`` and at
-    least ``min_customers`` customers hold it in ``interests``.
-
-    Args:
-        data: the customer frame, scoped to the allowed stores.
-        min_customers: the fewest customers with it in ``interests`` to be trending.
-
-    Returns:
-        A ``Trending``; ``recent``/``history`` count items, ``customers`` counts
-        customers with it in ``interests``.
-    """
-    products = data.products
-    n_products = len(products)
-    recent_rows = _product_rows(data.recent_items, products)
-    history_rows = _product_rows(data.history_items, products)
-    recent_cid = data.recent_items["cid"].to_numpy()
-    recent_known, history_known = recent_rows >= 0, history_rows >= 0
-
-    recent = np.bincount(recent_rows[recent_known], minlength=n_products)
-    history = np.bincount(history_rows[history_known], minlength=n_products)
-    customers = np.bincount(_distinct(recent_cid, recent_rows, n_products)[1], minlength=n_products)
-    by_product = _lift_frame(recent, history, customers, min_customers)
-    by_product.insert(0, "key", products["key"].to_numpy())
-    by_product.insert(1, "title", products["title"].to_numpy())
-    by_product.insert(2, "brand", products["brand"].to_numpy())
-    by_product = by_product[by_product["history"] > 0]
-    by_product = by_product.sort_values(
-        ["lift", "customers", "title"], ascending=[False, False, True], ignore_index=True
-    )
-
-    brand_codes, brands = pd.factorize(products["brand"].to_numpy(), sort=True)
-    brands = np.asarray(brands, dtype=object)
-    n_brands = len(brands)
-    recent_brand = _with_none(brand_codes)[recent_rows]
-    history_brand = _with_none(brand_codes)[history_rows]
-    r_ok, h_ok = recent_brand >= 0, history_brand >= 0
-    by_brand = _lift_frame(
-        np.bincount(recent_brand[r_ok], minlength=n_brands),
-        np.bincount(history_brand[h_ok], minlength=n_brands),
-        np.bincount(_distinct(recent_cid, recent_brand, n_brands)[1], minlength=n_brands),
-        min_customers,
-    )
-    ranks = _brand_ranks(brands, products)
-    by_brand.insert(0, "brand", brands)
-    by_brand.insert(1, "tier", [_TIER_BY_RANK.get(r) for r in ranks])
-    by_brand = by_brand[by_brand["history"] > 0]
-    by_brand = by_brand.sort_values(
-        ["lift", "customers", "brand"], ascending=[False, False, True], ignore_index=True
-    )
-
-    readings = []
-    for frame, name in ((by_product, "title"), (by_brand, "brand")):
-        hot = frame[frame["trending"]]
-        if len(hot):
-            top = hot.iloc[0]
-            readings.append(
-                f"{top[name]} em alta: {times(top['lift'])} mais presente nos interesses recentes"
-            )
-    return Trending(products=by_product, brands=by_brand, readings=readings)
-
-
 # --- cross-selling -------------------------------------------------------------
 
 
@@ -409,7 +240,7 @@ class CrossSelling:
 def _pairs(cid: np.ndarray, code: np.ndarray, values: np.ndarray) -> pd.DataFrame:
     """Customers with both A and B, for every ordered pair of distinct values."""
     n = len(values)
-    held_cid, held = _distinct(cid, code, n)
+    held_cid, held = distinct_pairs(cid, code, n)
     customers = np.bincount(held, minlength=n)
     both = _co_occurrence(held_cid, held, n)
     present = np.flatnonzero(customers)
@@ -431,7 +262,7 @@ def _pairs(cid: np.ndarray, code: np.ndarray, values: np.ndarray) -> pd.DataFram
 def _co_occurrence(held_cid: np.ndarray, held: np.ndarray, n: int) -> np.ndarray:
     """Customers holding both a and b, as an n × n matrix, from sorted distinct pairs."""
     rows = int(held_cid[-1]) + 1 if len(held_cid) else 0
-    if rows * n <= _DENSE_LIMIT // 4:
+    if rows * n <= tally.DENSE_LIMIT // 4:
         # float32 sums of 0/1 are exact below 2**24 customers.
         matrix = np.zeros((rows, n), dtype=np.float32)
         matrix[held_cid, held] = 1.0
@@ -475,15 +306,15 @@ def cross_selling(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Cro
     """
     history = data.history_items
     cid = history["cid"].to_numpy()
-    brand, brands = _attribute_codes(history, data.products, "brand")
+    brand, brands = attribute_codes(history, data.products, "brand")
     by_brand = _pairs(cid, brand, brands)
     by_brand.insert(2, "a_label", by_brand["a"])
     by_brand.insert(3, "b_label", by_brand["b"])
 
-    category, categories = _attribute_codes(history, data.products, "category")
+    category, categories = attribute_codes(history, data.products, "category")
     # "unknown" is no category: such items stay out of the pairs.
     named = np.isin(categories, [WATCH, JEWELRY])
-    category = _with_none(np.where(named, np.arange(len(categories)), -1))[category]
+    category = with_none(np.where(named, np.arange(len(categories)), -1))[category]
     by_category = _pairs(cid, category, categories)
     by_category.insert(2, "a_label", by_category["a"].map(CATEGORY_LABELS))
     by_category.insert(3, "b_label", by_category["b"].map(CATEGORY_LABELS))
@@ -523,18 +354,34 @@ class Insights:
         return [*self.journeys.readings, *self.trending.readings, *self.cross_selling.readings]
 
 
-def compute(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Insights:
+def compute(
+    data: CustomerData,
+    min_customers: int = MIN_CUSTOMERS,
+    events: pd.DataFrame | None = None,
+    now: datetime | None = None,
+    since: datetime | None = None,
+) -> Insights:
     """All the analytics of SPEC §7 for one scope.
 
     Args:
         data: the customer frame, scoped to the allowed stores.
         min_customers: the support floor for trending, rankings and readings.
+        events: the event frame of the same stores (``EventLog.frame``); None: trending
+            falls back to the share ratio.
+        now: the reference time of the timeline's windows (needed with ``events``).
+        since: when the timeline started (the first sync), if earlier than its first event.
 
     Returns:
         An ``Insights``.
     """
     return Insights(
         journeys=journeys(data, min_customers),
-        trending=trending(data, min_customers),
+        trending=trending(data, min_customers, events=events, now=now, since=since),
         cross_selling=cross_selling(data, min_customers),
     )
+
+
+__all__ = [
+    "MIN_CUSTOMERS", "TRENDING_LIFT", "CrossSelling", "Insights", "Journeys", "Trending", "compute",
+    "cross_selling", "journeys", "percent", "times", "top_pairs", "trending",
+]

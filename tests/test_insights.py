@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from services import insights
+from services import insights, tally
 from tests.records import frame_of as data_of
 from tests.records import raw_record as record
 
@@ -253,7 +253,7 @@ def test_times_uses_comma_decimal():
 def test_large_bases_take_the_sorting_path_with_the_same_figures(monkeypatch):
     data = journey_data()
     dense = insights.compute(data, min_customers=1)
-    monkeypatch.setattr(insights, "_DENSE_LIMIT", 0)
+    monkeypatch.setattr(tally, "DENSE_LIMIT", 0)
     sparse = insights.compute(data, min_customers=1)
     pd.testing.assert_frame_equal(dense.cross_selling.brands, sparse.cross_selling.brands)
     pd.testing.assert_frame_equal(dense.cross_selling.categories, sparse.cross_selling.categories)

@@ -1,0 +1,89 @@
+"""Counting over the exploded item tables (product rows, attribute codes, distinct pairs), shared by
+the analytics (SPEC §7), and the pt-BR numbers their readings quote."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from services.catalog import TIER_ORDER
+from services.wording import number
+
+#: The fewest customers behind a figure before it is ranked or quoted.
+MIN_CUSTOMERS = 5
+TIER_BY_RANK = {rank: tier for tier, rank in TIER_ORDER.items()}
+
+
+# --- pt-BR numbers -------------------------------------------------------------
+
+
+def times(lift: float) -> str:
+    """A ratio with one decimal and a comma: ``times(2.06) == "2,1×"``."""
+    return number(lift, 1) + "×"
+
+
+def product_rows(items: pd.DataFrame, products: pd.DataFrame) -> np.ndarray:
+    """The row of ``products`` of each item (-1 when its key is not there)."""
+    key = items["key"]
+    if not isinstance(key.dtype, pd.CategoricalDtype):
+        key = key.astype("category")
+    where = products.index.get_indexer(key.cat.categories)
+    return with_none(where)[key.cat.codes.to_numpy()]
+
+
+def with_none(lookup: np.ndarray) -> np.ndarray:
+    """``lookup`` with a trailing -1, so that indexing it with -1 gives -1."""
+    return np.append(lookup.astype(np.int64), -1)
+
+
+def attribute_codes(
+    items: pd.DataFrame, products: pd.DataFrame, column: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-item code of ``products[column]`` (-1: none) and the sorted distinct values."""
+    codes, values = pd.factorize(products[column].to_numpy(), sort=True)
+    rows = product_rows(items, products)
+    return with_none(codes)[rows], np.asarray(values, dtype=object)
+
+
+def brand_ranks(brands: np.ndarray, products: pd.DataFrame) -> np.ndarray:
+    """Tier rank of each brand (0 when the brand has no known tier)."""
+    tiers = products.dropna(subset=["brand"]).groupby("brand")["tier"].first()
+    return np.array(
+        [TIER_ORDER.get(tiers.get(brand), 0) for brand in brands], dtype=np.int64
+    )
+
+
+# Above this many customer × value cells (bytes of a dense mask, or a quarter of a
+# float32 matrix), distinct pairs and co-occurrences are found by sorting instead.
+DENSE_LIMIT = 20_000_000
+
+
+def distinct_pairs(cid: np.ndarray, code: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``(cid, code)`` pairs with ``code >= 0``, sorted by customer then code."""
+    ok = code >= 0
+    cid, code = cid[ok], code[ok]
+    if not len(cid):
+        return cid.astype(np.int64), code.astype(np.int64)
+    customers = int(cid.max()) + 1
+    if customers * width <= DENSE_LIMIT:
+        held = np.zeros((customers, width), dtype=bool)
+        held[cid, code] = True
+        flat = np.flatnonzero(held)
+    else:
+        # Items come grouped by customer, so a stable sort of the pairs is nearly free.
+        flat = np.sort(cid.astype(np.int64) * width + code, kind="stable")
+        flat = flat[np.r_[True, flat[1:] != flat[:-1]]]
+    return flat // width, flat % width
+
+
+def count_distinct_sorted(values: np.ndarray) -> int:
+    return int(np.count_nonzero(values[1:] != values[:-1]) + 1) if len(values) else 0
+
+
+def ordered(cid: np.ndarray, pos: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    if len(cid) > 1 and not (
+        np.all(cid[1:] >= cid[:-1]) and np.all((cid[1:] != cid[:-1]) | (pos[1:] > pos[:-1]))
+    ):
+        order = np.lexsort((pos, cid))
+        return [cid[order], pos[order], *(a[order] for a in others)]
+    return [cid, pos, *others]

@@ -1,0 +1,396 @@
+"""The timeline (SPEC §11): events, what a recording or a sync produces, and the event frame."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import chain
+
+import numpy as np
+import pandas as pd
+
+from services.catalog import TIER_ORDER
+from services.frame import CustomerData
+from services.interests import (
+    RECENT_LIMIT,
+    Customer,
+    InvalidBatch,
+    dedupe,
+    product_key,
+    repaired_history,
+    split_raw,
+)
+from services.tally import ordered, product_rows
+
+WHATSAPP, LOJA, IMPORTACAO = "whatsapp", "loja", "importacao"
+SOURCES: tuple[str, ...] = (WHATSAPP, LOJA, IMPORTACAO)
+INTERESSE, RETORNO, CONVERSA, VISITA, COMPRA = "interesse", "retorno", "conversa", "visita", "compra"
+KINDS: tuple[str, ...] = (INTERESSE, RETORNO, CONVERSA, VISITA, COMPRA)
+#: Kinds in which a customer asked about products (trending, campaign outcomes).
+ASKED: tuple[str, ...] = (INTERESSE, RETORNO)
+#: Sources in which the customer was in touch (recency as the base stood then).
+IN_TOUCH: tuple[str, ...] = (WHATSAPP, LOJA)
+EVENT_COLUMNS: tuple[str, ...] = ("customer_id", "store", "at", "source", "kind", "products", "value_brl")
+
+
+def _one_of(values: Sequence[str]) -> str:
+    quoted = [f"“{value}”" for value in values]
+    return ", ".join(quoted[:-1]) + " ou " + quoted[-1]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change in a customer's life with the store, dated.
+
+    Attributes:
+        customer_id: the customer's record id.
+        store: the customer's store.
+        at: when it happened (aware; a naive time is read as UTC; kept in UTC).
+        source: ``whatsapp``, ``loja`` or ``importacao``.
+        kind: ``interesse``, ``retorno``, ``conversa``, ``visita`` or ``compra``.
+        products: the products concerned, as spelled on record (required for
+            ``interesse`` and ``retorno``).
+        value_brl: the value of a purchase, in R$.
+
+    Example: ``Event("rec1", "Jardins", now, "whatsapp", "interesse", ("Submariner",))``
+
+    Raises:
+        ValueError: an unknown kind or source, an ``interesse``/``retorno`` without
+            products or a negative value, with a Portuguese message.
+    """
+
+    customer_id: str
+    store: str
+    at: datetime
+    source: str
+    kind: str
+    products: tuple[str, ...] = ()
+    value_brl: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Tipo de evento desconhecido: “{self.kind}” (use {_one_of(KINDS)}).")
+        if self.source not in SOURCES:
+            raise ValueError(f"Origem de evento desconhecida: “{self.source}” (use {_one_of(SOURCES)}).")
+        if not isinstance(self.at, datetime):
+            raise ValueError(f"Data de evento inválida: {self.at!r}.")
+        at = self.at if self.at.tzinfo else self.at.replace(tzinfo=UTC)
+        object.__setattr__(self, "at", at.astimezone(UTC))
+        object.__setattr__(self, "products", tuple(self.products))
+        if self.kind in ASKED and not self.products:
+            raise ValueError(f"Um evento de {self.kind} precisa de ao menos um produto.")
+        if self.value_brl is not None and not self.value_brl >= 0:
+            raise ValueError(f"Valor de compra inválido: {self.value_brl!r}.")
+
+
+# --- what a recording produces ----------------------------------------------------
+
+
+def events_for_batch(
+    before: Customer | None,
+    batch: Sequence[str],
+    at: datetime,
+    source: str = WHATSAPP,
+    customer_id: str | None = None,
+    store: str | None = None,
+) -> list[Event]:
+    """The events of one recording (``services.interests.record_batch`` on ``before``'s fields).
+
+    Products of the cleaned batch new to the (repaired) history give one ``interesse``
+    event; products already there give one ``retorno`` event, spelled as on record. A
+    recording in the store (source ``loja``) is a visit too (SPEC §11): a ``visita``
+    event with the batch's products follows.
+
+    Args:
+        before: the customer before the recording; None on first contact.
+        batch: the products of the recording, in order.
+        at: when it happened.
+        source: ``whatsapp`` (the assistant), ``loja`` (the customer's card) or ``importacao``.
+        customer_id: the record id (default: ``before.id``; required on first contact).
+        store: the store (default: ``before.store``; required on first contact).
+
+    Returns:
+        ``[interesse?, retorno?, visita?]``, each only when it has products.
+
+    Raises:
+        InvalidBatch: the batch holds no product after cleaning (as ``record_batch``).
+        ValueError: no customer id or store to file the events under.
+    """
+    products = dedupe(split_raw(list(batch)))
+    if not products:
+        raise InvalidBatch("Nenhum produto informado.")
+    customer_id = customer_id or (before.id if before else None)
+    store = store or (before.store if before else None)
+    if not customer_id or not store:
+        raise ValueError("Evento sem cliente ou sem loja.")
+    history = repaired_history(before.interests, before.interests_all) if before else []
+    on_record = {product_key(item): item for item in history}
+    new = tuple(p for p in products if product_key(p) not in on_record)
+    again = tuple(on_record[product_key(p)] for p in products if product_key(p) in on_record)
+    events = [
+        Event(customer_id, store, at, source, kind, items)
+        for kind, items in ((INTERESSE, new), (RETORNO, again))
+        if items
+    ]
+    if source == LOJA:
+        spelled = tuple(on_record.get(product_key(p), p) for p in products)
+        events.append(Event(customer_id, store, at, source, VISITA, spelled))
+    return events
+
+
+# --- what a sync sees ---------------------------------------------------------------
+
+
+def events_between(
+    before: Customer | None, after: Customer, at_fallback: datetime, source: str = WHATSAPP
+) -> list[Event]:
+    """The events a sync derives from a record that changed from ``before`` to ``after``.
+
+    - ``interesse``: items of ``after``'s (repaired) history new to ``before``'s.
+    - ``retorno``: items already in ``before``'s history that came (back) to the front
+      of ``interests``: the shortest tail of ``after.interests`` that explains the new
+      ``interests`` as the recording rule would (``before.interests`` without the tail,
+      then the tail, the last 5 kept). A change no recording can explain (an item
+      removed by hand) gives no ``retorno``.
+    - ``conversa``: ``last_interaction`` moved forward and no product event.
+
+    Every event is dated ``after.last_interaction`` when it moved forward, else
+    ``at_fallback`` (the sync time). A record changed several times between two syncs
+    gives the union as the sync sees it: intermediate states are invisible, so two
+    recordings come out as one set of events at the later time, and a product
+    re-mentioned and then pushed out of ``interests`` leaves no ``retorno``.
+
+    Args:
+        before: the mirror's copy; None for a record new to the mirror since the last
+            sync (do not call this on the first sync: what a base held then has no date).
+        after: the record as the source holds it now.
+        at_fallback: the sync time.
+        source: the source to file the events under.
+
+    Returns:
+        The events, ``interesse`` then ``retorno`` (or one ``conversa``); empty when
+        nothing changed.
+    """
+    moved = after.last_interaction is not None and (
+        before is None
+        or before.last_interaction is None
+        or after.last_interaction > before.last_interaction
+    )
+    at = after.last_interaction if moved and after.last_interaction else at_fallback
+    old_history = repaired_history(before.interests, before.interests_all) if before else []
+    on_record = {product_key(item): item for item in old_history}
+    new = tuple(item for item in after.history if product_key(item) not in on_record)
+    tail = _mentioned_tail(dedupe(before.interests) if before else [], dedupe(after.interests))
+    again = tuple(on_record[key] for key in map(product_key, tail) if key in on_record)
+    kinds = ((INTERESSE, new), (RETORNO, again))
+    events = [Event(after.id, after.store, at, source, kind, items) for kind, items in kinds if items]
+    if not events and moved:
+        events.append(Event(after.id, after.store, at, source, CONVERSA))
+    return events
+
+
+def _mentioned_tail(recent_before: Sequence[str], recent_after: Sequence[str]) -> list[str]:
+    """The shortest tail of ``recent_after`` that the recording rule explains (empty: unchanged).
+
+    ``[A, B, C, D, E] -> [B, C, D, E, A]`` gives ``[A]``; ``[A, B, C] -> [A, C, B]`` gives ``[B]``.
+    """
+    before = [product_key(item) for item in recent_before]
+    after = [product_key(item) for item in recent_after]
+    for size in range(len(after) + 1):
+        tail = set(after[len(after) - size:])
+        kept = [key for key in before if key not in tail]
+        head = after[: len(after) - size]
+        fits = kept[len(kept) - len(head):] == head if head else True
+        # Fewer than 5 after the rule means nothing was cut: every kept item must be there.
+        if fits and (len(after) >= RECENT_LIMIT or len(kept) == len(head)):
+            return list(recent_after[len(after) - size:])
+    return []
+
+
+# --- the event frame ------------------------------------------------------------------
+
+
+def frame_of(events: Iterable[Event]) -> pd.DataFrame:
+    """Events as the frame ``EventLog.frame`` returns (tests, demo, previews).
+
+    Returns:
+        Columns ``EVENT_COLUMNS``: ``customer_id``, ``store``, ``source``, ``kind``
+        categoricals; ``at`` ``datetime64[us, UTC]``; ``products`` a list per row;
+        ``value_brl`` float (NaN when none). In the given order.
+    """
+    rows = list(events)
+    return build_frame(
+        [e.customer_id for e in rows], [e.store for e in rows], [e.at for e in rows],
+        [e.source for e in rows], [e.kind for e in rows], [list(e.products) for e in rows],
+        [np.nan if e.value_brl is None else e.value_brl for e in rows],
+    )
+
+
+def build_frame(
+    customer_id: Sequence[str], store: Sequence[str], at: Sequence[object] | pd.Series,
+    source: Sequence[str], kind: Sequence[str], products: Sequence[list[str]],
+    value_brl: Sequence[float] | np.ndarray,
+) -> pd.DataFrame:
+    """The event frame from its columns (``at``: aware datetimes, or a datetime64 series)."""
+    moments = at if isinstance(at, pd.Series) else pd.Series(list(at), dtype=object)
+    return pd.DataFrame({
+        "customer_id": categorical(customer_id),
+        "store": categorical(store),
+        "at": pd.to_datetime(moments, utc=True).astype("datetime64[us, UTC]").reset_index(drop=True),
+        "source": pd.Categorical(source, categories=pd.Index(list(SOURCES), dtype=object)),
+        "kind": pd.Categorical(kind, categories=pd.Index(list(KINDS), dtype=object)),
+        "products": pd.Series(list(products), dtype=object),
+        "value_brl": np.asarray(value_brl, dtype=float),
+    }, columns=list(EVENT_COLUMNS))
+
+
+def categorical(values: Sequence[str], sort: bool = True) -> pd.Categorical:
+    """Texts as a categorical with plain-object categories (ids, stores), sorted unless ``sort`` is false."""
+    codes, uniques = pd.factorize(np.array(values, dtype=object), sort=sort)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
+
+
+def empty_frame() -> pd.DataFrame:
+    """An event frame without events (the columns and types of ``frame_of``)."""
+    return build_frame([], [], [], [], [], [], [])
+
+
+def micros(moments: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    """Aware UTC datetimes as int64 microseconds since the epoch (NaT: the int64 minimum)."""
+    values = pd.DatetimeIndex(moments)
+    values = values.tz_localize(UTC) if values.tz is None else values.tz_convert(UTC)
+    return values.as_unit("us").asi8
+
+
+def micros_of(moment: datetime) -> int:
+    """One moment as int64 microseconds since the epoch (naive: UTC)."""
+    return int(micros(pd.DatetimeIndex([moment]))[0])
+
+
+def customer_codes(events: pd.DataFrame, data: CustomerData) -> np.ndarray:
+    """The frame row (``cid``) of each event's customer in ``data``; -1 when not there."""
+    ids = events["customer_id"]
+    if not isinstance(ids.dtype, pd.CategoricalDtype):
+        ids = ids.astype("category")
+    known, positions = data.derived("timeline_ids", _id_index)
+    where = known.get_indexer(ids.cat.categories.astype(object))
+    found = np.where(where >= 0, positions[np.maximum(where, 0)] if len(positions) else -1, -1)
+    return np.append(found, -1).astype(np.int64)[ids.cat.codes.to_numpy()]
+
+
+def _id_index(data: CustomerData) -> tuple[pd.Index, np.ndarray]:
+    """The customers' ids as a unique index, and the frame row of each (kept with the frame)."""
+    known = pd.Index(data.customers["id"].astype(object))
+    positions = np.arange(len(known))
+    if not known.is_unique:  # never in a real base: the first row of an id wins
+        first = ~known.duplicated()
+        known, positions = known[first], positions[first]
+    return known, positions
+
+
+def event_items(events: pd.DataFrame) -> tuple[np.ndarray, pd.Categorical]:
+    """One row per product of each event: ``(event row position, product key)``.
+
+    Each distinct list object (``EventLog.frame`` shares one per distinct set of products)
+    and each distinct title is read once; an item with an empty key is dropped.
+
+    Returns:
+        The positions (into ``events``) and the keys as a categorical (its ``codes`` index
+        its ``categories``, the distinct keys).
+    """
+    lists = events["products"].to_numpy(dtype=object)
+    n = len(lists)
+    list_codes, identities = pd.factorize(np.fromiter(map(id, lists), dtype=np.int64, count=n))
+    one_of_each = np.empty(len(identities), dtype=np.int64)
+    one_of_each[list_codes] = np.arange(n)
+    distinct_lists = lists[one_of_each].tolist()
+    sizes = np.fromiter(map(len, distinct_lists), dtype=np.int64, count=len(distinct_lists))
+    titles = np.fromiter(chain.from_iterable(distinct_lists), dtype=object, count=int(sizes.sum()))
+    title_codes, titles_seen = pd.factorize(titles)
+    key_codes, keys = pd.factorize(np.array([product_key(str(t)) for t in titles_seen], dtype=object))
+    item_keys = key_codes[title_codes] if len(title_codes) else np.array([], dtype=np.int64)
+
+    # Expand back to events: event i holds the items of its list, from that list's offset.
+    counts = sizes[list_codes] if n else np.array([], dtype=np.int64)
+    rows = np.repeat(np.arange(n), counts)
+    within = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    offsets = np.repeat((np.cumsum(sizes) - sizes)[list_codes], counts) if n else within
+    codes = item_keys[offsets + within] if len(rows) else np.array([], dtype=np.int64)
+    empty = np.flatnonzero(keys == "")
+    if len(empty):
+        keep = codes != empty[0]
+        rows, codes = rows[keep], codes[keep]
+        codes = codes - (codes > empty[0])
+        keys = np.delete(keys, empty[0])
+    return rows, pd.Categorical.from_codes(codes, categories=pd.Index(keys, dtype=object))
+
+
+# --- tier upgrades over time ------------------------------------------------------------
+
+
+def first_upgrade_days(
+    data: CustomerData, events: pd.DataFrame, now: datetime | None = None
+) -> tuple[float | None, int]:
+    """Median days from a customer's first brand to a brand of a higher price tier.
+
+    The first brand is the first branded item of the history (as in the journeys);
+    it is dated by its first ``interesse`` event, the move up by the first asking event
+    (``interesse`` or ``retorno``) at or after it with a product of a higher tier. Only
+    customers whose first brand is of a known tier and for whom the timeline dates both
+    count: what predates the timeline has no date.
+
+    Args:
+        data: the customer frame, scoped to the allowed stores.
+        events: the event frame (``EVENT_COLUMNS``), any scope: other customers are ignored.
+        now: ignore events after it (default: none ignored).
+
+    Returns:
+        ``(median days, customers counted)``; ``(None, 0)`` when nobody counts.
+    """
+    products = data.products
+    rank = np.array(
+        [TIER_ORDER.get(tier, 0) if isinstance(tier, str) else 0 for tier in products["tier"]] + [0],
+        dtype=np.int64,
+    )
+    brand = np.append(pd.factorize(products["brand"].to_numpy())[0], -1)  # -1: no brand
+    history = data.history_items
+    cid_h, _, row_h = ordered(
+        history["cid"].to_numpy().astype(np.int64), history["pos"].to_numpy(),
+        product_rows(history, products),
+    )
+    branded = brand[row_h] >= 0
+    cid_h, row_h = cid_h[branded], row_h[branded]
+    starts = np.r_[True, cid_h[1:] != cid_h[:-1]] if len(cid_h) else np.array([], dtype=bool)
+    n = len(data.customers)
+    first_brand = np.full(n, -2, dtype=np.int64)  # -2 matches no item's brand
+    first_rank = np.zeros(n, dtype=np.int64)
+    first_brand[cid_h[starts]] = brand[row_h[starts]]
+    first_rank[cid_h[starts]] = rank[row_h[starts]]
+
+    asked = events[events["kind"].isin(ASKED).to_numpy()]
+    if now is not None:
+        asked = asked[micros(asked["at"]) <= micros_of(now)]
+    cid = customer_codes(asked, data)
+    rows, keys = event_items(asked)
+    row = np.append(products.index.get_indexer(keys.categories), -1)[keys.codes]
+    known = (cid[rows] >= 0) & (row >= 0)
+    rows, row = rows[known], row[known]
+    item_cid = cid[rows]
+    at = micros(asked["at"])[rows]
+    item_brand, item_rank = brand[row], rank[row]
+    is_interesse = (asked["kind"] == INTERESSE).to_numpy()[rows]
+
+    start = np.full(n, np.iinfo(np.int64).max)
+    first_mention = is_interesse & (item_brand == first_brand[item_cid])
+    np.minimum.at(start, item_cid[first_mention], at[first_mention])
+    dated = start < np.iinfo(np.int64).max
+    higher = (first_rank[item_cid] > 0) & (item_rank > first_rank[item_cid])
+    higher &= dated[item_cid] & (at >= start[item_cid])
+    moved = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(moved, item_cid[higher], at[higher])
+    counted = dated & (moved < np.iinfo(np.int64).max)
+    if not counted.any():
+        return None, 0
+    days = (moved[counted] - start[counted]) / 86_400e6
+    return float(np.median(days)), int(counted.sum())
