@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from services.access import require_stores
-from services.interests import Customer, InvalidBatch, split_raw
+from services.interests import Customer, InvalidBatch, require_time, split_raw
 from services.store.base import CustomerRepository
+from services.timeline import COMPRA, LOJA, VISITA, WHATSAPP, Event
 
 
 def parse_batch(text: str) -> list[str]:
@@ -26,6 +28,7 @@ def record_interest(
     products: Sequence[str] | str,
     at: datetime,
     name: str | None = None,
+    source: str = WHATSAPP,
 ) -> Customer:
     """Record an interest through the recording rule (SPEC §3): the dashboard's and the CLI's.
 
@@ -37,6 +40,8 @@ def record_interest(
         products: the products, in order, or the text typed (split on commas and lines).
         at: the time of the event.
         name: the customer's name, when the salesperson fills it in.
+        source: where it was asked: ``whatsapp`` (the assistant), ``loja`` (the customer's card,
+            which is a visit too) or ``importacao``.
 
     Returns:
         The customer as saved.
@@ -49,7 +54,49 @@ def record_interest(
         StoreError: the write failed (nothing was saved).
     """
     require_stores([store], allowed, known=repository.stores())
+    require_time(at)
     batch = parse_batch(products) if isinstance(products, str) else [p for p in products if p]
     if not split_raw(list(batch)):
         raise InvalidBatch("Informe pelo menos um produto.")
-    return repository.record(store, phone, batch, at, name=name)
+    return repository.record(store, phone, batch, at, name=name, source=source)
+
+
+def record_visit(
+    repository: CustomerRepository, allowed: Collection[str], store: str, phone: str, at: datetime,
+    source: str = LOJA,
+) -> Event:
+    """Mark a visit of an existing customer in the timeline (SPEC §11).
+
+    Raises:
+        UnknownStore, AccessDenied: as ``record_interest``.
+        CustomerNotFound: no customer with that phone in that store.
+    """
+    require_stores([store], allowed, known=repository.stores())
+    require_time(at)
+    return repository.record_event(store, phone, VISITA, at, source=source)
+
+
+def record_purchase(
+    repository: CustomerRepository, allowed: Collection[str], store: str, phone: str, product: str,
+    value_brl: float, at: datetime, source: str = LOJA,
+) -> Event:
+    """Mark a purchase (product, value in R$) of an existing customer in the timeline (SPEC §11).
+
+    Raises:
+        UnknownStore, AccessDenied: as ``record_interest``.
+        InvalidBatch: no product; InvalidPurchase: a value that is not a positive amount.
+        CustomerNotFound: no customer with that phone in that store.
+    """
+    require_stores([store], allowed, known=repository.stores())
+    require_time(at)
+    products = split_raw([product])
+    if not products:
+        raise InvalidBatch("Informe o produto comprado.")
+    if not isinstance(value_brl, int | float) or not math.isfinite(value_brl) or value_brl <= 0:
+        raise InvalidPurchase("O valor da compra deve ser um valor em R$ maior que zero.")
+    return repository.record_event(store, phone, COMPRA, at, source=source, products=products[:1],
+                                   value_brl=round(float(value_brl), 2))
+
+
+class InvalidPurchase(ValueError):
+    """A purchase value that is not a positive amount of R$."""

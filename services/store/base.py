@@ -6,11 +6,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from services.catalog import Resolution
 from services.interests import Customer
+
+if TYPE_CHECKING:
+    from services.store.events import EventLog
+    from services.timeline import Event
 
 
 class StoreError(Exception):
@@ -66,12 +71,28 @@ class CustomerRepository(ABC):
     def find(self, store: str, phone: str) -> Customer | None:
         """The customer of ``store`` with ``phone`` (any format, ninth digit or not)."""
 
+    @property
+    @abstractmethod
+    def events(self) -> EventLog:
+        """The timeline, kept in the local file whatever the source (SPEC §11)."""
+
     @abstractmethod
     def record(
-        self, store: str, phone: str, batch: Sequence[str], at: datetime, name: str | None = None
+        self, store: str, phone: str, batch: Sequence[str], at: datetime, name: str | None = None,
+        source: str = "whatsapp",
     ) -> Customer:
         """Apply the recording rule for one event and return the saved customer.
 
-        Creates the customer on first contact. Raises ``StoreError`` when the
+        Creates the customer on first contact and dates the interests in the timeline
+        (``source``: ``whatsapp``, ``loja`` or ``importacao``). Raises ``StoreError`` when the
         write could not be made; then nothing is half-saved.
         """
+
+    @abstractmethod
+    def record_event(self, store: str, phone: str, kind: str, at: datetime, *, source: str = "loja",
+                     products: Sequence[str] = (), value_brl: float | None = None) -> Event:
+        """A visit (``visita``) or a purchase (``compra``, with its value in R$) of a customer."""
+
+    def keeps_visits_locally(self) -> bool:
+        """True when visits and purchases stay in the local file only (the card says so)."""
+        return False

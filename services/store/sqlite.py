@@ -25,7 +25,9 @@ from services.interests import (
     require_phone,
 )
 from services.records import customer_of, raw_of
-from services.store.base import CustomerRepository, StoreError
+from services.store.base import CustomerNotFound, CustomerRepository, StoreError
+from services.store.events import EventLog
+from services.timeline import LOJA, WHATSAPP, Event, events_between, events_for_batch
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -121,10 +123,16 @@ class SqliteStore(CustomerRepository):
         with self.connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+        self._events = EventLog(self._path)
 
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def events(self) -> EventLog:
+        """The timeline kept in this file (SPEC §11)."""
+        return self._events
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -238,7 +246,8 @@ class SqliteStore(CustomerRepository):
     # --- writes -------------------------------------------------------------
 
     def record(
-        self, store: str, phone: str, batch: Sequence[str], at: datetime, name: str | None = None
+        self, store: str, phone: str, batch: Sequence[str], at: datetime, name: str | None = None,
+        source: str = WHATSAPP,
     ) -> Customer:
         e164 = require_phone(phone)
         if self.get_meta("source") == "airtable":
@@ -256,7 +265,24 @@ class SqliteStore(CustomerRepository):
             if name and name.strip():
                 after = _with_name(after, name)
             self.write(db, after, as_text=as_text, modified_at=at)
+            # The record and its dated events commit together (SPEC §11).
+            self.events.append(events_for_batch(before if row else None, batch, at, source,
+                                                customer_id=after.id, store=store), db=db)
         return after
+
+    def record_event(self, store: str, phone: str, kind: str, at: datetime, *, source: str = LOJA,
+                     products: Sequence[str] = (), value_brl: float | None = None) -> Event:
+        """A visit or a purchase of an existing customer, kept in the timeline of this file.
+
+        Raises:
+            CustomerNotFound: no customer with that phone in that store.
+        """
+        customer = self.find(store, phone)
+        if customer is None:
+            raise CustomerNotFound(f"Cliente não encontrado: {phone} na loja {store}")
+        event = Event(customer.id, store, at, source, kind, tuple(products), value_brl)
+        self.events.append([event])
+        return event
 
     def write(
         self, db: sqlite3.Connection, customer: Customer, *, as_text: bool, modified_at: datetime
@@ -290,13 +316,25 @@ class SqliteStore(CustomerRepository):
         stores: Sequence[tuple[str, str | None]],
         products: Sequence[tuple[str, str, str | None, str, int | None]] | None,
         meta: Mapping[str, str | None],
+        *,
+        synced_at: datetime | None = None,
+        events: Sequence[Event] | None = None,
     ) -> None:
-        """Swap in a complete copy of the source, all or nothing (a full sync).
+        """Swap in a complete copy of the source, all or nothing (a full sync, or the demo).
 
-        ``products`` None keeps the catalog as it is.
+        ``products`` None keeps the catalog as it is. Customers only are replaced: the
+        timeline and the campaigns stay. With ``synced_at`` (a sync), each record that
+        changed from the copy held gives its events (SPEC §11); a first copy gives none and
+        marks when the timeline starts. ``events`` (the demo) replaces the whole timeline.
         """
         with self.connect() as db:
             db.execute("BEGIN IMMEDIATE")
+            if synced_at is not None:
+                self.events.append(_changes(db, rows, synced_at), db=db)
+                self.events.mark_since(synced_at, db=db)
+            if events is not None:
+                self.events.clear(db=db)
+                self.events.append(events, db=db)
             db.execute("DELETE FROM customers")
             db.execute("DELETE FROM stores")
             db.executemany(_INSERT_CUSTOMER, [_raw_row(row) for row in rows])
@@ -313,13 +351,18 @@ class SqliteStore(CustomerRepository):
         stores: Sequence[tuple[str, str | None]] | None,
         products: Sequence[tuple[str, str, str | None, str, int | None]] | None,
         meta: Mapping[str, str | None],
+        *,
+        synced_at: datetime | None = None,
     ) -> None:
         """Apply an incremental sync, all or nothing: changed rows, deleted ids, stores, meta.
 
-        ``stores`` / ``products`` None keep them as they are; a list replaces them.
+        ``stores`` / ``products`` None keep them as they are; a list replaces them. With
+        ``synced_at``, the events of each changed record commit with it (SPEC §11).
         """
         with self.connect() as db:
             db.execute("BEGIN IMMEDIATE")
+            if synced_at is not None:
+                self.events.append(_changes(db, upserts, synced_at), db=db)
             db.executemany(_INSERT_CUSTOMER, [_raw_row(row) for row in upserts])
             db.executemany("DELETE FROM customers WHERE id = ?", [(rid,) for rid in deleted])
             if stores is not None:
@@ -346,6 +389,29 @@ class SqliteStore(CustomerRepository):
             db.execute("DELETE FROM customers")
             db.execute("DELETE FROM stores")
             db.execute("DELETE FROM products")
+
+
+def _changes(db: sqlite3.Connection, rows: Sequence[dict[str, object]], synced_at: datetime) -> list[Event]:
+    """The events of ``rows`` against the copies ``db`` holds (none for a first copy)."""
+    if db.execute("SELECT NOT EXISTS (SELECT 1 FROM customers)").fetchone()[0]:
+        return []
+    held: dict[str, Customer] = {}
+    ids = [str(row["id"]) for row in rows]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found = db.execute(
+            "SELECT id, store, phone, name, interests, interests_all, created_at, last_interaction,"
+            f" opt_out FROM customers WHERE id IN ({','.join('?' * len(chunk))})", chunk,
+        ).fetchall()
+        held.update((row[0], _customer(row)) for row in found)
+    changes: list[Event] = []
+    for row in rows:
+        after = customer_of(row)
+        before = held.get(after.id)
+        if before is None or (before.interests, before.interests_all, before.last_interaction) != (
+                after.interests, after.interests_all, after.last_interaction):
+            changes.extend(events_between(before, after, synced_at))
+    return changes
 
 
 _INSERT_CUSTOMER = (

@@ -50,7 +50,9 @@ from services.store.airtable.records import (
 )
 from services.store.airtable.schema import Schema, detect_schema
 from services.store.base import CustomerRepository, UnknownStore
+from services.store.events import EventLog
 from services.store.sqlite import SqliteStore
+from services.timeline import LOJA, WHATSAPP, Event, events_for_batch
 
 log = logging.getLogger("vitrine.airtable")
 
@@ -142,8 +144,14 @@ class AirtableStore(CustomerRepository):
 
     # --- writes -----------------------------------------------------------------
 
+    @property
+    def events(self) -> EventLog:
+        """The timeline, kept in the mirror's file (Airtable holds no dates per interest)."""
+        return self.mirror.events
+
     def record(
-        self, store: str, phone: str, batch: Sequence[str], at: datetime, name: str | None = None
+        self, store: str, phone: str, batch: Sequence[str], at: datetime, name: str | None = None,
+        source: str = WHATSAPP,
     ) -> Customer:
         e164 = require_phone(phone)
         products = dedupe(split_raw(list(batch)))
@@ -152,7 +160,21 @@ class AirtableStore(CustomerRepository):
         # Writers sharing this store (the dashboard's sessions) take turns per customer; other
         # programs are covered by the read-back protocol of ``_record``.
         with self._lock_for(f"{store}\n{phone_key(e164)}"):
-            return self._record_checked(store, e164, products, at, name)
+            before = self.mirror.find(store, e164)
+            saved = self._record_checked(store, e164, products, at, name)
+        # The write is in Airtable and in the mirror; its dates go to the local timeline.
+        self.events.append(events_for_batch(before, products, at, source, customer_id=saved.id,
+                                            store=store))
+        return saved
+
+    def record_event(self, store: str, phone: str, kind: str, at: datetime, *, source: str = LOJA,
+                     products: Sequence[str] = (), value_brl: float | None = None) -> Event:
+        """A visit or a purchase, kept in the local file: the base has no table for them."""
+        return self.mirror.record_event(store, phone, kind, at, source=source, products=products,
+                                        value_brl=value_brl)
+
+    def keeps_visits_locally(self) -> bool:
+        return True
 
     def _lock_for(self, key: str) -> threading.Lock:
         with self._schema_lock:

@@ -211,7 +211,7 @@ def _full(store: AirtableStore, notify: ProgressFn, now: Callable[[], datetime])
         "last_sweep_at": iso(started),
         "last_error": None,
         "last_error_at": None,
-    })
+    }, synced_at=parse_time(stamp))
     store.remember_schema(schema)
     return SyncReport("full", len(records), 0, True, store.client.request_count - requests_before,
                       time.monotonic() - clock, len(rows))
@@ -284,7 +284,7 @@ def _incremental(store: AirtableStore, notify: ProgressFn, now: Callable[[], dat
         "last_sync_at": stamp,
         "last_error": None,
         "last_error_at": None,
-    })
+    }, synced_at=parse_time(stamp))
     if due:
         store.remember_schema(schema)
     return SyncReport("incremental", len(records), len(deleted), due,
