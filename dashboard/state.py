@@ -7,16 +7,18 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
 from dashboard.access import Viewer, viewer
-from services import access, config, insights, recording, snapshot
+from services import access, config, insights, metrics, recording, snapshot
 from services.frame import CustomerData, with_customer
 from services.interests import Customer, now_utc, parse_time
 from services.search import SearchIndex
 from services.source import Source, open_source
 from services.store.base import CustomerRepository
+from services.timeline import LOJA
 
 STORE_KEY = "app_stores"
 
@@ -58,8 +60,27 @@ class Context:
         return search_index(_path(), self.version, self.allowed, self.stores)
 
     def insights(self, min_customers: int = insights.MIN_CUSTOMERS) -> insights.Insights:
-        """Journeys, trending and cross-selling of ``data`` (computed once per data version)."""
-        return insights_of(_path(), self.version, self.allowed, self.stores, min_customers)
+        """Journeys, trending and cross-selling of ``data`` (computed once per data and timeline version)."""
+        return insights_of(_path(), self.version, self.events_version(), self.allowed, self.stores,
+                           min_customers, _hour(self.now))
+
+    def events_version(self) -> str:
+        """A token that changes whenever the timeline changes (a cache key)."""
+        return self.repository.events.version()
+
+    def events(self) -> pd.DataFrame:
+        """The timeline of the chosen stores (``EventLog.frame``), cached per timeline version."""
+        return events_of(_path(), self.events_version(), self.allowed, self.stores)
+
+    def weekly(self) -> pd.DataFrame:
+        """Coverage, recency and depth at the end of each of the last 12 weeks (SPEC §6)."""
+        return weekly_of(_path(), self.version, self.events_version(), self.allowed, self.stores,
+                         _hour(self.now))
+
+
+def _hour(moment: datetime) -> datetime:
+    # Windows of weeks and months do not move within an hour: one computation per hour, not per run.
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _path() -> str:
@@ -140,10 +161,31 @@ def search_index(path: str, version: str, allowed: tuple[str, ...], stores: tupl
 
 
 @st.cache_resource(show_spinner="Calculando jornadas, tendências e pares…", max_entries=8)
-def insights_of(path: str, version: str, allowed: tuple[str, ...], stores: tuple[str, ...],
-                min_customers: int) -> insights.Insights:
-    """The analytics of the scoped frame; they do not depend on the clock, only on the data."""
-    return insights.compute(scoped_data(path, version, allowed, stores), min_customers)
+def insights_of(path: str, version: str, events_version: str, allowed: tuple[str, ...],
+                stores: tuple[str, ...], min_customers: int, now: datetime) -> insights.Insights:
+    """The analytics of the scoped frame and its timeline."""
+    repository = source().repository
+    return insights.compute(scoped_data(path, version, allowed, stores), min_customers,
+                            events=events_of(path, events_version, allowed, stores), now=now,
+                            since=repository.events.since())
+
+
+@st.cache_resource(show_spinner="Lendo a linha do tempo…", max_entries=4)
+def events_of(path: str, events_version: str, allowed: tuple[str, ...],
+              stores: tuple[str, ...]) -> pd.DataFrame:
+    """The timeline of the chosen stores (never mutated: shared by every session)."""
+    access.require_stores(stores, allowed)
+    return source().repository.events.frame(stores)
+
+
+@st.cache_resource(show_spinner="Calculando a evolução semanal…", max_entries=8)
+def weekly_of(path: str, version: str, events_version: str, allowed: tuple[str, ...],
+              stores: tuple[str, ...], now: datetime) -> pd.DataFrame:
+    """The 12-week history of the metrics, per store and in total."""
+    repository = source().repository
+    return metrics.weekly_metrics(scoped_data(path, version, allowed, stores),
+                                  events_of(path, events_version, allowed, stores), now,
+                                  first_sync=repository.events.since())
 
 
 def reference_time() -> datetime:
@@ -201,7 +243,7 @@ def record_interest(ctx: Context, store: str, phone: str, products: str, name: s
     in between, the next run gets the current frame with just this customer replaced.
     """
     saved = recording.record_interest(
-        ctx.repository, ctx.allowed, store, phone, products, ctx.now, name=name
+        ctx.repository, ctx.allowed, store, phone, products, ctx.now, name=name, source=LOJA
     )
     after = ctx.repository.data_key()
     if _one_write_apart(ctx.version, after):

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import customer
+from dashboard import customer, timeline
 from dashboard.state import current
 from services.profile import profile
 
@@ -14,4 +14,6 @@ cid = customer.search_box(ctx, key="clientes")
 if cid is not None:
     chosen = profile(ctx.data, cid, ctx.now)
     customer.card(chosen, ctx)
+    timeline.section(chosen, ctx)
     customer.record_form(ctx, chosen, key="clientes")
+    timeline.visit_and_purchase_forms(ctx, chosen, key="clientes")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -31,8 +32,9 @@ from services.tally import (
     times,
     with_none,
 )
+from services.timeline import first_upgrade_days
 from services.trends import TRENDING_LIFT, Trending, trending
-from services.wording import percent
+from services.wording import number, percent
 
 # Upgrades counted between price tiers, lowest first.
 TIER_STEPS: tuple[tuple[str, str], ...] = ((ENTRY, LUXURY), (ENTRY, HAUTE), (LUXURY, HAUTE))
@@ -71,6 +73,8 @@ class Journeys:
     upgrade_starters: int
     upgraded: int
     readings: list[str] = field(default_factory=list)
+    upgrade_days: float | None = None
+    upgrade_days_customers: int = 0
 
     @property
     def upgrade_share(self) -> float | None:
@@ -374,11 +378,23 @@ def compute(
     Returns:
         An ``Insights``.
     """
+    found = journeys(data, min_customers)
+    if events is not None and len(events):
+        days, counted = first_upgrade_days(data, events, now)
+        if counted >= min_customers and days is not None:
+            found = dataclasses.replace(found, upgrade_days=days, upgrade_days_customers=counted,
+                                        readings=[*found.readings, _upgrade_time_reading(days, counted)])
     return Insights(
-        journeys=journeys(data, min_customers),
+        journeys=found,
         trending=trending(data, min_customers, events=events, now=now, since=since),
         cross_selling=cross_selling(data, min_customers),
     )
+
+
+def _upgrade_time_reading(days: float, customers: int) -> str:
+    when = "no mesmo dia" if days < 1 else f"{number(days)} {'dia' if round(days) == 1 else 'dias'}"
+    return (f"Da primeira marca a uma de faixa de preço acima: {when} (mediana de"
+            f" {number(customers)} clientes com as duas datas na linha do tempo)")
 
 
 __all__ = [

@@ -169,3 +169,45 @@ def test_a_result_list_holding_an_unreadable_phone_still_shows(db: Path) -> None
     raw = dict(zip(bad["name"], bad["phone_raw"], strict=False))
     assert any(name in raw and tel == raw[name] for name, tel in zip(shown["Nome"], shown["Telefone"],
                                                                        strict=True))
+
+
+def test_an_in_store_note_shows_on_the_timeline_dated_and_placed(db: Path) -> None:
+    at = search_for(open_app(), "(11) 9 8765-4321")
+    assert "Nenhum evento datado ainda." in [c.value for c in at.caption]
+    at.text_input(key="clientes_record_products").input("Daytona")
+    at.button(key="FormSubmitter:clientes_record_form-Registrar interesse").click().run()
+    assert not at.exception
+    events = table(at, "Quando")
+    assert events["Quando"].tolist()[:2] == ["hoje · na loja", "hoje · na loja"]
+    assert events["O quê"].tolist()[:2] == ["Visitou a loja", "Perguntou por"]
+    assert events["Produtos"].tolist()[1] == "Daytona"
+
+
+def test_a_purchase_recorded_on_the_card_shows_with_its_value(db: Path) -> None:
+    at = search_for(open_app(), "(11) 9 8765-4321")
+    at.selectbox(key="clientes_purchase_product").set_value("Aquanaut")
+    at.number_input(key="clientes_purchase_value").set_value(215000.0)
+    at.button(key="FormSubmitter:clientes_purchase_form-Registrar compra").click().run()
+    assert not at.exception
+    events = table(at, "Quando")
+    assert events.iloc[0].tolist() == ["hoje · na loja", "Comprou", "Aquanaut", "R$ 215.000,00"]
+    (bought,) = [e for e in SqliteStore(db).events.for_customer(KNOWN["id"]) if e.kind == "compra"]
+    assert bought.value_brl == 215000.0 and bought.at == NOW
+
+
+def test_a_purchase_without_a_value_is_refused_on_screen(db: Path) -> None:
+    at = search_for(open_app(), "(11) 9 8765-4321")
+    at.selectbox(key="clientes_purchase_product").set_value("Aquanaut")
+    at.button(key="FormSubmitter:clientes_purchase_form-Registrar compra").click().run()
+    assert "maior que zero" in at.error[0].value
+    assert not SqliteStore(db).events.for_customer(KNOWN["id"])
+
+
+def test_a_demo_customer_shows_dated_interests_newest_first(db: Path) -> None:
+    store = SqliteStore(db)
+    with_events = store.events.frame()
+    customer_id = with_events["customer_id"].iloc[-1]
+    phone = store.raw_customers(store.stores()).set_index("id").loc[customer_id, "phone"]
+    at = search_for(open_app(), phone)
+    events = table(at, "Quando")
+    assert len(events) >= 1 and "·" in events["Quando"].iloc[0]
