@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import charts
 from dashboard.format import number, plain
 from services.insights import MIN_CUSTOMERS, CrossSelling, Journeys, Trending, times, top_pairs
+from services.trends import TIMELINE
 from services.wording import percent
 
 TRENDING_KINDS = {"products": "Produtos", "brands": "Marcas"}
@@ -76,23 +77,39 @@ def trending(result: Trending, key: str = "insights") -> None:
     label = "title" if kind == "products" else "brand"
     threshold = result.threshold if kind == "products" else result.brand_threshold
     hot = frame[frame["trending"]]
+    timeline = result.mode == TIMELINE
+    if timeline:
+        st.caption(f"Pela linha do tempo ({result.reason}): em alta quando os clientes que perguntaram "
+                   f"por dia nos últimos 30 dias são {number(threshold, 1)}× ou mais os dos 90 dias "
+                   "anteriores, com pelo menos 5 clientes; “novo” quando ninguém perguntou antes.")
+    else:
+        st.caption(f"Sem linha do tempo suficiente ({result.reason}): em alta pela parcela nos "
+                   "interesses recentes ÷ parcela no histórico, a partir de "
+                   f"{number(threshold, 2)} (a régua da base; linha tracejada).")
     if len(hot):
         top = hot.iloc[0]
-        reading(f"{top[label]} em alta: {times(top['lift'])} mais presente nos interesses recentes "
-                f"que no histórico ({number(top['customers'])} clientes)", "")
+        if timeline and bool(top.get("is_new", False)):
+            reading(f"{top[label]} é novidade: {number(top['customers_recent'])} clientes perguntaram nos "
+                    "últimos 30 dias, ninguém nos 90 anteriores", "")
+        elif timeline:
+            reading(f"{top[label]} em alta: {times(top['lift'])} mais clientes por dia nos últimos 30 dias "
+                    f"({number(top['customers_recent'])} clientes) que nos 90 anteriores", "")
+        else:
+            reading(f"{top[label]} em alta: {times(top['lift'])} mais presente nos interesses recentes "
+                    f"que no histórico ({number(top['customers'])} clientes)", "")
     else:
-        reading(None, f"Nada em alta: nenhum item com lift de {number(threshold, 2)} ou mais "
-                      "e clientes suficientes.")
-    st.caption(f"{number(len(hot))} em alta. Lift = parcela nos interesses recentes ÷ parcela no histórico; "
-               f"em alta a partir de {number(threshold, 2)} (linha tracejada).")
-    st.altair_chart(charts.trending_lift(frame, label, threshold), width="stretch")
+        reading(None, f"Nada em alta: nenhum item com {number(threshold, 2)}× ou mais e clientes "
+                      "suficientes.")
+    st.caption(f"{number(len(hot))} em alta.")
+    st.altair_chart(charts.trending_lift(frame, label, threshold, timeline=timeline), width="stretch")
     with st.expander("Números por trás do gráfico", icon=":material/table:"):
         table = pd.DataFrame({
             "Nome": frame[label],
-            "Lift": frame["lift"].map(lambda v: number(v, 2)),
-            "Itens recentes": frame["recent"],
-            "Itens no histórico": frame["history"],
-            "Clientes": frame["customers"],
+            "Lift": frame["lift"].map(lambda v: "novo" if pd.isna(v) else number(v, 2)),
+            **({"Clientes (30 dias)": frame["customers_recent"],
+                "Clientes (90 dias antes)": frame["customers_before"]} if timeline else
+               {"Itens recentes": frame["recent"], "Itens no histórico": frame["history"],
+                "Clientes": frame["customers"]}),
             "Em alta": frame["trending"].map({True: "sim", False: ""}),
         })
         if kind == "products":

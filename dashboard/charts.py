@@ -119,18 +119,22 @@ def tier_upgrades(frame: pd.DataFrame) -> alt.Chart:
     ).properties(height=150))
 
 
-def trending_lift(frame: pd.DataFrame, label: str, threshold: float = 1.5, top: int = 15) -> alt.Chart:
-    """Lift (share in ``interests`` / share in history) of the top items, the 1.5 threshold as a rule.
+def trending_lift(frame: pd.DataFrame, label: str, threshold: float = 1.5, top: int = 15,
+                  timeline: bool = False) -> alt.Chart:
+    """Lift of the top items with the threshold in use as a rule.
 
     Args:
         frame: ``Trending.products`` or ``Trending.brands``.
         label: the name column (``title`` or ``brand``).
+        timeline: the lift is customers per day, last 30 days over the 90 before (else the
+            share in ``interests`` over the share in the history).
     """
     shown = frame.head(top).assign(
         situacao=lambda f: f["trending"].map({True: "em alta", False: "abaixo do limite"}))
     bars = alt.Chart(shown).mark_bar().encode(
         y=alt.Y(f"{label}:N", sort="-x", title=None, axis=_LABELS),
-        x=alt.X("lift:Q", title="Presença nos recentes ÷ presença no histórico"),
+        x=alt.X("lift:Q", title="Clientes por dia: últimos 30 dias ÷ 90 dias anteriores" if timeline
+                else "Presença nos recentes ÷ presença no histórico"),
         color=alt.Color("situacao:N", title=None, legend=alt.Legend(orient="top"),
                         scale=alt.Scale(domain=["em alta", "abaixo do limite"], range=[GOLD, GRAY])),
         tooltip=[alt.Tooltip(f"{label}:N", title="Nome"), alt.Tooltip("lift:Q", title="Lift", format=".2f"),
