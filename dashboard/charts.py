@@ -177,3 +177,37 @@ def cross_selling_heatmap(pairs: pd.DataFrame, brands: list[str] | None = None) 
     )
     size = max(300, 34 * len(brands))
     return _finish((cells + text).properties(height=size))
+
+
+# The target of each metric as a band on its weekly chart: (low, high) in the metric's unit.
+WEEKLY_TARGETS = {"coverage": (0.8, 1.0), "recency_days": (0.0, 14.0), "depth": (3.0, 5.0)}
+WEEKLY_TITLES = {"coverage": "Cobertura", "recency_days": "Recência média (dias)",
+                 "depth": "Profundidade média (itens)"}
+
+
+def weekly_history(weekly: pd.DataFrame, metric: str, stores: list[str] | None = None) -> alt.Chart:
+    """One metric at the end of each of the last 12 weeks, a line per store and the total, the
+    target as a gold band.
+
+    Args:
+        weekly: ``week_end, store, <metric>`` (``metrics.weekly_metrics``).
+        metric: ``coverage``, ``recency_days`` or ``depth``.
+        stores: the lines to draw (default: every store and the total).
+    """
+    shown = weekly if stores is None else weekly[weekly["store"].isin(stores)]
+    shown = shown.assign(loja=lambda f: f["store"].replace({"total": "Total"}),
+                         semana=lambda f: f["week_end"].dt.tz_convert(None))
+    low, high = WEEKLY_TARGETS[metric]
+    band = alt.Chart(pd.DataFrame({"low": [low], "high": [high]})).mark_rect(
+        color=GOLD, opacity=0.15).encode(y="low:Q", y2="high:Q")
+    fmt = PT_PERCENT if metric == "coverage" else ",.1f"
+    lines = alt.Chart(shown).mark_line(point=True).encode(
+        x=alt.X("semana:T", title="Fim da semana", axis=alt.Axis(format="%d/%m", labelAngle=0)),
+        y=alt.Y(f"{metric}:Q", title=WEEKLY_TITLES[metric], axis=alt.Axis(format=fmt)),
+        color=alt.Color("loja:N", title=None, legend=alt.Legend(orient="top")),
+        strokeDash=alt.condition(alt.datum.loja == "Total", alt.value([1, 0]), alt.value([4, 3])),
+        tooltip=[alt.Tooltip("loja:N", title="Loja"),
+                 alt.Tooltip("semana:T", title="Semana até", format="%d/%m/%Y"),
+                 alt.Tooltip(f"{metric}:Q", title=WEEKLY_TITLES[metric], format=fmt)],
+    )
+    return _finish((band + lines).properties(height=220))

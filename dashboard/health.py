@@ -42,6 +42,23 @@ def verdict(key: str, figures: Figures) -> str:
     return f"meta {METRICS[key].target}: {state}"
 
 
+def weekly(ctx: Context, key: str = "metricas") -> None:
+    """The three metrics at the end of each of the last 12 weeks, with their target bands."""
+    history = ctx.weekly()
+    if history.empty:
+        st.caption("Sem semanas para mostrar ainda.")
+        return
+    choice = st.segmented_control(
+        "Métrica", options=["coverage", "recency_days", "depth"], default="coverage", required=True,
+        format_func=charts.WEEKLY_TITLES.get, key=f"{key}_weekly_metric")
+    st.altair_chart(charts.weekly_history(history, choice), width="stretch")
+    if history["before_timeline"].any():
+        st.caption("Semanas antes da primeira sincronização contam o que a base tinha então sem datas: "
+                   "os interesses sem data entram como já presentes.")
+    st.caption("Cada ponto é a base como estava no fim da semana, refeita pela linha do tempo; a faixa "
+               "dourada é a meta.")
+
+
 def tiles(figures: Figures) -> None:
     """Coverage, recency and depth as metric tiles with their target and whether it is met."""
     columns = st.columns(3)

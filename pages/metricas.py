@@ -14,6 +14,8 @@ if not report.total.customers:
     st.info("Nenhum cliente nas lojas escolhidas.", icon=":material/group_off:")
     st.stop()
 health.tiles(report.total)
+st.subheader("Evolução nas últimas 12 semanas", anchor=False)
+health.weekly(ctx, key="metricas")
 st.subheader("Por loja", anchor=False)
 st.dataframe(health.store_table(report), hide_index=True, width="stretch", key="metricas_stores")
 st.subheader("Distribuições", anchor=False)

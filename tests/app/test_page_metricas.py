@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apptest_support import LEBLON, NOW, data_of, open_app
+from apptest_support import JARDINS, LEBLON, NOW, SAVASSI, data_of, open_app
 
 from dashboard.health import metric_value, store_table, verdict
 from services.metrics import CAMPAIGN_PERFORMANCE_NOTE, COVERAGE, DEPTH, METRICS, RECENCY, compute
@@ -58,7 +58,7 @@ def test_the_distribution_selector_charts_one_store(db: Path) -> None:
     within = buckets.loc[buckets["within_target"], "share"].sum()
     assert recency_caption().startswith(percent(within))
     assert recency_caption() != everyone
-    assert len(at.get("vega_lite_chart")) == 3
+    assert len(at.get("vega_lite_chart")) == 4  # the weekly history, then the three distributions
 
 
 def test_campaign_performance_is_said_to_be_unavailable(db: Path) -> None:
@@ -74,3 +74,24 @@ def test_the_quality_panel_lists_problem_records_and_duplicate_pairs(db: Path) -
     reasons = next(d.value for d in at.dataframe if list(d.value.columns) == ["Motivo", "Clientes"])
     assert "telefone ilegível" in reasons["Motivo"].tolist()
     assert any("Telefones duplicados na mesma loja" in m.value for m in at.markdown)
+
+
+def test_the_weekly_history_has_twelve_points_per_metric_for_each_store_and_the_total(db: Path) -> None:
+    from dashboard.charts import weekly_history
+    from services.metrics import weekly_metrics
+    from services.store.sqlite import SqliteStore
+
+    at = open_app("metricas")
+    assert not at.exception
+    assert at.segmented_control(key="metricas_weekly_metric").value == "coverage"
+    weekly = weekly_metrics(data_of(db), SqliteStore(db).events.frame(), NOW)
+    for metric in ("coverage", "recency_days", "depth"):
+        spec = weekly_history(weekly, metric).to_dict()
+        rows = next(rows for rows in spec["datasets"].values() if rows and "loja" in rows[0])
+        by_store: dict[str, set] = {}
+        for row in rows:
+            by_store.setdefault(row["loja"], set()).add(row["semana"])
+        assert set(by_store) == {JARDINS, LEBLON, SAVASSI, "Total"}
+        assert all(len(weeks) == 12 for weeks in by_store.values()), metric
+    at.segmented_control(key="metricas_weekly_metric").set_value("depth").run()
+    assert not at.exception
