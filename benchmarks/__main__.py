@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import naive  # noqa: E402
+from benchmarks import naive, timeline_bench  # noqa: E402
 from benchmarks.base import RESULTS, ensure_base  # noqa: E402
 
 
@@ -435,6 +435,8 @@ def main(argv: list[str] | None = None) -> int:
         ("segments", segment_section),
         ("metrics", lambda: measure_metrics(state["data"], now, args.runs, log)),
         ("exports", lambda: measure_exports(state["lists"], args.runs, log)),
+        ("timeline", lambda: timeline_bench.measure(db, state["data"], now, args.runs, log, timed,
+                                                    budget_ms, Figure)),
     ]
     if "browser" not in skip:
         sections.append(("dashboard", lambda: measure_browser(db, args.starts, now, log)))

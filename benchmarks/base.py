@@ -22,7 +22,7 @@ from services.demo import generate
 from services.interests import dedupe, iso, parse_time, product_key, record_batch
 from services.store.sqlite import SqliteStore
 
-VERSION = 1
+VERSION = 2  # 2: the demo's year of events (the timeline)
 RESULTS = Path(__file__).resolve().parents[1] / "bench-results"
 VARIANTS_PER_TITLE = 12
 EXTRA_EVENTS = (1, 5)
