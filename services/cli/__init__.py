@@ -20,6 +20,7 @@ from services import config
 from services.cli import admin, lists, records
 from services.cli.common import DATA, USAGE, CliError, Parser, message
 from services.interests import InvalidBatch, InvalidPhone
+from services.outputs import check_stream
 from services.segments import InvalidSegment
 from services.store.base import StoreError
 
@@ -63,6 +64,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     try:
         args = parser().parse_args(argv)
         args.db = db = args.db or config.db_path()
+        check_stream(out, reads=[db])
         code = args.run(args, out, err)
     except CliError as error:
         say(f"erro: {error}")

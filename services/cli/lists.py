@@ -15,6 +15,7 @@ from services.audit import CLI, AuditLog, ExportEntry
 from services.cli.common import USAGE, CliError, cli_user, moment, open_store, require_store, whole
 from services.frame import CustomerData, build
 from services.interests import now_utc
+from services.outputs import check_output, write_output
 from services.store.base import CustomerRepository
 
 FORMATS = ("json", "csv", "xlsx")
@@ -75,6 +76,8 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         templates = preset.templates
     else:
         segment = segments.Segment(terms=tuple(args.term), **changes)
+    if args.output is not None:
+        check_output(args.output, reads=[args.db])  # before any work: the database is never the output
     store = open_store(args.db)
     # The scope is explicit (--store, repeatable, or --all-stores), and recorded in the audit.
     known = store.stores()
@@ -89,7 +92,7 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     if args.output is None:
         out.write(data.decode("utf-8"))
     else:
-        args.output.write_bytes(data)
+        write_output(args.output, data, reads=[args.db])
     AuditLog(store.path).append(ExportEntry(
         at=now_utc(), who=cli_user(), stores=tuple(names), segment=segment,
         rows=campaign.total, format=fmt, channel=CLI,
