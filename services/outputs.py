@@ -30,7 +30,8 @@ def is_sqlite(path: str | Path) -> bool:
         return False
 
 
-def _same(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` are one file (the same path, or a symbolic or hard link to it)."""
     try:
         return a.resolve() == b.resolve() or os.path.samefile(a, b)
     except OSError:  # one of them does not exist: only the resolved paths can tell
@@ -53,7 +54,7 @@ def check_output(output: str | Path, reads: Sequence[str | Path] = ()) -> Path:
     output = Path(output)
     target = output.resolve()
     for protected in _protected(reads):
-        if _same(target, protected):
+        if same_file(target, protected):
             raise OutputRefused(
                 f"{output} é o arquivo que este comando lê ({protected}): escolha outro arquivo de"
                 " saída; nada foi gravado."
@@ -143,4 +144,4 @@ def write_output(output: str | Path, data: bytes, reads: Sequence[str | Path] = 
 
 
 __all__ = ["SQLITE_HEADER", "OutputRefused", "check_output", "check_stream", "is_sqlite", "replacing",
-           "write_output"]
+           "same_file", "write_output"]

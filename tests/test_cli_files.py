@@ -183,3 +183,116 @@ def test_db_is_accepted_after_the_command_and_wins_there(db: Path, tmp_path: Pat
     assert wins.returncode == 0 and json.loads(wins.stdout)["customers"] == CUSTOMERS
     assert "python -m services" in one_line_error(cli("--db", str(db), "metrics", "--db", str(missing)))
     assert not missing.exists()
+
+
+# --- 9. bad JSONL lines, a byte-order mark, read-only and corrupt files ---------------------------
+
+EVENT = {"store": STORE, "phone": "+55 11 98765-4321", "products": ["Submariner"],
+         "at": "2026-01-05T10:00:00Z"}
+
+
+def test_a_jsonl_line_nested_too_deep_is_a_one_line_error_for_that_line(db: Path, tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps(EVENT) + "\n" + "[" * 100_000 + "\n", encoding="utf-8")
+    result = cli("--db", str(db), "record", "--jsonl", str(log))
+    message = one_line_error(result)
+    assert "linha 2" in message and "aninhamento" in message and "1 evento" in message
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_a_jsonl_file_with_a_byte_order_mark_is_read(db: Path, tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps(EVENT) + "\n", encoding="utf-8-sig")
+    result = cli("--db", str(db), "record", "--jsonl", str(log))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["interests"] == ["Submariner"]
+
+
+def test_a_jsonl_line_that_is_not_utf8_names_its_line(db: Path, tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(json.dumps(EVENT).encode() + b'\n{"store": "Jardins \xe7"}\n')
+    message = one_line_error(cli("--db", str(db), "record", "--jsonl", str(log)))
+    assert "linha 2" in message and "UTF-8" in message
+
+
+def _obey_permissions() -> None:
+    """Run the child without root's override of file permissions (a no-op for other users)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def as_user(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services", "--db", str(db), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8", "VITRINE_SECRETS": NO_SECRETS},
+        preexec_fn=_obey_permissions if os.geteuid() == 0 else None,
+    )
+
+
+@pytest.fixture(params=["file", "folder"])
+def read_only_db(request: pytest.FixtureRequest, tmp_path: Path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = make_db(folder / "vitrine.db")
+    assert sorted(p.name for p in folder.iterdir()) == ["vitrine.db"]  # closed cleanly: no -wal/-shm
+    if os.geteuid() == 0:
+        try:
+            subprocess.run([sys.executable, "-c", "pass"], preexec_fn=_obey_permissions, check=True)
+        except (OSError, subprocess.SubprocessError):
+            pytest.skip("root without CAP_SETPCAP: cannot make a file read-only for this process")
+    path.chmod(0o444)
+    if request.param == "folder":
+        folder.chmod(0o555)
+    yield path
+    folder.chmod(0o755)
+    path.chmod(0o644)
+
+
+def test_a_read_only_database_still_serves_the_read_commands(read_only_db: Path) -> None:
+    before = read_only_db.read_bytes()
+    found = as_user(read_only_db, "customer", "--store", STORE, "--phone", "+55 11 98765-0003")
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["name"] == "Cliente 3"
+    report = as_user(read_only_db, "metrics", *NOW)
+    assert report.returncode == 0 and json.loads(report.stdout)["customers"] == CUSTOMERS
+    listing = as_user(read_only_db, "segment", "--store", STORE, "--quiet-days", "0", *NOW)
+    assert listing.returncode == 0, listing.stderr
+    assert len(json.loads(listing.stdout)["rows"]) == CUSTOMERS
+    warning = listing.stderr.strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith("aviso:")
+    assert "NÃO foi registrada na auditoria" in warning[0] and "somente leitura" in warning[0]
+    assert read_only_db.read_bytes() == before
+
+
+def test_a_read_only_database_refuses_a_record_in_one_line(read_only_db: Path) -> None:
+    before = read_only_db.read_bytes()
+    refused = as_user(read_only_db, "record", "--store", STORE, "--phone", "+55 11 98765-0003",
+                      "--at", "2026-01-05T10:00:00Z", "Daytona")
+    assert "somente leitura" in one_line_error(refused)
+    assert read_only_db.read_bytes() == before
+
+
+def corrupt(path: Path) -> None:
+    """Break the header of a page in the middle of the customers table."""
+    data = bytearray(path.read_bytes())
+    page = len(data) // 4096 // 2
+    data[(page - 1) * 4096:(page - 1) * 4096 + 8] = b"\xff" * 8
+    path.write_bytes(bytes(data))
+
+
+def test_record_refuses_to_write_into_a_corrupt_database(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "vitrine.db", customers=2000)
+    corrupt(db)
+    before = db.read_bytes()
+    message = one_line_error(cli("--db", str(db), "record", "--store", STORE, "--phone", "+55 11 98765-0003",
+                                 "--at", "2026-01-05T10:00:00Z", "Daytona"))
+    assert f"a base {db} está corrompida" in message and "nada foi gravado" in message
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps(EVENT) + "\n", encoding="utf-8")
+    assert "corrompida" in one_line_error(cli("--db", str(db), "record", "--jsonl", str(log)))
+    assert db.read_bytes() == before

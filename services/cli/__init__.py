@@ -74,7 +74,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return DATA
     except sqlite3.Error as error:
-        say(f"erro: não foi possível usar a base {db}: {message(error)}")
+        if (getattr(error, "sqlite_errorname", "") or "").startswith("SQLITE_READONLY"):
+            say(f"erro: a base {db} é somente leitura (o arquivo ou a pasta dele): nada foi gravado"
+                " (os comandos de leitura funcionam)")
+        else:
+            say(f"erro: não foi possível usar a base {db}: {message(error)}")
         return DATA
     except (InvalidBatch, InvalidPhone, InvalidSegment, StoreError, ValueError, OSError) as error:
         say(f"erro: {message(error)}")

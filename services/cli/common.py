@@ -14,6 +14,8 @@ from services.access import require_stores
 from services.interests import require_time
 from services.source import open_source
 from services.store.base import CustomerRepository
+from services.store.maintenance import require_intact
+from services.store.readonly import ReadOnlyStore
 
 USAGE = 2
 DATA = 1
@@ -62,12 +64,16 @@ def airtable_settings() -> config.AirtableSettings | None:
     return config.airtable_settings(config.read_secrets_file())
 
 
-def open_store(path: Path) -> CustomerRepository:
+def open_store(path: Path, *, reading: bool = False) -> CustomerRepository:
     """The repository at ``path`` (``services.source``'s rule): never fills a missing file.
 
-    A mirror that was never synced is refused: its reads would show nothing.
+    A mirror that was never synced is refused: its reads would show nothing. A command that
+    only reads passes ``reading``: a file it may not write is then opened read-only. One that
+    writes checks the file first: nothing is written into a corrupt database.
     """
-    found = open_source(path, airtable_settings())
+    if not reading and path.exists():
+        require_intact(path)
+    found = open_source(path, airtable_settings(), read_only=reading)
     if found.is_mirror and (found.repository.get_meta("source") != "airtable"
                             or not found.repository.stores()):
         raise CliError(f"{path} ainda não é o espelho da base Airtable configurada: rode"
@@ -79,6 +85,11 @@ def require_store(store: CustomerRepository, name: str | None) -> str:
     """``name`` when it is a store of the file, else a one-line error listing the stores."""
     known = store.stores()
     return require_stores([name or ""], allowed=known, known=known)[0]
+
+
+def is_read_only(store: CustomerRepository) -> bool:
+    """True for a file opened read-only (``open_store(..., reading=True)`` on a read-only file)."""
+    return isinstance(store, ReadOnlyStore)
 
 
 def cli_user() -> str:

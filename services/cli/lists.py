@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -12,7 +13,17 @@ from typing import TextIO
 from services import exports, metrics, segments
 from services.access import require_stores
 from services.audit import CLI, AuditLog, ExportEntry
-from services.cli.common import USAGE, CliError, cli_user, moment, open_store, require_store, whole
+from services.cli.common import (
+    USAGE,
+    CliError,
+    cli_user,
+    is_read_only,
+    message,
+    moment,
+    open_store,
+    require_store,
+    whole,
+)
 from services.frame import CustomerData, build
 from services.interests import now_utc
 from services.outputs import check_output, write_output
@@ -78,7 +89,7 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         segment = segments.Segment(terms=tuple(args.term), **changes)
     if args.output is not None:
         check_output(args.output, reads=[args.db])  # before any work: the database is never the output
-    store = open_store(args.db)
+    store = open_store(args.db, reading=True)
     # The scope is explicit (--store, repeatable, or --all-stores), and recorded in the audit.
     known = store.stores()
     names = list(require_stores(known if args.all_stores else args.store, allowed=known, known=known))
@@ -93,7 +104,7 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         out.write(data.decode("utf-8"))
     else:
         write_output(args.output, data, reads=[args.db])
-    AuditLog(store.path).append(ExportEntry(
+    _audit(store, err, ExportEntry(
         at=now_utc(), who=cli_user(), stores=tuple(names), segment=segment,
         rows=campaign.total, format=fmt, channel=CLI,
         filename=str(args.output) if args.output is not None else "(saída padrão)",
@@ -104,6 +115,17 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     left_out = ", ".join(f"{reason} {n}" for reason, n in campaign.excluded.items() if n) or "nenhum"
     print(f"{campaign.total} cliente(s) (principal {counts.get(segments.PRIMARY, 0)}, secundário"
           f" {counts.get(segments.SECONDARY, 0)}) em {args.output}; fora da lista: {left_out}", file=out)
+
+
+def _audit(store: CustomerRepository, err: TextIO, entry: ExportEntry) -> None:
+    try:
+        AuditLog(store.path).append(entry)
+    except sqlite3.Error as error:
+        if not is_read_only(store):
+            raise
+        # A read-only file still serves its lists; the missing audit entry is said out loud.
+        print(f"aviso: esta exportação NÃO foi registrada na auditoria: a base {store.path} é somente"
+              f" leitura ({message(error)})", file=err)
 
 
 def _format(args: argparse.Namespace) -> str:
@@ -120,7 +142,7 @@ def _format(args: argparse.Namespace) -> str:
 
 def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     now = moment(args.now) if args.now else now_utc()
-    store = open_store(args.db)
+    store = open_store(args.db, reading=True)
     stores = [require_store(store, args.store)] if args.store is not None else store.stores()
     report = metrics.compute(load(store, stores), now)
     print(json.dumps(metrics.to_json(report), ensure_ascii=False, indent=2), file=out)

@@ -75,7 +75,10 @@ def cmd_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
 
 
 def _event(line: str) -> tuple[str, str, list[str], datetime, str | None]:
-    event = json.loads(line)
+    try:
+        event = json.loads(line)
+    except RecursionError:  # `[[[[…` nested deeper than Python's stack
+        raise ValueError("JSON inválido (aninhamento profundo demais)") from None
     if not isinstance(event, dict):
         raise ValueError("esperado um objeto JSON")
     store, phone, products, at = (event.get(k) for k in ("store", "phone", "products", "at"))
@@ -94,17 +97,32 @@ def _event(line: str) -> tuple[str, str, list[str], datetime, str | None]:
 def _record_jsonl(args: argparse.Namespace, out: TextIO) -> None:
     # Stops at the first bad line: a conversation log is ordered, so applying later
     # events without an earlier one would leave `interests` in the wrong order.
-    handle = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")
+    # Read as bytes: a line that is not UTF-8 is reported with its number, like any bad line.
+    if args.jsonl == "-":
+        handle = getattr(sys.stdin, "buffer", sys.stdin)
+    else:
+        handle = open(args.jsonl, "rb")
     with handle:
         _replay(args, handle, open_store(args.db), out)
 
 
-def _replay(args: argparse.Namespace, lines: Iterable[str], store: CustomerRepository, out: TextIO) -> None:
+def _text(line: bytes | str, number: int) -> str:
+    try:
+        text = line.decode("utf-8") if isinstance(line, bytes) else line
+    except UnicodeDecodeError as error:
+        raise ValueError(f"a linha não é texto UTF-8 (byte {error.object[error.start]:#04x} na posição"
+                         f" {error.start + 1})") from None
+    return text.removeprefix("\ufeff") if number == 1 else text  # a byte-order mark (Windows editors)
+
+
+def _replay(args: argparse.Namespace, lines: Iterable[bytes | str], store: CustomerRepository,
+            out: TextIO) -> None:
     saved = 0
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, raw in enumerate(lines, start=1):
         try:
+            line = _text(raw, number)
+            if not line.strip():
+                continue
             shop, phone, products, at, name = _event(line)
             customer = record_interest(store, store.stores(), shop, phone, products, at, name)
         except (ValueError, StoreError) as error:
@@ -117,7 +135,7 @@ def _replay(args: argparse.Namespace, lines: Iterable[str], store: CustomerRepos
 
 
 def cmd_customer(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
-    store = open_store(args.db)
+    store = open_store(args.db, reading=True)
     found = store.find(require_store(store, args.store), args.phone)
     if found is None:
         raise CliError(f"Cliente não encontrado: {args.phone} na loja {args.store}")
