@@ -296,3 +296,90 @@ def test_record_refuses_to_write_into_a_corrupt_database(tmp_path: Path) -> None
     log.write_text(json.dumps(EVENT) + "\n", encoding="utf-8")
     assert "corrompida" in one_line_error(cli("--db", str(db), "record", "--jsonl", str(log)))
     assert db.read_bytes() == before
+
+
+# --- 13. backup: a consistent copy while others write ------------------------------------------
+
+
+def integrity(path: Path) -> list[str]:
+    with sqlite3.connect(path) as con:
+        return [row[0] for row in con.execute("PRAGMA integrity_check")]
+
+
+def test_backup_while_another_thread_writes_gives_a_sound_copy(tmp_path: Path) -> None:
+    import threading
+    from datetime import UTC, datetime
+
+    db = make_db(tmp_path / "vitrine.db", customers=3000)
+    store = SqliteStore(db)
+    started, stop = threading.Event(), threading.Event()
+    written: list[int] = []
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set():
+            store.record(STORE, f"+5521{987000000 + n:09d}", [f"Produto {n}"],
+                         datetime(2026, 1, 5, tzinfo=UTC))
+            n += 1
+            written.append(n)
+            if n == 5:
+                started.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert started.wait(30)
+        before = len(written)
+        copies = [tmp_path / f"copia{i}.db" for i in range(5)]
+        for copy in copies:
+            result = cli("--db", str(db), "backup", str(copy))
+            assert result.returncode == 0, result.stderr
+            assert f"em {copy}" in result.stdout
+        during = len(written) - before
+    finally:
+        stop.set()
+        thread.join()
+    assert during > 0  # the copies were taken while the writer was writing
+    for copy in copies:
+        assert integrity(copy) == ["ok"]
+        assert CUSTOMERS <= 3000 <= customers_in(copy) <= 3000 + len(written)
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(copy.name)) == [copy.name]
+    assert customers_in(copies[-1]) >= 3000 + before
+
+
+def test_backup_holds_what_is_still_in_the_write_ahead_log(db: Path, tmp_path: Path) -> None:
+    keeper = sqlite3.connect(db)  # an open connection: the WAL is not folded into the file
+    with keeper:
+        keeper.execute("UPDATE customers SET name = 'Nome Novo' WHERE id = 'rec00001'")
+    try:
+        assert Path(f"{db}-wal").stat().st_size > 0
+        copy = tmp_path / "copia.db"
+        assert cli("--db", str(db), "backup", str(copy)).returncode == 0
+    finally:
+        keeper.close()
+    with sqlite3.connect(copy) as con:
+        assert con.execute("SELECT name FROM customers WHERE id = 'rec00001'").fetchone() == ("Nome Novo",)
+
+
+def test_backup_never_writes_over_the_source_and_asks_before_replacing(db: Path, tmp_path: Path) -> None:
+    before = db.read_bytes()
+    for target in (db, Path(f"{db}-wal"), db.parent / "." / db.name):
+        assert "própria base" in one_line_error(cli("--db", str(db), "backup", str(target)))
+    link = tmp_path / "link.db"
+    link.symlink_to(db)
+    one_line_error(cli("--db", str(db), "backup", str(link), "--force"))
+    assert db.read_bytes() == before
+
+    old = tmp_path / "old.db"
+    make_db(old, customers=3)
+    assert "--force" in one_line_error(cli("--db", str(db), "backup", str(old)))
+    assert customers_in(old) == 3
+    assert cli("--db", str(db), "backup", str(old), "--force").returncode == 0
+    assert customers_in(old) == CUSTOMERS and integrity(old) == ["ok"]
+    assert not leftovers(tmp_path)
+
+
+def test_backup_of_a_missing_database_is_a_one_line_error(tmp_path: Path) -> None:
+    message = one_line_error(cli("--db", str(tmp_path / "nada.db"), "backup", str(tmp_path / "copia.db")))
+    assert "não existe" in message
+    assert not (tmp_path / "copia.db").exists() and not (tmp_path / "nada.db").exists()

@@ -1,12 +1,15 @@
-"""Commands that look after the file: ``sync`` and ``backfill`` (Airtable)."""
+"""Commands that look after the file: ``sync`` and ``backfill`` (Airtable), ``backup``."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TextIO
 
 from services.cli.common import CliError, airtable_settings
 from services.source import open_source
+from services.store.maintenance import backup
+from services.store.readonly import connect_read_only
 
 
 def add_commands(commands: argparse._SubParsersAction, shared: argparse.ArgumentParser) -> None:
@@ -22,6 +25,15 @@ def add_commands(commands: argparse._SubParsersAction, shared: argparse.Argument
     )
     cmd.add_argument("--apply", action="store_true", help="grava os reparos na base")
     cmd.set_defaults(run=cmd_backfill)
+
+    cmd = commands.add_parser(
+        "backup", parents=[shared], help="cópia consistente da base, mesmo com o painel e o sync rodando",
+        description="Copia a base inteira (clientes, lojas, produtos, auditoria) de uma vez, pela API de"
+        " backup do SQLite, para um arquivo temporário que só vira FILE quando completo.",
+    )
+    cmd.add_argument("file", type=Path, metavar="FILE", help="o arquivo da cópia")
+    cmd.add_argument("--force", action="store_true", help="substitui FILE se ele já existir")
+    cmd.set_defaults(run=cmd_backup)
 
 
 def _require_airtable(command: str) -> None:
@@ -43,3 +55,16 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     return run_cli(open_source(args.db, airtable_settings()).repository, apply=args.apply, stream=err,
                    out=out)
+
+
+def cmd_backup(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    written = backup(args.db, args.file, force=args.force)
+    copy = connect_read_only(written)
+    try:
+        customers = copy.execute("SELECT count(*) FROM customers").fetchone()[0]
+        stores = copy.execute(
+            "SELECT count(*) FROM (SELECT name FROM stores UNION SELECT store FROM customers)"
+        ).fetchone()[0]
+    finally:
+        copy.close()
+    print(f"Cópia de {args.db} em {args.file}: {customers} cliente(s), {stores} loja(s)", file=out)
