@@ -1,4 +1,4 @@
-"""The command line: ``python -m services demo|record|customer|segment|metrics|sync|backfill ...``.
+"""The command line: ``python -m services demo|record|customer|segment|metrics|store|import|sync|...``.
 
 Reads come from the SQLite file (the demo, or the mirror of the Airtable base when one is
 configured); with Airtable, ``record`` writes through the base, so a sync never loses it.
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from services import config
-from services.cli import admin, lists, records
+from services.cli import admin, lists, local, records
 from services.cli.common import DATA, USAGE, CliError, Parser, message
 from services.interests import InvalidBatch, InvalidPhone
 from services.outputs import check_stream
@@ -41,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=DB_HELP)
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-    for module in (records, lists, admin):
+    for module in (records, lists, local, admin):
         module.add_commands(commands, shared)
     return root
 

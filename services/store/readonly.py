@@ -46,7 +46,7 @@ class ReadOnlyStore(SqliteStore):
     read_only = True
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self._path = Path(path)
         with self.connect() as db:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
 
