@@ -14,27 +14,23 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import datetime
 
 import pandas as pd
 
 from services.frame import RAW_COLUMNS
 from services.interests import (
-    DATE_YEARS,
     RECENT_LIMIT,
     Customer,
-    InvalidTime,
     merge_history,
     normalize_phone,
-    parse_interests,
     phone_key,
     product_key,
     repaired_history,
-    require_time,
 )
 from services.records import customer_of
-from services.sheets import Sheet
-from services.store.base import StoreError
+from services.sheets import Sheet, flag_of, items_of, read_sheet, text_of, time_of
+from services.store.base import CustomerRepository, StoreError
 from services.store.sqlite import MIRROR_WITHOUT_SETTINGS, SqliteStore, decode
 
 # Header names as Airtable and people write them, compared without case, accents or punctuation.
@@ -48,12 +44,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "last_interaction": ("last_interaction", "ultima_interacao"),
     "opt_out": ("opt_out", "optout", "descadastrado"),
 }
-_TRUE = {"true", "1", "sim", "s", "yes", "y", "checked", "x", "v"}
-_FALSE = {"false", "0", "nao", "n", "no", "unchecked"}
-_DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ ,T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([ap]\.?m\.?)?)?",
-                  re.IGNORECASE)
-
-
 class InvalidImport(ValueError):
     """A file that cannot be imported as a whole (no phone column, an unknown --store...)."""
 
@@ -153,76 +143,6 @@ def columns_of(header: Sequence[str]) -> tuple[dict[str, int], tuple[str, ...]]:
         raise InvalidImport("a planilha não tem a coluna de telefone (phone ou telefone); cabeçalho lido: "
                             + ", ".join(repr(h) for h in header if h))
     return found, tuple(ignored)
-
-
-def text_of(cell: object) -> str:
-    """A cell as trimmed text (an XLSX number as written, a date in ISO 8601)."""
-    if cell is None:
-        return ""
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    if isinstance(cell, datetime | date):
-        return cell.isoformat()
-    return str(cell).strip()
-
-
-def items_of(cell: object) -> list[str]:
-    """The products of a multiple-select or long-text cell: one per line if it has lines, else per comma.
-
-    Example: ``items_of("A, B") == ["A", "B"]``; ``items_of("Datejust 36, aço\\nSubmariner")`` has 2.
-    """
-    return parse_interests(text_of(cell))
-
-
-def time_of(cell: object) -> datetime | None:
-    """A date cell (ISO 8601, dd/mm/aaaa [hh:mm], Airtable's m/d/aaaa h:mmam, or an XLSX date).
-
-    Returns:
-        The moment in UTC, or None for an empty cell.
-
-    Raises:
-        InvalidTime: unreadable, or outside 1900–2200.
-    """
-    if isinstance(cell, date) and not isinstance(cell, datetime):
-        cell = datetime(cell.year, cell.month, cell.day, tzinfo=UTC)
-    text = text_of(cell)
-    if not text:
-        return None
-    slashed = _slashed(text)
-    if slashed is None:
-        return require_time(text)  # ISO 8601, or InvalidTime saying why
-    if slashed.year not in DATE_YEARS:
-        raise InvalidTime(f"data fora do intervalo {DATE_YEARS[0]}–{DATE_YEARS[-1]}: {text!r}")
-    return slashed
-
-
-def _slashed(text: str) -> datetime | None:
-    match = _DMY.fullmatch(text)
-    if match is None:
-        return None
-    first, second, year, hour, minute, second_of_minute, meridiem = match.groups()
-    day, month = (int(second), int(first)) if meridiem else (int(first), int(second))
-    hours = int(hour or 0)
-    if meridiem:
-        hours = hours % 12 + (12 if meridiem.lower().startswith("p") else 0)
-    try:
-        return datetime(int(year), month, day, hours, int(minute or 0), int(second_of_minute or 0),
-                        tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-def flag_of(cell: object) -> bool:
-    """A checkbox cell (Airtable exports ``checked``; also sim/não, true/false, 1/0, x)."""
-    if isinstance(cell, bool):
-        return cell
-    text = text_of(cell)
-    key = header_key(text)
-    if key in _TRUE or text in ("✓", "✔", "☑"):
-        return True
-    if not text or key in _FALSE:
-        return False
-    raise ValueError(f"opt_out ilegível: {text!r} (use sim/não)")
 
 
 def check(sheet: Sheet, stores: Sequence[str], default_store: str | None = None) -> Plan:
@@ -426,6 +346,35 @@ def apply(store: SqliteStore, plan: Plan, at: datetime) -> Report:
     return Report(plan, counts, applied=True)
 
 
+def refusal(repository: CustomerRepository) -> str | None:
+    """Why ``repository`` cannot take an import, in words for the screen; None when it can.
+
+    An Airtable base (or its mirror) is refused: the next sync would erase what was imported.
+    """
+    if not isinstance(repository, SqliteStore) or repository.get_meta("source") == "airtable":
+        return ("Esta base vem do Airtable: importe os clientes no próprio Airtable; a próxima"
+                " sincronização os traz para cá.")
+    if getattr(repository, "read_only", False):
+        return f"A base {repository.path} é somente leitura: nada pode ser importado nela."
+    return None
+
+
+def preview(repository: SqliteStore, name: str, data: bytes, default_store: str | None = None) -> Report:
+    """The dry run of an uploaded file: read, check every row, count new and merged per store.
+
+    Args:
+        repository: the embedded database (``refusal`` is None for it).
+        name: the file's name.
+        data: the file's bytes (CSV or XLSX).
+        default_store: the store of rows without one.
+
+    Raises:
+        ValueError: the file is no table (``UnreadableSheet``) or cannot be imported as a
+            whole (``InvalidImport``); the message is for the screen.
+    """
+    return dry_run(repository, check(read_sheet(name, data), repository.stores(), default_store))
+
+
 # --- what people read -------------------------------------------------------------------------------
 
 
@@ -462,5 +411,5 @@ def counts_frame(report: Report) -> pd.DataFrame:
 
 
 __all__ = ["ALIASES", "InvalidImport", "Plan", "Problem", "Report", "StoreCount", "apply", "check",
-           "columns_of", "counts_frame", "dry_run", "flag_of", "header_key", "items_of", "merge",
-           "problems_frame", "report_lines", "text_of", "time_of"]
+           "columns_of", "counts_frame", "dry_run", "header_key", "merge", "preview", "problems_frame",
+           "refusal", "report_lines"]

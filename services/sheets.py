@@ -1,14 +1,24 @@
-"""A spreadsheet file read as rows of cells: CSV (Airtable's export, Excel's pt-BR ``;``) or XLSX."""
+"""A spreadsheet file (CSV or XLSX) read as rows of cells, and its cells as text, products, dates, checkboxes.
+
+CSV as Airtable exports it, or as Excel in Portuguese saves it (``;``, Windows-1252).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
+from services.interests import DATE_YEARS, InvalidTime, parse_interests, product_key, require_time
 from services.outputs import SQLITE_HEADER
 
 DELIMITERS = (",", ";", "\t")
+_TRUE = {"true", "1", "sim", "s", "yes", "y", "checked", "x", "v"}
+_FALSE = {"false", "0", "nao", "n", "no", "unchecked"}
+_DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ ,T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([ap]\.?m\.?)?)?",
+                  re.IGNORECASE)
 
 
 class UnreadableSheet(ValueError):
@@ -112,4 +122,77 @@ def _xlsx(name: str, data: bytes) -> Sheet:
     return Sheet(name, header, tuple(rows))
 
 
-__all__ = ["Sheet", "UnreadableSheet", "read_sheet"]
+# --- cells ------------------------------------------------------------------------------------------
+
+
+def text_of(cell: object) -> str:
+    """A cell as trimmed text (an XLSX number as written, a date in ISO 8601)."""
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if isinstance(cell, datetime | date):
+        return cell.isoformat()
+    return str(cell).strip()
+
+
+def items_of(cell: object) -> list[str]:
+    """The products of a multiple-select or long-text cell: one per line if it has lines, else per comma.
+
+    Example: ``items_of("A, B") == ["A", "B"]``; ``items_of("Datejust 36, aço\\nSubmariner")`` has 2.
+    """
+    return parse_interests(text_of(cell))
+
+
+def time_of(cell: object) -> datetime | None:
+    """A date cell (ISO 8601, dd/mm/aaaa [hh:mm], Airtable's m/d/aaaa h:mmam, or an XLSX date).
+
+    Returns:
+        The moment in UTC, or None for an empty cell.
+
+    Raises:
+        InvalidTime: unreadable, or outside 1900–2200.
+    """
+    if isinstance(cell, date) and not isinstance(cell, datetime):
+        cell = datetime(cell.year, cell.month, cell.day, tzinfo=UTC)
+    text = text_of(cell)
+    if not text:
+        return None
+    slashed = _slashed(text)
+    if slashed is None:
+        return require_time(text)  # ISO 8601, or InvalidTime saying why
+    if slashed.year not in DATE_YEARS:
+        raise InvalidTime(f"data fora do intervalo {DATE_YEARS[0]}–{DATE_YEARS[-1]}: {text!r}")
+    return slashed
+
+
+def _slashed(text: str) -> datetime | None:
+    match = _DMY.fullmatch(text)
+    if match is None:
+        return None
+    first, second, year, hour, minute, second_of_minute, meridiem = match.groups()
+    day, month = (int(second), int(first)) if meridiem else (int(first), int(second))
+    hours = int(hour or 0)
+    if meridiem:
+        hours = hours % 12 + (12 if meridiem.lower().startswith("p") else 0)
+    try:
+        return datetime(int(year), month, day, hours, int(minute or 0), int(second_of_minute or 0),
+                        tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def flag_of(cell: object) -> bool:
+    """A checkbox cell (Airtable exports ``checked``; also sim/não, true/false, 1/0, x)."""
+    if isinstance(cell, bool):
+        return cell
+    text = text_of(cell)
+    key = re.sub(r"[^a-z0-9]", "", product_key(text))
+    if key in _TRUE or text in ("✓", "✔", "☑"):
+        return True
+    if not text or key in _FALSE:
+        return False
+    raise ValueError(f"opt_out ilegível: {text!r} (use sim/não)")
+
+
+__all__ = ["Sheet", "UnreadableSheet", "flag_of", "items_of", "read_sheet", "text_of", "time_of"]

@@ -235,3 +235,16 @@ def test_report_lines_list_the_bad_rows_or_the_counts(store: SqliteStore) -> Non
     good = importer.report_lines(importer.dry_run(store, check(sheet_of(AIRTABLE_CSV), STORES)))
     assert "Vitrine Jardins: 0 novo(s), 1 já na base (mesclado(s))" in good
     assert good[-1].startswith("Simulação") and "--apply" in good[-1]
+
+
+def test_preview_checks_an_upload_and_refusal_names_what_cannot_take_an_import(store: SqliteStore) -> None:
+    from services.store.readonly import ReadOnlyStore
+
+    report = importer.preview(store, "clientes.csv", AIRTABLE_CSV.encode("utf-8-sig"))
+    assert not report.applied and (report.new, report.merged) == (1, 1)
+    with pytest.raises(ValueError, match="base SQLite"):
+        importer.preview(store, "vitrine.db", store.path.read_bytes())
+    assert importer.refusal(store) is None
+    assert "somente leitura" in importer.refusal(ReadOnlyStore(store.path))
+    store.set_meta("source", "airtable")
+    assert "Airtable" in importer.refusal(store)
