@@ -108,7 +108,11 @@ def replacing(target: str | Path) -> Iterator[Path]:
     the temporary file is removed and ``target`` is untouched.
     """
     target = Path(target)
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as error:
+        raise OSError(error.errno, f"não foi possível gravar em {target.parent} ({error.strerror});"
+                                   " nada foi gravado") from None
     os.close(handle)
     temporary = Path(name)
     try:
