@@ -4,7 +4,9 @@
 its line and reason. Nothing is written while a plan has problems. ``apply`` writes a sound
 plan in one transaction; a phone already in that store is merged, never replaced: the
 histories are united and the more recent ``interests`` go to the front, as the recording
-rule would (SPEC §3), so nothing the base held is lost.
+rule would (SPEC §3), so nothing the base held is lost. What a merge adds to a customer's
+history is dated in the timeline (source ``importacao``), as a sync dates a changed record;
+the history of a new customer has no date, as a base's before its first sync (SPEC §11).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from services.records import customer_of
 from services.sheets import Sheet, flag_of, items_of, read_sheet, text_of, time_of
 from services.store.base import CustomerRepository, StoreError
 from services.store.sqlite import MIRROR_WITHOUT_SETTINGS, SqliteStore, decode
+from services.timeline import IMPORTACAO, Event, events_between
 
 # Header names as Airtable and people write them, compared without case, accents or punctuation.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -318,7 +321,8 @@ def apply(store: SqliteStore, plan: Plan, at: datetime) -> Report:
         at: the import's time (the records' modification time).
 
     Returns:
-        The report, ``applied`` True. The file's source becomes ``local`` unless it is the demo.
+        The report, ``applied`` True. The file's source becomes ``local`` unless it is the demo;
+        what a merge adds is dated in the timeline (``importacao``).
 
     Raises:
         InvalidImport: the plan has bad rows, or no customer.
@@ -334,13 +338,19 @@ def apply(store: SqliteStore, plan: Plan, at: datetime) -> Report:
             raise StoreError(MIRROR_WITHOUT_SETTINGS)
         held = _held(db, _stores(plan))
         counts = _counts(plan, held)
+        events: list[Event] = []
         for customer in plan.customers:
             found = held.get((customer.store, phone_key(customer.phone) or ""))
             if found is None:
                 store.write(db, replace(customer, id="loc" + uuid.uuid4().hex[:14]), as_text=False,
                             modified_at=at)
             else:
-                store.write(db, merge(found.customer, customer), as_text=found.as_text, modified_at=at)
+                merged = merge(found.customer, customer)
+                store.write(db, merged, as_text=found.as_text, modified_at=at)
+                events += events_between(found.customer, merged, at, IMPORTACAO)
+        # The records and their events commit together; what the file held before has no date.
+        store.events.append(events, db=db)
+        store.events.mark_since(at, db=db)
         if not source or source[0] != "demo":
             db.execute("INSERT OR REPLACE INTO meta VALUES ('source', 'local')")
     return Report(plan, counts, applied=True)

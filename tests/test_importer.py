@@ -202,6 +202,12 @@ def test_apply_writes_new_customers_and_merges_the_one_held(store: SqliteStore) 
     assert bruno.interests_all == ["Datejust 36, aço e ouro", "Nautilus 5711"] and bruno.opt_out
     assert store.get_meta("source") == "local"
     assert len(store.raw_customers(STORES)) == 2
+    # What the merge added is dated (SPEC §11, source importacao); a new customer's history is not.
+    events = {(e.kind, e.products, e.source, e.at) for e in store.events.for_customer("recHeld")}
+    moment = datetime(2026, 1, 5, 10, tzinfo=UTC)
+    assert events == {("interesse", ("Datejust", "GMT-Master II"), "importacao", moment),
+                      ("retorno", ("Submariner",), "importacao", moment)}
+    assert store.events.count() == 2 and store.events.since() == AT
     again = importer.apply(store, check(sheet_of(AIRTABLE_CSV), STORES), AT)
     assert (again.new, again.merged) == (0, 2)
     assert store.find(JARDINS, "11 98765-4321") == ana  # importing twice changes nothing

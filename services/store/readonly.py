@@ -10,7 +10,9 @@ from pathlib import Path
 
 from services.interests import Customer
 from services.store.base import StoreError
+from services.store.events import EventLog
 from services.store.sqlite import SqliteStore
+from services.timeline import WHATSAPP
 
 
 def connect_read_only(path: str | Path, timeout: float = 30) -> sqlite3.Connection:
@@ -40,6 +42,16 @@ def cannot_write(error: sqlite3.Error) -> bool:
     return name.startswith("SQLITE_READONLY") or name.startswith("SQLITE_CANTOPEN")
 
 
+class ReadOnlyEvents(EventLog):
+    """The timeline of a file this process may not write: reads only."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        return connect_read_only(self.path)
+
+
 class ReadOnlyStore(SqliteStore):
     """The customers of a file that this process may not write: every read, no write."""
 
@@ -47,6 +59,7 @@ class ReadOnlyStore(SqliteStore):
 
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
+        self._events = ReadOnlyEvents(self._path)
         with self.connect() as db:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
 
@@ -61,9 +74,10 @@ class ReadOnlyStore(SqliteStore):
             db.close()
 
     def record(
-        self, store: str, phone: str, batch: Sequence[str], at: datetime, name: str | None = None
+        self, store: str, phone: str, batch: Sequence[str], at: datetime, name: str | None = None,
+        source: str = WHATSAPP,
     ) -> Customer:
         raise StoreError(f"A base {self.path} é somente leitura: nada foi salvo.")
 
 
-__all__ = ["ReadOnlyStore", "cannot_write", "connect_read_only"]
+__all__ = ["ReadOnlyEvents", "ReadOnlyStore", "cannot_write", "connect_read_only"]
