@@ -23,6 +23,7 @@ pages = [
 ]
 if viewer.admin:
     pages.append(st.Page(str(PAGES / "auditoria.py"), title="Auditoria", icon=":material/shield_person:"))
+    pages.append(st.Page(str(PAGES / "importar.py"), title="Importar", icon=":material/upload_file:"))
 current_page = st.navigation(pages)
 sidebar.show(viewer)
 try:

@@ -10,16 +10,21 @@ backend a file is read through.
 - No settings, a missing or storeless file: only the demo command and the dashboard's first
   start create the demo (``create_demo=True``); anything else stops with a message that says
   how to create it, so a mistyped path never fabricates customers.
+- ``read_only``: a command that only reads still serves a file it may not write (a read-only
+  file or folder), through a read-only connection.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from services.config import AirtableSettings
 from services.store.base import CustomerRepository, StoreError
+from services.store.readonly import ReadOnlyStore, cannot_write
 from services.store.sqlite import SqliteStore
 
 DEMO = "demo"
@@ -60,6 +65,7 @@ def open_source(
     *,
     create_demo: bool = False,
     now: datetime | None = None,
+    read_only: bool = False,
 ) -> Source:
     """The repository for ``path`` and ``settings``, by the one rule of this module.
 
@@ -69,6 +75,8 @@ def open_source(
         create_demo: fill a missing or blank file with the demo (the demo command and the
             dashboard's first start only).
         now: the demo's reference time (required with ``create_demo``).
+        read_only: the caller only reads: a file this process may not write is opened
+            read-only (``ReadOnlyStore``) instead of failing.
 
     Returns:
         A ``Source``. A mirror that was never synced is returned as it is: the dashboard
@@ -84,9 +92,9 @@ def open_source(
     if settings is not None:
         from services.store.airtable import AirtableStore  # pyairtable loads only with a base
 
-        return Source(AirtableStore(path, settings), MIRROR)
+        return Source(_opened(lambda: AirtableStore(path, settings), path, read_only), MIRROR)
     if path.exists():
-        store = SqliteStore(path)
+        store = _opened(lambda: SqliteStore(path), path, read_only)
         if store.stores() or not store.is_empty():
             return Source(store, DEMO if store.get_meta("source") == DEMO else EMBEDDED)
         if store.get_meta("source") not in (None, DEMO):
@@ -102,3 +110,13 @@ def open_source(
     from services.demo import ensure_demo  # Faker loads only when a demo is built
 
     return Source(ensure_demo(path, now), DEMO)
+
+
+def _opened(opener: Callable[[], SqliteStore], path: Path, read_only: bool) -> SqliteStore:
+    # Opening for writing creates the schema; a read-only file or folder refuses that.
+    try:
+        return opener()
+    except sqlite3.OperationalError as error:
+        if not (read_only and path.exists() and cannot_write(error)):
+            raise
+    return ReadOnlyStore(path)
