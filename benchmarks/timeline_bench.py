@@ -12,9 +12,9 @@ from pathlib import Path
 
 def measure(db: Path, data, now: datetime, runs: int, log, timed, budget_ms, figure) -> list:
     """The timeline figures; ``timed``, ``budget_ms`` and ``figure`` are the main table's helpers."""
-    from services.metrics import weekly_metrics
     from services.store.events import EventLog
     from services.trends import trending
+    from services.weekly import weekly_metrics
 
     log_ = EventLog(db)
     read_times, events = timed(lambda: log_.frame(), max(1, min(runs, 3)))
@@ -31,7 +31,8 @@ def measure(db: Path, data, now: datetime, runs: int, log, timed, budget_ms, fig
     assert weekly["week_end"].nunique() == 12
     with sqlite3.connect(db) as connection:
         sizes = dict(connection.execute(
-            "SELECT name, sum(pgsize) FROM dbstat WHERE name = 'events' OR tbl_name = 'events' GROUP BY name"
+            "SELECT name, sum(pgsize) FROM dbstat WHERE name = 'events' OR name LIKE 'events\\_%' ESCAPE '\\'"
+            " GROUP BY name"
         ).fetchall())
     total = sum(sizes.values())
     return [

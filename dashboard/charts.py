@@ -190,7 +190,7 @@ def weekly_history(weekly: pd.DataFrame, metric: str, stores: list[str] | None =
     target as a gold band.
 
     Args:
-        weekly: ``week_end, store, <metric>`` (``metrics.weekly_metrics``).
+        weekly: ``week_end, store, <metric>`` (``weekly.weekly_metrics``).
         metric: ``coverage``, ``recency_days`` or ``depth``.
         stores: the lines to draw (default: every store and the total).
     """

@@ -12,7 +12,7 @@ import pyarrow as pa
 import streamlit as st
 
 from dashboard.access import Viewer, viewer
-from services import access, config, insights, metrics, recording, snapshot
+from services import access, config, insights, recording, snapshot, weekly
 from services.frame import CustomerData, with_customer
 from services.interests import Customer, now_utc, parse_time
 from services.search import SearchIndex
@@ -183,7 +183,7 @@ def weekly_of(path: str, version: str, events_version: str, allowed: tuple[str, 
               stores: tuple[str, ...], now: datetime) -> pd.DataFrame:
     """The 12-week history of the metrics, per store and in total."""
     repository = source().repository
-    return metrics.weekly_metrics(scoped_data(path, version, allowed, stores),
+    return weekly.weekly_metrics(scoped_data(path, version, allowed, stores),
                                   events_of(path, events_version, allowed, stores), now,
                                   first_sync=repository.events.since())
 

@@ -481,3 +481,35 @@ def test_customer_prints_a_legacy_record_with_its_repaired_history(tmp_path):
     printed = json.loads(ok(call(db, "customer", "--store", STORE, "--phone", PHONE)))
     assert printed["interests"] == ["Daytona", "Submariner"]
     assert printed["interests_all"] == ["Datejust", "Daytona", "Submariner"]
+
+
+def test_customer_prints_its_timeline_newest_first_and_metrics_twelve_weeks(tmp_path):
+    db = tmp_path / "t.db"
+    ok(call(db, "demo", "--customers", "200", "--now", "2026-03-01T12:00:00Z"))
+    ok(call(db, "record", "--store", STORE, "--phone", PHONE, "--at", "2026-02-01T10:00:00Z", *WEEK_1))
+    ok(call(db, "record", "--store", STORE, "--phone", PHONE, "--at", "2026-02-02T10:00:00Z", "Datejust"))
+    visit = json.loads(ok(call(db, "visit", "--store", STORE, "--phone", PHONE, "--at", "2026-02-03T10:00:00Z")))
+    assert visit == {"at": "2026-02-03T10:00:00Z", "source": "loja", "kind": "visita", "products": [],
+                     "value_brl": None}
+    ok(call(db, "purchase", "--store", STORE, "--phone", PHONE, "--product", "Datejust", "--value", "74300",
+            "--at", "2026-02-03T11:00:00Z"))
+    printed = json.loads(ok(call(db, "customer", "--store", STORE, "--phone", PHONE)))
+    assert [(e["kind"], e["source"], e["products"], e["value_brl"]) for e in printed["timeline"]] == [
+        ("compra", "loja", ["Datejust"], 74300.0),
+        ("visita", "loja", [], None),
+        ("retorno", "whatsapp", ["Datejust"], None),
+        ("interesse", "whatsapp", WEEK_1, None),
+    ]
+    assert [e["at"] for e in printed["timeline"]][-1] == "2026-02-01T10:00:00Z"
+    report = json.loads(ok(call(db, "metrics", "--now", "2026-03-01T12:00:00Z")))
+    assert len(report["weekly"]) == 12
+    assert set(report["weekly"][0]) == {"week_end", "coverage", "recency_days", "depth"}
+    assert report["weekly"][-1]["week_end"] == "2026-03-01T12:00:00Z"
+    assert report["weekly"][-1]["coverage"] == report["coverage"]
+    assert all(len(section["weekly"]) == 12 for section in report["stores"].values())
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "abc"])
+def test_a_purchase_without_a_positive_value_is_refused_in_one_line(db, value: str):
+    result = call(db, "purchase", "--store", STORE, "--phone", PHONE, "--product", "Daytona", "--value", value)
+    assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services import metrics, timeline
+from services import timeline
+from services import weekly as metrics
 from services.frame import CustomerData
 from services.interests import iso, product_key
 from services.timeline import Event

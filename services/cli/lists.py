@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from services import exports, metrics, segments
+from services import exports, metrics, segments, weekly
 from services.access import require_stores
 from services.audit import CLI, AuditLog, ExportEntry
 from services.cli.common import (
@@ -144,5 +144,11 @@ def cmd_metrics(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     now = moment(args.now) if args.now else now_utc()
     store = open_store(args.db, reading=True)
     stores = [require_store(store, args.store)] if args.store is not None else store.stores()
-    report = metrics.compute(load(store, stores), now)
-    print(json.dumps(metrics.to_json(report), ensure_ascii=False, indent=2), file=out)
+    data = load(store, stores)
+    report = metrics.compute(data, now)
+    body = metrics.to_json(report)
+    history = weekly.weekly_metrics(data, store.events.frame(stores), now, first_sync=store.events.since())
+    body["weekly"] = weekly.weekly_json(history)
+    for name, section in body["stores"].items():
+        section["weekly"] = weekly.weekly_json(history, name)
+    print(json.dumps(body, ensure_ascii=False, indent=2), file=out)

@@ -1,4 +1,5 @@
-"""Commands on single customers: ``demo``, ``record`` (one event or a JSONL log) and ``customer``."""
+"""Commands on single customers: ``demo``, ``record`` (one event or a JSONL log), ``customer``,
+``visit`` and ``purchase``."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from datetime import datetime
 from typing import TextIO
 
 from services.cli.common import USAGE, CliError, message, moment, open_store, positive, require_store
-from services.interests import now_utc
-from services.recording import record_interest
+from services.interests import iso, now_utc
+from services.recording import record_interest, record_purchase, record_visit
 from services.store.base import CustomerRepository, StoreError
 from services.store.sqlite import SqliteStore
+from services.timeline import Event
 
 
 def add_commands(commands: argparse._SubParsersAction, shared: argparse.ArgumentParser) -> None:
@@ -41,10 +43,25 @@ def add_commands(commands: argparse._SubParsersAction, shared: argparse.Argument
     cmd.add_argument("products", nargs="*", metavar="PRODUCT", help="produtos, na ordem do assistente")
     cmd.set_defaults(run=cmd_record)
 
-    cmd = commands.add_parser("customer", parents=[shared], help="imprime um cliente em JSON")
+    cmd = commands.add_parser("customer", parents=[shared],
+                              help="imprime um cliente em JSON, com a linha do tempo")
     cmd.add_argument("--store", required=True, help="loja (tenant)")
     cmd.add_argument("--phone", required=True, help="telefone, com ou sem o nono dígito")
     cmd.set_defaults(run=cmd_customer)
+
+    cmd = commands.add_parser("visit", parents=[shared], help="registra uma visita à loja na linha do tempo")
+    cmd.add_argument("--store", required=True, help="loja (tenant)")
+    cmd.add_argument("--phone", required=True, help="telefone do cliente, em qualquer formato")
+    cmd.add_argument("--at", help="momento da visita, ISO 8601 (padrão: agora)")
+    cmd.set_defaults(run=cmd_visit)
+
+    cmd = commands.add_parser("purchase", parents=[shared], help="registra uma compra na linha do tempo")
+    cmd.add_argument("--store", required=True, help="loja (tenant)")
+    cmd.add_argument("--phone", required=True, help="telefone do cliente, em qualquer formato")
+    cmd.add_argument("--product", required=True, help="produto comprado")
+    cmd.add_argument("--value", required=True, type=float, help="valor em R$ (ex. 58900 ou 58900.50)")
+    cmd.add_argument("--at", help="momento da compra, ISO 8601 (padrão: agora)")
+    cmd.set_defaults(run=cmd_purchase)
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
@@ -139,4 +156,26 @@ def cmd_customer(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     found = store.find(require_store(store, args.store), args.phone)
     if found is None:
         raise CliError(f"Cliente não encontrado: {args.phone} na loja {args.store}")
-    print(json.dumps(found.as_json(), ensure_ascii=False), file=out)
+    body = found.as_json()
+    body["timeline"] = [event_json(event) for event in store.events.for_customer(found.id)]
+    print(json.dumps(body, ensure_ascii=False), file=out)
+
+
+def event_json(event: Event) -> dict[str, object]:
+    """One event as the CLI prints it: ``{"at", "source", "kind", "products", "value_brl"}``."""
+    return {"at": iso(event.at), "source": event.source, "kind": event.kind,
+            "products": list(event.products), "value_brl": event.value_brl}
+
+
+def cmd_visit(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    at = moment(args.at) if args.at else now_utc()
+    store = open_store(args.db)
+    event = record_visit(store, store.stores(), args.store, args.phone, at)
+    print(json.dumps(event_json(event), ensure_ascii=False), file=out)
+
+
+def cmd_purchase(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    at = moment(args.at) if args.at else now_utc()
+    store = open_store(args.db)
+    event = record_purchase(store, store.stores(), args.store, args.phone, args.product, args.value, at)
+    print(json.dumps(event_json(event), ensure_ascii=False), file=out)

@@ -78,8 +78,8 @@ def test_the_quality_panel_lists_problem_records_and_duplicate_pairs(db: Path) -
 
 def test_the_weekly_history_has_twelve_points_per_metric_for_each_store_and_the_total(db: Path) -> None:
     from dashboard.charts import weekly_history
-    from services.metrics import weekly_metrics
     from services.store.sqlite import SqliteStore
+    from services.weekly import weekly_metrics
 
     at = open_app("metricas")
     assert not at.exception
