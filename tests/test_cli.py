@@ -488,7 +488,8 @@ def test_customer_prints_its_timeline_newest_first_and_metrics_twelve_weeks(tmp_
     ok(call(db, "demo", "--customers", "200", "--now", "2026-03-01T12:00:00Z"))
     ok(call(db, "record", "--store", STORE, "--phone", PHONE, "--at", "2026-02-01T10:00:00Z", *WEEK_1))
     ok(call(db, "record", "--store", STORE, "--phone", PHONE, "--at", "2026-02-02T10:00:00Z", "Datejust"))
-    visit = json.loads(ok(call(db, "visit", "--store", STORE, "--phone", PHONE, "--at", "2026-02-03T10:00:00Z")))
+    visit = json.loads(ok(call(db, "visit", "--store", STORE, "--phone", PHONE,
+                               "--at", "2026-02-03T10:00:00Z")))
     assert visit == {"at": "2026-02-03T10:00:00Z", "source": "loja", "kind": "visita", "products": [],
                      "value_brl": None}
     ok(call(db, "purchase", "--store", STORE, "--phone", PHONE, "--product", "Datejust", "--value", "74300",
@@ -511,5 +512,6 @@ def test_customer_prints_its_timeline_newest_first_and_metrics_twelve_weeks(tmp_
 
 @pytest.mark.parametrize("value", ["0", "-5", "abc"])
 def test_a_purchase_without_a_positive_value_is_refused_in_one_line(db, value: str):
-    result = call(db, "purchase", "--store", STORE, "--phone", PHONE, "--product", "Daytona", "--value", value)
+    result = call(db, "purchase", "--store", STORE, "--phone", PHONE, "--product", "Daytona",
+                  "--value", value)
     assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1
