@@ -125,7 +125,7 @@ def test_customer_is_found_with_or_without_the_ninth_digit(db):
     without_ninth = customer(db, "+55 11 8765-4321")
     assert typed == without_ninth
     assert list(typed) == ["store", "phone", "name", "interests", "interests_all",
-                           "created_at", "last_interaction"]
+                           "created_at", "last_interaction", "timeline"]
     assert typed["interests"] == WEEK_1
 
 

@@ -55,8 +55,8 @@ def hand_data() -> tuple[CustomerData, list[Event]]:
 
 def test_three_week_ends_rebuilt_by_hand():
     data, events = hand_data()
-    weekly = metrics.weekly_metrics(data, timeline.frame_of(events), NOW, weeks=3)
-    total = weekly[weekly["store"] == metrics.TOTAL].reset_index(drop=True)
+    weekly = weekly_metrics(data, timeline.frame_of(events), NOW, weeks=3)
+    total = weekly[weekly["store"] == TOTAL].reset_index(drop=True)
     assert total["week_end"].tolist() == [pd.Timestamp(at(14)), pd.Timestamp(at(7)), pd.Timestamp(NOW)]
     # 14 days ago: customers 1, 4, 5; covered 1 (A only) and 5 (undated E); recency of 1 alone: 40 - 14.
     # 7 days ago: everyone; covered 1, 2, 3, 5; recency 9-7, 11-7, 8-7; depth (2 + 1 + 1 + 1) / 4.
@@ -72,9 +72,9 @@ def test_three_week_ends_rebuilt_by_hand():
 
 def test_the_last_week_end_is_the_base_as_it_stands():
     data, events = hand_data()
-    weekly = metrics.weekly_metrics(data, timeline.frame_of(events), NOW, weeks=3)
+    weekly = weekly_metrics(data, timeline.frame_of(events), NOW, weeks=3)
     today = metrics.compute(data, NOW)
-    last = weekly[weekly["store"] == metrics.TOTAL].iloc[-1]
+    last = weekly[weekly["store"] == TOTAL].iloc[-1]
     assert (last["coverage"], last["depth"]) == (today.total.coverage, today.total.depth)
     assert last["recency_days"] == pytest.approx(today.total.recency_days)
     assert last["recency_median_days"] == pytest.approx(today.total.recency_median_days)
@@ -82,19 +82,19 @@ def test_the_last_week_end_is_the_base_as_it_stands():
 
 def test_per_store_rows_and_the_timeline_start():
     data, events = hand_data()
-    weekly = metrics.weekly_metrics(data, timeline.frame_of(events), NOW, weeks=3, first_sync=at(10))
+    weekly = weekly_metrics(data, timeline.frame_of(events), NOW, weeks=3, first_sync=at(10))
     leblon = weekly[weekly["store"] == "Leblon"]
     assert leblon["customers"].tolist() == [0, 1, 1]
     assert leblon["coverage"].isna().tolist() == [True, False, False]
     assert leblon["recency_days"].tolist()[1:] == pytest.approx([1.0, 8.0])
-    assert weekly["store"].unique().tolist() == ["Jardins", "Leblon", metrics.TOTAL]
+    assert weekly["store"].unique().tolist() == ["Jardins", "Leblon", TOTAL]
     assert weekly.groupby("store")["before_timeline"].apply(list).to_dict()["Jardins"] == [True, False, False]
 
 
 def test_no_events_counts_every_item_as_present_and_flags_every_week():
     data, _ = hand_data()
-    weekly = metrics.weekly_metrics(data, timeline.empty_frame(), NOW, weeks=3)
-    total = weekly[weekly["store"] == metrics.TOTAL]
+    weekly = weekly_metrics(data, timeline.empty_frame(), NOW, weeks=3)
+    total = weekly[weekly["store"] == TOTAL]
     assert total["before_timeline"].all()
     # Customer 3 has no date at all, so it always counts; customer 2 joined 11 days ago.
     assert total["customers"].tolist() == [4, 5, 5]
@@ -112,11 +112,11 @@ def reference(data: CustomerData, events: list[Event], now: datetime, weeks: int
         of_customer[event.customer_id].append(event)
     people = data.customers.to_dict("records")
     rows = []
-    for store in [*sorted({p["store"] for p in people}), metrics.TOTAL]:
+    for store in [*sorted({p["store"] for p in people}), TOTAL]:
         for end in ends:
             counted, depths, days = 0, [], []
             for person in people:
-                if store != metrics.TOTAL and person["store"] != store:
+                if store != TOTAL and person["store"] != store:
                     continue
                 mine = of_customer[person["id"]]
                 created = None if pd.isna(person["created_at"]) else person["created_at"]
@@ -151,7 +151,7 @@ def reference(data: CustomerData, events: list[Event], now: datetime, weeks: int
 
 def test_hand_data_matches_the_plain_loop():
     data, events = hand_data()
-    got = metrics.weekly_metrics(data, timeline.frame_of(events), NOW, weeks=3)
+    got = weekly_metrics(data, timeline.frame_of(events), NOW, weeks=3)
     pd.testing.assert_frame_equal(got[COLUMNS], reference(data, events, NOW, 3)[COLUMNS], check_dtype=False)
 
 
@@ -187,7 +187,7 @@ def test_random_bases_match_the_plain_loop(people, raw_events, weeks):
         Event(f"rec{who}", "Jardins", at(days), source, kind, () if kind == "conversa" else tuple(items))
         for who, days, source, kind, items in raw_events
     ]
-    got = metrics.weekly_metrics(data, timeline.frame_of(events), NOW, weeks=weeks)
+    got = weekly_metrics(data, timeline.frame_of(events), NOW, weeks=weeks)
     expected = reference(data, events, NOW, weeks)
     assert got["store"].tolist() == expected["store"].tolist()
     pd.testing.assert_frame_equal(got[COLUMNS], expected[COLUMNS], check_dtype=False, rtol=1e-9)
@@ -199,7 +199,7 @@ def test_an_event_at_a_week_end_counts_for_that_week():
         Event("rec1", "Jardins", at(7), "whatsapp", "interesse", ("A",)),
         Event("rec1", "Jardins", at(7) + timedelta(microseconds=1), "whatsapp", "interesse", ("B",)),
     ]
-    weekly = metrics.weekly_metrics(data, timeline.frame_of(events), NOW, weeks=2)
-    total = weekly[weekly["store"] == metrics.TOTAL]
+    weekly = weekly_metrics(data, timeline.frame_of(events), NOW, weeks=2)
+    total = weekly[weekly["store"] == TOTAL]
     assert total["depth"].tolist() == [1.0, 2.0]
     assert total["recency_days"].tolist() == pytest.approx([0.0, 7.0])
