@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services import timeline
-from services import weekly as metrics
+from services import metrics, timeline
 from services.frame import CustomerData
 from services.interests import iso, product_key
 from services.timeline import Event
+from services.weekly import TOTAL, weekly_metrics
 from tests.records import frame_of as data_of
 from tests.records import raw_record as record
 
