@@ -196,18 +196,21 @@ def weekly_history(weekly: pd.DataFrame, metric: str, stores: list[str] | None =
     """
     shown = weekly if stores is None else weekly[weekly["store"].isin(stores)]
     shown = shown.assign(loja=lambda f: f["store"].replace({"total": "Total"}),
-                         semana=lambda f: f["week_end"].dt.tz_convert(None))
+                         semana=lambda f: f["week_end"].dt.strftime("%d/%m"),
+                         fim=lambda f: f["week_end"].dt.strftime("%d/%m/%Y"))
+    weeks = shown.sort_values("week_end")["semana"].unique().tolist()
     low, high = WEEKLY_TARGETS[metric]
     band = alt.Chart(pd.DataFrame({"low": [low], "high": [high]})).mark_rect(
         color=GOLD, opacity=0.15).encode(y="low:Q", y2="high:Q")
     fmt = PT_PERCENT if metric == "coverage" else ",.1f"
     lines = alt.Chart(shown).mark_line(point=True).encode(
-        x=alt.X("semana:T", title="Fim da semana", axis=alt.Axis(format="%d/%m", labelAngle=0)),
-        y=alt.Y(f"{metric}:Q", title=WEEKLY_TITLES[metric], axis=alt.Axis(format=fmt)),
+        x=alt.X("semana:O", sort=weeks, title="Fim da semana", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y(f"{metric}:Q", title=WEEKLY_TITLES[metric], axis=alt.Axis(format=fmt),
+                scale=alt.Scale(zero=False)),
         color=alt.Color("loja:N", title=None, legend=alt.Legend(orient="top")),
         strokeDash=alt.condition(alt.datum.loja == "Total", alt.value([1, 0]), alt.value([4, 3])),
         tooltip=[alt.Tooltip("loja:N", title="Loja"),
-                 alt.Tooltip("semana:T", title="Semana até", format="%d/%m/%Y"),
+                 alt.Tooltip("fim:N", title="Semana até"),
                  alt.Tooltip(f"{metric}:Q", title=WEEKLY_TITLES[metric], format=fmt)],
     )
     return _finish((band + lines).properties(height=220))
