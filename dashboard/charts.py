@@ -9,6 +9,7 @@ GOLD = "#8a6d3b"
 GREEN = "#2e7d32"
 RED = "#c62828"
 GRAY = "#9e9e9e"
+SLATE = "#5c7a99"  # neutral: above a range is not an alarm
 HEIGHT = 260
 PT_PERCENT = ".0%"
 # Every category label shows, whole (names are short; hiding every other one reads as missing data).
@@ -29,19 +30,24 @@ def _base(chart: alt.Chart) -> alt.TopLevelMixin:
     return _finish(chart.properties(height=HEIGHT))
 
 
+DEPTH_BANDS = ("abaixo da faixa (< 3)", "na faixa (3–5)", "acima da faixa (> 5)")
+
+
 def depth_histogram(histogram: pd.DataFrame, low: int = 3, high: int = 5) -> alt.Chart:
-    """Customers by history length, the target band (3–5 items) in gold.
+    """Customers by history length: the target band (3–5 items) in gold, above it in a neutral blue.
 
     Args:
         histogram: ``depth, customers`` (``MetricsReport.depth_histogram``).
     """
+    below, within, above = DEPTH_BANDS
+    depth = histogram["depth"]
     frame = histogram.assign(
-        alvo=lambda f: f["depth"].between(low, high).map({True: "na meta (3–5)", False: "fora da meta"}))
+        alvo=[below if d < low else above if d > high else within for d in depth])
     return _base(alt.Chart(frame).mark_bar().encode(
-        x=alt.X("depth:O", title="Itens no histórico (interests_all)", axis=alt.Axis(labelAngle=0)),
+        x=alt.X("depth:O", title="Itens no histórico", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("customers:Q", title="Clientes"),
         color=alt.Color("alvo:N", title=None, legend=alt.Legend(orient="top"),
-                        scale=alt.Scale(domain=["na meta (3–5)", "fora da meta"], range=[GOLD, GRAY])),
+                        scale=alt.Scale(domain=list(DEPTH_BANDS), range=[GRAY, GOLD, SLATE])),
         tooltip=[alt.Tooltip("depth:O", title="Itens"), alt.Tooltip("customers:Q", title="Clientes")],
     ))
 

@@ -9,11 +9,14 @@ from dashboard import charts
 from dashboard.format import number
 from dashboard.state import Context
 from services.metrics import (
+    ABOVE,
     CAMPAIGN_PERFORMANCE_NOTE,
     COVERAGE,
     DEPTH,
+    MET,
     METRICS,
     RECENCY,
+    UNMET,
     Figures,
     MetricsReport,
 )
@@ -35,42 +38,51 @@ def metric_value(key: str, figures: Figures) -> str:
     return f"{number(value, 1)} itens"
 
 
+STANDING_WORDS = {None: "sem dados", MET: "atingida", UNMET: "não atingida", ABOVE: "acima da faixa"}
+# Above a range is news, not an alarm: neutral, like "no data".
+STANDING_COLOURS = {None: "gray", MET: "green", UNMET: "red", ABOVE: "blue"}
+STANDING_MARKS = {None: "", MET: " ✓", UNMET: " ✗", ABOVE: " (acima da faixa)"}
+
+
 def verdict(key: str, figures: Figures) -> str:
-    """``"meta > 80%: atingida"`` (or ``não atingida``, ``sem dados``)."""
-    met = figures.met[key]
-    state = "sem dados" if met is None else "atingida" if met else "não atingida"
-    return f"meta {METRICS[key].target}: {state}"
+    """``"meta > 80%: atingida"`` (or ``não atingida``, ``acima da faixa``, ``sem dados``)."""
+    return f"meta {METRICS[key].target}: {STANDING_WORDS[figures.standing[key]]}"
+
+
+def median_note(figures: Figures) -> str | None:
+    """``"mediana 9,0 dias"``: the recency tile shows it beside the mean (SPEC §6)."""
+    days = figures.recency_median_days
+    return None if days is None else f"mediana {number(days, 1)} dias"
 
 
 def tiles(figures: Figures) -> None:
-    """Coverage, recency and depth as metric tiles with their target and whether it is met."""
+    """Coverage, recency and depth as metric tiles with their target and where they stand."""
     columns = st.columns(3)
     for column, key in zip(columns, (COVERAGE, RECENCY, DEPTH), strict=True):
-        met = figures.met[key]
         extra = ""
-        if key == RECENCY and figures.recency_median_days is not None:
-            extra = f" Mediana: {number(figures.recency_median_days, 1)} dias."
-        elif key == COVERAGE:
+        if key == COVERAGE:
             extra = f" {number(figures.covered)} de {number(figures.customers)} clientes."
+        elif key == DEPTH:
+            extra = " Acima de 5 não é falha do registro: o cliente pergunta por muitos produtos."
         column.metric(
             METRICS[key].label,
             metric_value(key, figures),
             delta=verdict(key, figures),
-            delta_color="gray" if met is None else "green" if met else "red",
+            delta_color=STANDING_COLOURS[figures.standing[key]],
             delta_arrow="off",
+            delta_description=median_note(figures) if key == RECENCY else None,
             help=METRICS[key].definition.capitalize() + "." + extra,
             border=True,
         )
 
 
 def store_table(report: MetricsReport) -> pd.DataFrame:
-    """One row per store and a total row; each value marked ✓ (target met) or ✗ (not met)."""
+    """One row per store and a total row; each value marked ✓ (target met), ✗ (not met) or
+    "acima da faixa" (depth above 3–5: not a failure)."""
     rows = [*report.stores.items(), ("Total", report.total)]
 
     def cell(figures: Figures, key: str) -> str:
-        met = figures.met[key]
-        mark = "" if met is None else " ✓" if met else " ✗"
-        return metric_value(key, figures) + mark
+        return metric_value(key, figures) + STANDING_MARKS[figures.standing[key]]
 
     def median(figures: Figures) -> str:
         days = figures.recency_median_days

@@ -20,7 +20,11 @@ def test_depth_histogram_marks_the_target_band_and_reads_pt_br_numbers() -> None
     frame = pd.DataFrame({"depth": [1, 3, 5, 6], "customers": [10, 20, 30, 1000]})
     out = spec(charts.depth_histogram(frame))
     values = out["datasets"][next(iter(out["datasets"]))]
-    assert [v["alvo"] for v in values] == ["fora da meta", "na meta (3–5)", "na meta (3–5)", "fora da meta"]
+    assert [v["alvo"] for v in values] == [
+        "abaixo da faixa (< 3)", "na faixa (3–5)", "na faixa (3–5)", "acima da faixa (> 5)"]
+    # Above the range is neutral, not the alarm red.
+    scale = out["encoding"]["color"]["scale"]
+    assert dict(zip(scale["domain"], scale["range"], strict=True))["acima da faixa (> 5)"] == charts.SLATE
     assert out["config"]["locale"]["number"]["thousands"] == "."
 
 
