@@ -19,6 +19,7 @@ from services.source import Source, open_source
 from services.store.base import CustomerRepository
 
 STORE_KEY = "app_stores"
+NO_STORE_CHOSEN = "Escolha pelo menos uma loja na barra lateral."
 
 # Arrow's default allocator (mimalloc) keeps what a 100,000-customer list frees for reuse, so
 # every page's temporaries add up in the process's peak; the system allocator hands them back
@@ -154,7 +155,7 @@ def begin(viewer: Viewer) -> Context:
     path = _path()
     src = source()
     allowed = viewer.allowed(tuple(src.repository.stores()))
-    chosen = tuple(s for s in st.session_state.get(STORE_KEY, allowed) if s in allowed) or allowed
+    chosen = chosen_stores(st.session_state.get(STORE_KEY), allowed)
     version = src.repository.data_key()
     ctx = Context(
         data=scoped_data(path, version, allowed, chosen),
@@ -167,6 +168,19 @@ def begin(viewer: Viewer) -> Context:
     )
     _RUN.context = ctx
     return ctx
+
+
+def chosen_stores(picked: object, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The stores the viewer chose in the sidebar, among ``allowed``.
+
+    Nothing picked yet means every allowed store; an empty choice means none (the pages then
+    ask for one, instead of quietly showing every store). A choice of stores that are no
+    longer allowed falls back to every allowed store.
+    """
+    if picked is None:
+        return allowed
+    chosen = tuple(s for s in picked if s in allowed)  # type: ignore[union-attr]
+    return chosen if chosen or not picked else allowed
 
 
 def current() -> Context:
