@@ -53,3 +53,34 @@ def record_interest(
     if not split_raw(list(batch)):
         raise InvalidBatch("Informe pelo menos um produto.")
     return repository.record(store, phone, batch, at, name=name)
+
+
+def unite_records(
+    repository: CustomerRepository,
+    allowed: Collection[str],
+    store: str,
+    ids: Sequence[str],
+    at: datetime,
+) -> Customer:
+    """Unite the records of one customer of ``store`` (one phone, with and without the ninth digit).
+
+    The record with the ninth digit stays with every interest of them all, by the recording
+    rule (the older record's history first); the others are deleted once it is saved.
+
+    Args:
+        repository: where customers live.
+        allowed: the stores the user may see; a store outside them is refused.
+        store: the customer's store.
+        ids: the records to unite (two or more).
+        at: the time of the change.
+
+    Returns:
+        The customer as kept.
+
+    Raises:
+        AccessDenied: ``store`` is not one of ``allowed``.
+        StoreError: the records are not one phone of ``store``, or the write failed (then
+            nothing was deleted).
+    """
+    require_stores([store], allowed, known=repository.stores())
+    return repository.merge(store, ids, at)

@@ -20,12 +20,13 @@ from services.interests import (
     Customer,
     apply_event,
     iso,
+    merge_customers,
     normalize_phone,
     phone_key,
     require_phone,
 )
 from services.records import customer_of, raw_of
-from services.store.base import CustomerRepository, StoreError
+from services.store.base import CustomerNotFound, CustomerRepository, StoreError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -258,6 +259,28 @@ class SqliteStore(CustomerRepository):
             self.write(db, after, as_text=as_text, modified_at=at)
         return after
 
+    def merge(self, store: str, ids: Sequence[str], at: datetime) -> Customer:
+        if self.get_meta("source") == "airtable":
+            raise StoreError(MIRROR_WITHOUT_SETTINGS)
+        wanted = list(dict.fromkeys(ids))
+        with self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            marks = ",".join("?" * len(wanted))
+            rows = db.execute(
+                "SELECT id, store, phone, name, interests, interests_all, created_at,"
+                f" last_interaction, opt_out FROM customers WHERE store = ? AND id IN ({marks})",
+                [store, *wanted],
+            ).fetchall()
+            records = [_customer(row) for row in rows]
+            check_one_phone(records, wanted)
+            merged = merge_customers(records)
+            kept = next(row for row in rows if row[0] == merged.id)
+            as_text = isinstance(decode(kept[4]), str) or isinstance(decode(kept[5]), str)
+            self.write(db, merged, as_text=as_text, modified_at=at)
+            db.executemany("DELETE FROM customers WHERE id = ?",
+                           [(rid,) for rid in wanted if rid != merged.id])
+        return merged
+
     def write(
         self, db: sqlite3.Connection, customer: Customer, *, as_text: bool, modified_at: datetime
     ) -> None:
@@ -369,6 +392,19 @@ def _raw_row(row: dict[str, object]) -> tuple:
 def _customer(row: tuple) -> Customer:
     return customer_of({name: decode(value) if name not in ("id", "store", "opt_out") else value
                         for name, value in zip(RAW_COLUMNS, row, strict=True)})
+
+
+def check_one_phone(records: Sequence[Customer], ids: Sequence[str]) -> None:
+    """Refuse to unite records that are not all there, or not one phone of one store."""
+    found = {record.id for record in records}
+    missing = [rid for rid in ids if rid not in found]
+    if missing:
+        raise CustomerNotFound(f"Cadastro não encontrado: {missing[0]}. Atualize a página e tente de novo.")
+    if len(records) < 2:
+        raise StoreError("Escolha pelo menos dois cadastros para unir.")
+    keys = {phone_key(normalize_phone(record.phone) if record.phone else None) for record in records}
+    if len(keys) != 1 or None in keys or len({record.store for record in records}) != 1:
+        raise StoreError("Só se unem cadastros do mesmo telefone na mesma loja.")
 
 
 def _with_name(customer: Customer, name: str) -> Customer:
