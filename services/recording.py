@@ -6,6 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from services.access import require_stores
+from services.catalog import canonical
 from services.interests import Customer, InvalidBatch, split_raw
 from services.store.base import CustomerRepository
 
@@ -34,7 +35,8 @@ def record_interest(
         allowed: the stores the user may see; a store outside them is refused.
         store: the customer's store.
         phone: the customer's phone, any format (a new phone creates the customer).
-        products: the products, in order, or the text typed (split on commas and lines).
+        products: the products, in order, or the text typed (split on commas and lines); a
+            product whose key is in the catalog is recorded in the catalog's spelling.
         at: the time of the event.
         name: the customer's name, when the salesperson fills it in.
 
@@ -52,7 +54,10 @@ def record_interest(
     batch = parse_batch(products) if isinstance(products, str) else [p for p in products if p]
     if not split_raw(list(batch)):
         raise InvalidBatch("Informe pelo menos um produto.")
-    return repository.record(store, phone, batch, at, name=name)
+    # A product the catalog knows is recorded in the catalog's spelling ("daytona" → "Daytona");
+    # one it does not know is recorded as sent (the assistant's products are never refused).
+    titles = repository.catalog_titles()
+    return repository.record(store, phone, [canonical(p, titles) for p in batch], at, name=name)
 
 
 def unite_records(

@@ -92,3 +92,20 @@ def test_store_scope_limits_the_panel():
     assert quality.quality_report(data).empty
     assert quality.duplicate_phones(data).empty
     assert quality.reason_counts(quality.quality_report(data)).empty
+
+
+def test_products_outside_the_catalog_are_listed_with_their_customers():
+    data = data_of(
+        record(1, history=["Submariner", "Submarine"]),
+        record(2, history=["Submarine", "Daytona"]),
+        record(3, history=["Daytona"]),
+    )
+    catalog = {"submariner", "daytona"}
+    outside = quality.outside_catalog(data, catalog)
+    assert outside.to_dict("records") == [{"title": "Submarine", "customers": 2}]
+    report = quality.quality_report(data, catalog)
+    flagged = report[report["reason"] == quality.OUTSIDE_CATALOG]
+    assert sorted(flagged["id"]) == ["rec1", "rec2"]
+    # Without a catalog there is nothing to check against.
+    assert quality.outside_catalog(data, set()).empty
+    assert quality.quality_report(data).empty

@@ -194,3 +194,11 @@ def test_uniting_refuses_another_store_and_different_phones(tmp_path: Path) -> N
     with pytest.raises(StoreError):
         unite_records(repo, [JARDINS, LEBLON], JARDINS, ["a", "c"], NOW)
     assert repo.version() == before
+
+
+def test_a_product_the_catalog_knows_is_recorded_in_its_spelling(store: SqliteStore) -> None:
+    store.replace_products([("daytona", "Daytona", "Rolex", "watch", None)])
+    saved = record_interest(store, [JARDINS], JARDINS, "+5511987654321", ["daytona ", "Submarine"], NOW)
+    # The assistant's products are never refused: outside the catalog, recorded as sent.
+    assert saved.interests[-2:] == ["Daytona", "Submarine"]
+    assert store.catalog_titles() == {"daytona": "Daytona"}

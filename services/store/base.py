@@ -63,6 +63,10 @@ class CustomerRepository(ABC):
         """The base's products by key (empty when it has no Products table)."""
 
     @abstractmethod
+    def catalog_titles(self) -> dict[str, str]:
+        """The base's product titles by key (empty when it has no Products table)."""
+
+    @abstractmethod
     def find(self, store: str, phone: str) -> Customer | None:
         """The customer of ``store`` with ``phone`` (any format, ninth digit or not)."""
 

@@ -215,6 +215,11 @@ class SqliteStore(CustomerRepository):
             rows = db.execute("SELECT key, brand, category FROM products").fetchall()
         return {key: Resolution(brand or None, category) for key, brand, category in rows}
 
+    def catalog_titles(self) -> dict[str, str]:
+        with self.connect() as db:
+            rows = db.execute("SELECT key, title FROM products WHERE title IS NOT NULL").fetchall()
+        return {key: title for key, title in rows if title}
+
     def prices(self) -> dict[str, int]:
         """Indicative prices in BRL by product key (demo catalog)."""
         with self.connect() as db:

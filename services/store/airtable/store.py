@@ -103,6 +103,9 @@ class AirtableStore(CustomerRepository):
     def catalog(self) -> dict[str, Resolution]:
         return self.mirror.catalog()
 
+    def catalog_titles(self) -> dict[str, str]:
+        return self.mirror.catalog_titles()
+
     def find(self, store: str, phone: str) -> Customer | None:
         return self.mirror.find(store, phone)
 
