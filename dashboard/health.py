@@ -20,7 +20,7 @@ from services.metrics import (
     Figures,
     MetricsReport,
 )
-from services.quality import duplicate_phones, quality_report, reason_counts
+from services.quality import duplicate_phones, outside_catalog, quality_report, reason_counts
 from services.wording import percent
 
 ALL_STORES = "Todas as lojas escolhidas"
@@ -137,9 +137,11 @@ def distributions(report: MetricsReport) -> None:
 
 
 def quality_panel(ctx: Context, key: str = "metricas") -> None:
-    """Records that could not be read cleanly, duplicates included, and why."""
-    report = quality_report(ctx.data)
+    """Records that could not be read cleanly, duplicates and products outside the catalog, and why."""
+    catalog = set(ctx.catalog_titles())
+    report = quality_report(ctx.data, catalog)
     pairs = duplicate_phones(ctx.data)
+    outside = outside_catalog(ctx.data, catalog)
     affected = report["id"].nunique()
     st.caption(f"{number(affected)} registros com algum problema; eles continuam aparecendo nas "
                "outras páginas, lidos da melhor forma possível.")
@@ -161,6 +163,14 @@ def quality_panel(ctx: Context, key: str = "metricas") -> None:
                 "store": "Loja", "reason": "Motivo", "name_a": "Cliente A", "phone_raw_a": "Telefone A",
                 "name_b": "Cliente B", "phone_raw_b": "Telefone B"}),
             hide_index=True, width="stretch", key=f"{key}_pairs",
+        )
+    if len(outside):
+        st.markdown(f"**Produtos fora do catálogo** ({number(len(outside))}): um erro de digitação, ou um "
+                    "produto que falta na tabela de produtos")
+        st.dataframe(
+            outside.rename(columns={"title": "Produto fora do catálogo", "customers": "Clientes"}),
+            hide_index=True, width="stretch", height=min(38 + 35 * len(outside), 300),
+            key=f"{key}_outside",
         )
 
 

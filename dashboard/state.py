@@ -14,7 +14,7 @@ from dashboard.access import Viewer, viewer
 from services import access, config, insights, recording, snapshot
 from services.frame import CustomerData, with_customer
 from services.interests import Customer, now_utc, parse_time
-from services.search import SearchIndex
+from services.search import Lookup, SearchIndex, lookup
 from services.source import Source, open_source
 from services.store.base import CustomerRepository
 
@@ -57,6 +57,20 @@ class Context:
     def search_index(self) -> SearchIndex:
         """The search keys of ``data`` (built once per data version and store choice)."""
         return search_index(_path(), self.version, self.allowed, self.stores)
+
+    def lookup_allowed(self, query: str) -> Lookup:
+        """``search.lookup`` over every store the viewer may see, chosen or not (where is a number?)."""
+        path = _path()
+        data = scoped_data(path, self.version, self.allowed, self.allowed)
+        return lookup(data, query, index=search_index(path, self.version, self.allowed, self.allowed))
+
+    def catalog_titles(self) -> dict[str, str]:
+        """The base's product titles by key (empty without a Products table), per data version."""
+        return catalog_of(_path(), self.version)[0]
+
+    def catalog_labels(self) -> dict[str, str]:
+        """The catalog's titles, sorted, each with its brand as a list shows it ("Submariner · Rolex")."""
+        return catalog_of(_path(), self.version)[1]
 
     def insights(self, min_customers: int = insights.MIN_CUSTOMERS) -> insights.Insights:
         """Journeys, trending and cross-selling of ``data`` (computed once per data version)."""
@@ -122,6 +136,20 @@ def _one_write_apart(before: str, after: str) -> bool:
 def scoped_data(path: str, version: str, allowed: tuple[str, ...], stores: tuple[str, ...]) -> CustomerData:
     """The customer frame of the chosen ``stores`` (the access boundary), cached per version."""
     return access.scoped(customer_data(path, version), allowed, stores)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def catalog_of(path: str, version: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The catalog's titles by key, and its titles with their brand; ``version`` (the data key)
+    holds the catalog's content."""
+    repository = source().repository
+    titles = repository.catalog_titles()
+    catalog = repository.catalog()
+    labels = {}
+    for key, title in sorted(titles.items(), key=lambda item: item[1].casefold()):
+        brand = catalog[key].brand if key in catalog else None
+        labels[title] = f"{title} · {brand}" if brand else title
+    return titles, labels
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -213,3 +241,8 @@ def record_interest(ctx: Context, store: str, phone: str, products: str, name: s
         _after_own_writes(path)[after] = with_customer(
             customer_data(path, ctx.version), saved, ctx.repository.catalog())
     return saved
+
+
+def unite_records(ctx: Context, store: str, ids: tuple[str, ...]) -> Customer:
+    """Unite the records of one customer (``recording.unite_records``); the next run reads them."""
+    return recording.unite_records(ctx.repository, ctx.allowed, store, ids, ctx.now)

@@ -202,6 +202,19 @@ def test_manager_searching_for_another_stores_customer_finds_nothing(db: Path, q
         assert secret not in text, secret
 
 
+@pytest.mark.parametrize("query", ["(21) 98888-0002", "+55 21 8888-0002"])
+def test_a_number_of_a_store_the_manager_may_not_see_is_only_said_to_exist(db: Path, query: str) -> None:
+    at = app(signed_in("ana@vitrine.com.br")).run()
+    at.text_input(key="clientes_query").input(query).run()
+    assert not at.exception
+    assert [w.value for w in at.main.warning] == ["Este número já pertence a outra loja."]
+    # No way to register it again here, and nothing of the other store: not even its name.
+    assert "Cadastrar e registrar" not in [b.label for b in at.button]
+    text = screen(at)
+    for secret in (LEBLON, "Bruna", "Leblonmark", "Nautilus", "Aquanaut"):
+        assert secret not in text, secret
+
+
 def test_manager_sees_their_own_customer_by_phone(db: Path) -> None:
     at = app(signed_in("ana@vitrine.com.br")).run()
     at.text_input(key="clientes_query").input("(11) 98765-0001").run()
