@@ -12,7 +12,7 @@ from dashboard.format import number, phone, plain
 from dashboard.state import Context
 from services.catalog import suggestions
 from services.exports import export_filename, to_csv, to_xlsx
-from services.messages import PLACEHOLDERS, Templates, template_fields
+from services.messages import Templates, field_name, template_fields
 from services.segments import (
     EXCLUSION_LABELS,
     EXCLUSION_REASONS,
@@ -30,6 +30,17 @@ CUSTOM_LABEL = "Personalizada"
 DEFAULT_PRESET = "estoque"
 PREVIEW_ROWS = 200
 SESSION = "session"  # campaign choices survive a visit to another page
+TIER_HINTS = {PRIMARY: "interesse recente", SECONDARY: "interesse antigo"}
+# The placeholders a button inserts, in the words the templates use (SPEC §5).
+INSERTABLE = ("primeiro_nome", "nome", "produto", "marca", "marcas", "loja")
+PLACEHOLDER_HELP = {
+    "primeiro_nome": "O primeiro nome do cliente: Ana",
+    "nome": "O nome completo: Ana Souza",
+    "produto": "O produto mais recente que combina com a campanha",
+    "marca": "A marca desse produto",
+    "marcas": "As marcas do cliente, até 3: Rolex, Cartier e Omega",
+    "loja": "A loja do cliente",
+}
 SCOPE_LABELS = {
     "recent": "Só interesses recentes (últimos 5)",
     "all": "Recentes e todo o histórico",
@@ -44,18 +55,24 @@ EXCLUSION_SHORT = {
 
 def _keys(key: str) -> dict[str, str]:
     return {name: f"{key}_{name}" for name in (
-        "preset", "terms", "scope", "quiet", "inactive", "min_depth", "max_depth",
-        "msg_primary", "msg_secondary")}
+        "preset", "terms", "scope", "quiet", "inactive", "min_depth", "max_depth")}
 
 
-def _apply_preset(key: str) -> None:
-    """Set every control to the chosen preset's defaults.
+def message_key(key: str, preset: str | None, tier: str) -> str:
+    """The session (and URL) key of one preset's message for one tier: each preset keeps its own
+    edits, so switching to another campaign and back, or reloading the page, loses none."""
+    return f"{key}_msg_{preset or CUSTOM}_{tier}"
+
+
+def _apply_filters(key: str, name: str) -> None:
+    """Set the segment controls to the preset's defaults.
 
     The user's terms stay for a preset about a product or brand; a preset without
-    terms (re-engagement) starts without them.
+    terms (re-engagement) starts without them. Messages are not touched: each preset
+    keeps its own (``message_key``).
     """
     keys = _keys(key)
-    preset = PRESETS.get(st.session_state.get(keys["preset"]) or "")
+    preset = PRESETS.get(name or "")
     if preset is None:
         return
     segment = preset.segment
@@ -66,21 +83,29 @@ def _apply_preset(key: str) -> None:
     st.session_state[keys["inactive"]] = segment.inactive_days
     st.session_state[keys["min_depth"]] = segment.min_depth
     st.session_state[keys["max_depth"]] = segment.max_depth
-    st.session_state[keys["msg_primary"]] = preset.templates.primary
-    st.session_state[keys["msg_secondary"]] = preset.templates.secondary or preset.templates.primary
+
+
+def _apply_preset(key: str) -> None:
+    _apply_filters(key, st.session_state.get(_keys(key)["preset"]) or "")
 
 
 def preset_picker(key: str = "campanhas") -> Preset | None:
-    """The four presets and "Personalizada"; returns the preset (None for custom)."""
+    """The four presets and "Personalizada"; returns the preset (None for custom).
+
+    The choice lives in the URL too, so a reload comes back to the campaign being edited.
+    """
     keys = _keys(key)
-    if keys["preset"] not in st.session_state:
-        st.session_state[keys["preset"]] = DEFAULT_PRESET
-        _apply_preset(key)
     options = [*PRESETS, CUSTOM]
     labels = {name: preset.label for name, preset in PRESETS.items()} | {CUSTOM: CUSTOM_LABEL}
+    if keys["scope"] not in st.session_state:
+        # The first run of a session: the filters of the preset shown (the address holds its label
+        # after a reload).
+        by_label = {label: name for name, label in labels.items()}
+        shown = st.session_state.get(keys["preset"]) or by_label.get(st.query_params.get(keys["preset"], ""))
+        _apply_filters(key, shown or DEFAULT_PRESET)
     chosen = st.segmented_control(
-        "Campanha", options=options, format_func=labels.get, key=keys["preset"],
-        on_change=_apply_preset, args=(key,), required=True, persist_state=SESSION,
+        "Campanha", options=options, format_func=labels.get, key=keys["preset"], default=DEFAULT_PRESET,
+        on_change=_apply_preset, args=(key,), required=True, persist_state=SESSION, bind="query-params",
     )
     preset = PRESETS.get(chosen or "")
     st.caption(preset.description if preset else
@@ -138,24 +163,47 @@ def _whole(value: object) -> int | None:
     return None if value is None else int(value)
 
 
-def template_editors(segment: Segment, key: str = "campanhas") -> Templates:
-    """The message of each tier, editable; the secondary one only where there is a secondary tier."""
-    keys = _keys(key)
-    two_tiers = segment.scope == "all" and bool(segment.terms)
+def template_editors(segment: Segment, key: str = "campanhas", preset: Preset | None = None) -> Templates:
+    """The message of each tier, editable; the secondary one only where there is a secondary tier.
+
+    Each preset keeps its own messages in the session and in the URL (``message_key``);
+    buttons insert the placeholders, in their Portuguese names, at the end of the text.
+    """
+    name = preset.key if preset else None
+    defaults = preset.templates if preset else PRESETS[DEFAULT_PRESET].templates
+    two_tiers = has_two_tiers(segment)
     left, right = st.columns(2) if two_tiers else (st.container(), None)
-    primary = left.text_area("Mensagem: principal (interesse recente)", key=keys["msg_primary"], height=90,
-                            persist_state=SESSION)
-    secondary = None
-    if right is not None:
-        secondary = right.text_area("Mensagem: secundário (interesse antigo)", key=keys["msg_secondary"],
-                                    height=90, persist_state=SESSION)
-    st.caption("Campos: " + ", ".join(f"`{{{p}}}`" for p in PLACEHOLDERS)
-               + ". Um campo sem valor sai da frase sem deixar espaço ou pontuação sobrando.")
-    unknown = sorted({f for text in (primary, secondary or "") for f in template_fields(text or "")}
-                     - set(PLACEHOLDERS))
+    texts: dict[str, str] = {}
+    for tier, column, default in ((PRIMARY, left, defaults.primary),
+                                  (SECONDARY, right, defaults.secondary or defaults.primary)):
+        if column is None:
+            continue
+        field = message_key(key, name, tier)
+        label = f"Mensagem: {TIER_LABELS[tier]} ({TIER_HINTS[tier]})" if two_tiers else "Mensagem"
+        with column:
+            texts[tier] = st.text_area(label, value=default, key=field, height=90,
+                                       persist_state=SESSION, bind="query-params") or ""
+            with st.container(horizontal=True, gap="small", key=f"{field}_fields"):
+                for placeholder in INSERTABLE:
+                    st.button(f"{{{placeholder}}}", key=f"{field}_add_{placeholder}", type="tertiary",
+                              on_click=_insert, args=(field, placeholder),
+                              help=PLACEHOLDER_HELP[placeholder])
+    st.caption("Toque num campo para inseri-lo no fim da mensagem. Um campo sem valor sai da frase sem "
+               "deixar espaço ou pontuação sobrando.")
+    unknown = sorted({f for text in texts.values() for f in template_fields(text) if field_name(f) is None})
     if unknown:
         st.warning("Campo desconhecido, será removido: " + ", ".join(plain(f"{{{f}}}") for f in unknown))
-    return Templates(primary or "", secondary if two_tiers else None)
+    return Templates(texts[PRIMARY], texts.get(SECONDARY) if two_tiers else None)
+
+
+def has_two_tiers(segment: Segment) -> bool:
+    """A list has a secondary tier only with terms and the whole history in scope."""
+    return segment.scope == "all" and bool(segment.terms)
+
+
+def _insert(field: str, placeholder: str) -> None:
+    text = (st.session_state.get(field) or "").rstrip()
+    st.session_state[field] = f"{text} {{{placeholder}}}".strip()
 
 
 def counts(result: CampaignList) -> None:

@@ -15,7 +15,7 @@ except InvalidSegment as error:
     st.error(str(error), icon=":material/error:")
     st.stop()
 with st.expander("Mensagens", expanded=True, icon=":material/chat:"):
-    templates = campaign.template_editors(segment, key="campanhas")
+    templates = campaign.template_editors(segment, key="campanhas", preset=preset)
 if preset and preset.needs_terms and not segment.terms:
     st.info(f"Escolha o produto, a linha ou a marca da campanha “{preset.label}” para montar a lista.",
             icon=":material/manage_search:")

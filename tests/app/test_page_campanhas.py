@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apptest_support import LEBLON, NOW, data_of, open_app
+from apptest_support import LEBLON, NOW, ROOT, data_of, open_app
+from streamlit.testing.v1 import AppTest
 
 from dashboard.campaign import preview_table
 from services.messages import Templates
@@ -121,7 +122,7 @@ def test_the_reengagement_preset_sets_its_filters_and_needs_no_terms(db: Path) -
 def test_an_edited_message_is_rendered_for_a_real_customer(db: Path) -> None:
     at = with_terms(open_app("campanhas"), "Submariner")
     template = "Olá {first_name}! O {product} chegou na {store}."
-    at.text_area(key="campanhas_msg_primary").input(template).run()
+    at.text_area(key="campanhas_msg_estoque_primary").input(template).run()
     data = data_of(db)
     segment = PRESETS["estoque"].segment_for(["Submariner"], stores=data.stores)
     result = build_list(data, segment, NOW, Templates(template, PRESETS["estoque"].templates.secondary))
@@ -153,3 +154,42 @@ def test_choosing_one_store_scopes_the_list(db: Path) -> None:
     result = build_list(data, PRESETS["estoque"].segment_for(["Submariner"], stores=[LEBLON]), NOW)
     assert shown_counts(at) == expected_counts(result)
     assert set(preview(at)["Loja"]) == {LEBLON}
+
+
+def test_an_edited_message_survives_a_switch_to_another_preset_and_back(db: Path) -> None:
+    at = with_terms(open_app("campanhas"), "Submariner")
+    edited = "Oi {primeiro_nome}, o {produto} voltou!"
+    at.text_area(key="campanhas_msg_estoque_primary").input(edited).run()
+    at.segmented_control(key="campanhas_preset").set_value("marca").run()
+    assert at.text_area(key="campanhas_msg_marca_primary").value == PRESETS["marca"].templates.primary
+    at.segmented_control(key="campanhas_preset").set_value("estoque").run()
+    assert not at.exception
+    assert at.text_area(key="campanhas_msg_estoque_primary").value == edited
+
+
+def test_a_reload_restores_the_campaign_and_its_edited_message_from_the_address(db: Path) -> None:
+    edited = "Novidades {marca} na {loja}!"
+    # A new session opening the page at the address the browser holds after the edit: the
+    # preset and the messages are bound to it.
+    at = AppTest.from_file(str(ROOT / "pages" / "campanhas.py"), default_timeout=60)
+    at.secrets = {"_": {}}
+    at.query_params.update({"campanhas_preset": "Fãs da marca", "campanhas_msg_marca_primary": edited})
+    at.run()
+    assert not at.exception
+    assert at.segmented_control(key="campanhas_preset").value == "marca"
+    message = at.text_area(key="campanhas_msg_marca_primary")
+    assert message.value == edited
+    assert message.proto.query_param_key == "campanhas_msg_marca_primary"
+    # The preset's own filters, not the default preset's.
+    assert at.number_input(key="campanhas_inactive").value == 60
+
+
+def test_placeholder_buttons_insert_the_portuguese_names(db: Path) -> None:
+    at = with_terms(open_app("campanhas"), "Submariner")
+    field = "campanhas_msg_estoque_primary"
+    at.text_area(key=field).input("Olá").run()
+    at.button(key=f"{field}_add_primeiro_nome").click().run()
+    assert at.text_area(key=field).value == "Olá {primeiro_nome}"
+    labels = [b.label for b in at.button if b.key and b.key.startswith(f"{field}_add_")]
+    assert labels == ["{primeiro_nome}", "{nome}", "{produto}", "{marca}", "{marcas}", "{loja}"]
+    assert at.text[0].value.startswith("Olá ") and "{" not in at.text[0].value
