@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from apptest_support import LEBLON, NOW, ROOT, data_of, open_app
 from streamlit.testing.v1 import AppTest
 
 from dashboard.campaign import preview_table
+from services.exports import EXPORT_HEADERS, whatsapp_link
 from services.messages import Templates
 from services.segments import EXCLUSION_REASONS, PRESETS, Segment, build_list
 
@@ -21,11 +23,17 @@ def metrics(at) -> dict[str, str]:
 
 
 def shown_counts(at) -> tuple[int, ...]:
+    """The tier tiles; a list with one tier shows only its total (no "principal"/"secundário")."""
     values = metrics(at)
+    if TIERS[0] not in values:
+        assert TIERS[1] not in values
+        return 0, 0, int(values[TIERS[2]].replace(".", ""))
     return tuple(int(values[label].replace(".", "")) for label in TIERS)
 
 
 def expected_counts(result) -> tuple[int, ...]:
+    if not result.counts["secondary"] and (result.segment.scope == "recent" or not result.segment.terms):
+        return 0, 0, result.total
     return result.counts["primary"], result.counts["secondary"], result.total
 
 
@@ -66,7 +74,9 @@ def test_back_in_stock_for_submariner_shows_the_tiers_the_services_compute(db: P
     assert list(table.columns) == list(expected.columns)
     assert table.astype(str).to_numpy().tolist() == expected.astype(str).to_numpy().tolist()
     assert table["Por que está na lista"].iloc[0] == "pediu agora: " + result.rows["matched"].iloc[0]
-    assert table["WhatsApp"].iloc[0] == "https://wa.me/" + result.rows["phone"].iloc[0][1:]
+    first = result.rows.iloc[0]
+    assert table["WhatsApp"].iloc[0] == whatsapp_link(first["phone"], first["message"])
+    assert table["WhatsApp"].iloc[0].startswith("https://wa.me/" + first["phone"][1:] + "?text=")
     assert any(c.value.startswith(f"Mostrando {min(200, result.total)} de") for c in at.caption)
 
 
@@ -79,6 +89,10 @@ def test_scope_recent_drops_the_secondary_tier_and_its_message(db: Path) -> None
     assert shown_counts(at) == expected_counts(result)
     assert result.counts["secondary"] == 0
     assert len(at.text_area) == 1
+    # One tier: no tier words anywhere (tiles, message label, preview).
+    assert at.text_area[0].label == "Mensagem"
+    assert "Nível" not in preview(at).columns
+    assert not preview(at)["Por que está na lista"].str.contains("agora|antes").any()
 
 
 def test_quiet_inactive_and_depth_filters_change_the_counts_like_the_services(db: Path) -> None:
@@ -136,8 +150,18 @@ def test_downloads_are_offered_for_the_whole_list(db: Path) -> None:
     at = with_terms(open_app("campanhas"), "Submariner")
     buttons = at.get("download_button")
     assert [b.proto.label for b in buttons] == ["Baixar CSV (WhatsApp, ferramentas de envio)",
-                                                "Baixar XLSX (Excel)"]
+                                                "Baixar XLSX (Excel)", "Baixar quem ficou de fora"]
     assert not any(b.proto.disabled for b in buttons)
+
+
+def test_the_preview_keeps_name_and_whatsapp_in_view_and_speaks_like_the_downloads(db: Path) -> None:
+    at = with_terms(open_app("campanhas"), "Submariner")
+    table = preview(at)
+    assert list(table.columns[:2]) == ["Nome", "WhatsApp"]
+    frame = next(d for d in at.dataframe if "Por que está na lista" in d.value.columns)
+    pinned = [c for c, conf in json.loads(frame.proto.columns).items() if conf.get("pinned")]
+    assert pinned == ["Nome", "WhatsApp"]
+    assert set(table.columns) - {"Por que está na lista"} <= set(EXPORT_HEADERS.values())
 
 
 def test_an_empty_list_says_so_and_offers_no_download(db: Path) -> None:
