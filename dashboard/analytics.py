@@ -68,7 +68,7 @@ def journeys(result: Journeys, min_customers: int, key: str = "insights") -> Non
         }), hide_index=True, width="stretch", key=f"{key}_moves")
 
 
-def trending(result: Trending, key: str = "insights") -> None:
+def trending(result: Trending, key: str = "insights", min_customers: int = MIN_CUSTOMERS) -> None:
     """Lift of products or brands in the recent interests, with the counts behind it."""
     kind = st.segmented_control("Ver", options=list(TRENDING_KINDS), format_func=TRENDING_KINDS.get,
                                 default="products", required=True, key=f"{key}_trending_kind")
@@ -82,8 +82,9 @@ def trending(result: Trending, key: str = "insights") -> None:
     else:
         reading(None, "Nada em alta: nenhum item com lift de 1,5 ou mais e clientes suficientes.")
     st.caption(f"{number(len(hot))} em alta. Lift = parcela nos interesses recentes ÷ parcela no histórico; "
-               "em alta a partir de 1,5 (linha tracejada).")
-    st.altair_chart(charts.trending_lift(frame, label), width="stretch")
+               f"em alta a partir de 1,5 (linha tracejada) e com pelo menos {number(min_customers)} "
+               "clientes. Barra cinza: poucos clientes, ou abaixo do limite.")
+    st.altair_chart(charts.trending_lift(frame, label, min_customers=min_customers), width="stretch")
     with st.expander("Números por trás do gráfico", icon=":material/table:"):
         table = pd.DataFrame({
             "Nome": frame[label],

@@ -305,6 +305,7 @@ def preview(result: CampaignList, key: str = "campanhas") -> None:
         hide_index=True,
         width="stretch",
         height=420,
+        placeholder="—",
         key=f"{key}_preview",
         column_config={
             words["name"]: st.column_config.TextColumn(pinned=True),

@@ -125,21 +125,36 @@ def tier_upgrades(frame: pd.DataFrame) -> alt.Chart:
     ).properties(height=150))
 
 
-def trending_lift(frame: pd.DataFrame, label: str, threshold: float = 1.5, top: int = 15) -> alt.Chart:
-    """Lift (share in ``interests`` / share in history) of the top items, the 1.5 threshold as a rule.
+def trending_situations(threshold: float, min_customers: int) -> tuple[str, str, str]:
+    """The legend of the trending chart: in trend, and the two reasons a bar is grey."""
+    limit = f"{threshold:.1f}".replace(".", ",")
+    return ("em alta", f"poucos clientes (menos de {min_customers})", f"abaixo do limite de {limit}")
+
+
+def trending_lift(frame: pd.DataFrame, label: str, threshold: float = 1.5, top: int = 15,
+                  min_customers: int = 5) -> alt.Chart:
+    """Lift (share in ``interests`` / share in history) of the top items, the threshold as a rule.
+
+    A grey bar says why it is not in trend: too few customers behind it, or a lift below
+    the threshold (the legend and the tooltip say which).
 
     Args:
         frame: ``Trending.products`` or ``Trending.brands``.
         label: the name column (``title`` or ``brand``).
+        threshold: the lift from which an item is in trend.
+        min_customers: the fewest customers an item in trend needs.
     """
+    hot, few, low = trending_situations(threshold, min_customers)
     shown = frame.head(top).assign(
-        situacao=lambda f: f["trending"].map({True: "em alta", False: "abaixo do limite"}))
+        situacao=lambda f: [hot if t else few if lift >= threshold else low
+                            for t, lift in zip(f["trending"], f["lift"], strict=True)])
     bars = alt.Chart(shown).mark_bar().encode(
         y=alt.Y(f"{label}:N", sort="-x", title=None, axis=_LABELS),
         x=alt.X("lift:Q", title="Presença nos recentes ÷ presença no histórico"),
-        color=alt.Color("situacao:N", title=None, legend=alt.Legend(orient="top"),
-                        scale=alt.Scale(domain=["em alta", "abaixo do limite"], range=[GOLD, GRAY])),
-        tooltip=[alt.Tooltip(f"{label}:N", title="Nome"), alt.Tooltip("lift:Q", title="Lift", format=".2f"),
+        color=alt.Color("situacao:N", title=None, legend=alt.Legend(orient="top", labelLimit=320),
+                        scale=alt.Scale(domain=[hot, few, low], range=[GOLD, "#c9bfae", GRAY])),
+        tooltip=[alt.Tooltip(f"{label}:N", title="Nome"), alt.Tooltip("situacao:N", title="Situação"),
+                 alt.Tooltip("lift:Q", title="Lift", format=".2f"),
                  alt.Tooltip("recent:Q", title="Itens recentes"),
                  alt.Tooltip("history:Q", title="Itens no histórico"),
                  alt.Tooltip("customers:Q", title="Clientes com ele nos recentes")],

@@ -103,7 +103,8 @@ def distribution_scope(ctx: Context, key: str = "metricas") -> str | None:
     """Whose distributions to chart: every chosen store, or one of them. None means all."""
     if len(ctx.stores) < 2:
         return None
-    chosen = st.selectbox("Distribuições de", options=[ALL_STORES, *ctx.stores], key=f"{key}_store")
+    chosen = st.selectbox("Distribuições de", options=[ALL_STORES, *ctx.stores], key=f"{key}_store",
+                          placeholder="Escolha a loja")
     return None if chosen == ALL_STORES else chosen
 
 

@@ -78,7 +78,7 @@ METRICS: Mapping[str, Metric] = {
     ),
     DEPTH: Metric(
         DEPTH, "Profundidade", "3–5 itens",
-        "média de itens no histórico (interests_all), entre os clientes com interesses",
+        "média de produtos no histórico de interesses, entre os clientes com interesses",
         lambda value: 3 <= value <= 5,
         lambda value: value > 5,
     ),

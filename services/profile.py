@@ -242,7 +242,8 @@ def talking_points(
 
     Returns:
         Sentences such as ``"Foco recente: Patek Philippe (4 de 5)"``,
-        ``"Subiu de Rolex para Patek Philippe"``, ``"Também pergunta por joias: Anel Diamante"``.
+        ``"Subiu de faixa de preço: de Rolex para Patek Philippe"``,
+        ``"Também pergunta por joias: Anel Diamante"``.
     """
     points: list[str] = []
     if opt_out:
@@ -303,7 +304,8 @@ def _brand_path(history: Sequence[Interest]) -> list[str]:
 
 
 def _upgrade(history: Sequence[Interest]) -> str | None:
-    """``"Subiu de Rolex para Patek Philippe"`` when a later brand sits in a higher price tier."""
+    """``"Subiu de faixa de preço: de Rolex para Patek Philippe"`` when a later brand sits in a
+    higher price tier."""
     ranked = [(brand, TIER_ORDER.get(brand_tier(brand) or "", 0)) for brand in _brand_path(history)]
     ranked = [(brand, rank) for brand, rank in ranked if rank]
     for i, (start, low) in enumerate(ranked):
@@ -311,7 +313,7 @@ def _upgrade(history: Sequence[Interest]) -> str | None:
         if later:
             top = max(rank for _, rank in later)
             target = next(brand for brand, rank in later if rank == top)
-            return f"Subiu de {start} para {target}"
+            return f"Subiu de faixa de preço: de {start} para {target}"
     return None
 
 

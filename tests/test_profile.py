@@ -94,7 +94,7 @@ def test_the_journey_customer_gets_the_talking_points_of_the_spec(data) -> None:
     points = profile(data, 0, NOW).talking_points
     assert points[:3] == (
         "Foco recente: Patek Philippe (5 de 5)",
-        "Subiu de Rolex para Patek Philippe",
+        "Subiu de faixa de preço: de Rolex para Patek Philippe",
         "Também pergunta por joias: Cartier Love e Anel Diamante",
     )
     assert 2 <= len(points) <= 4

@@ -182,6 +182,27 @@ def test_admin_sees_every_store_and_the_audit_page(db: Path) -> None:
     assert at.title[0].value == "Auditoria de exportações"
 
 
+def test_the_audit_page_shows_local_time_and_the_list_in_words(db: Path) -> None:
+    from datetime import UTC, datetime
+
+    from services.audit import AuditLog, ExportEntry
+
+    segment = {"campaign": "De volta ao estoque", "terms": ["Submariner"], "scope": "all",
+               "quiet_days": 7, "inactive_days": None, "min_depth": None, "max_depth": None,
+               "stores": [JARDINS], "templates": {"primary": "O {produto} chegou", "secondary": None}}
+    AuditLog(db).append(ExportEntry(at=datetime(2026, 3, 1, 2, 30, tzinfo=UTC), who="dona@vitrine.com.br",
+                                    stores=(JARDINS,), segment=segment, rows=12, format="csv",
+                                    filename="x.csv"))
+    at = app(signed_in("dona@vitrine.com.br")).run()
+    at.switch_page("../pages/auditoria.py").run()
+    shown = at.dataframe[0].value.iloc[0]
+    # 02:30 UTC is 23:30 of the day before in São Paulo.
+    assert str(shown["at"]) == "2026-02-28 23:30:00"
+    assert shown["segment"] == ("De volta ao estoque · Submariner · recentes e histórico · "
+                                "silêncio de 7 dias")
+    assert shown["channel"] == "painel"
+
+
 def test_audit_page_run_on_its_own_refuses_a_manager(db: Path) -> None:
     at = AppTest.from_file(str(ROOT / "pages" / "auditoria.py"), default_timeout=60)
     at.secrets = {"auth": AUTH, "access": ACCESS}

@@ -54,7 +54,7 @@ def test_phone_lookup_then_an_in_store_note_shows_on_the_card(e2e_page: Page, vi
     search(page, "(11) 9 8765-4321")
     expect(page.get_by_role("heading", name=KNOWN["name"])).to_be_visible()
     expect(page.get_by_text("Foco recente: Patek Philippe (5 de 5)")).to_be_visible()
-    expect(page.get_by_text("Subiu de Rolex para Patek Philippe")).to_be_visible()
+    expect(page.get_by_text("Subiu de faixa de preço: de Rolex para Patek Philippe")).to_be_visible()
     expect(page.get_by_role("link", name="Abrir no WhatsApp")).to_have_attribute(
         "href", "https://wa.me/5511987654321")
     expect_metric(page, "Interesses no histórico", "11")
