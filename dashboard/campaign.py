@@ -238,13 +238,13 @@ def _insert(field: str, placeholder: str) -> None:
 
 def counts(result: CampaignList) -> None:
     """Customers on the list (per tier, when it has two) and per reason left out, as compact tiles."""
-    with st.container(horizontal=True, gap="small", key="campanhas_counts"):
+    with st.container(horizontal=True, gap="large", key="campanhas_counts"):
         if has_two_tiers(result.segment):
-            st.metric(f"{TIER_LABELS[PRIMARY].capitalize()} ({TIER_HINTS[PRIMARY]})",
-                      number(result.counts[PRIMARY]), border=True, width="content")
-            st.metric(f"{TIER_LABELS[SECONDARY].capitalize()} ({TIER_HINTS[SECONDARY]})",
-                      number(result.counts[SECONDARY]), border=True, width="content")
-        st.metric("Total na lista", number(result.total), border=True, width="content")
+            st.metric(TIER_LABELS[PRIMARY].capitalize(), number(result.counts[PRIMARY]), width="content",
+                      help="Pediram o produto nos interesses recentes (os últimos 5).")
+            st.metric(TIER_LABELS[SECONDARY].capitalize(), number(result.counts[SECONDARY]),
+                      width="content", help="Pediram antes: o produto está só no histórico.")
+        st.metric("Total na lista", number(result.total), width="content")
     st.caption("Deixados de fora (cada cliente contado uma vez, pelo primeiro motivo):")
     with st.container(horizontal=True, gap="small", key="campanhas_excluded"):
         for reason in EXCLUSION_REASONS:
@@ -353,7 +353,7 @@ def downloads(ctx: Context, result: CampaignList, preset: Preset | None, templat
             build=lambda: to_csv(result),
             file_name=export_filename(label, ctx.now, "csv", result.segment.terms),
             fmt="csv", rows=result.total, segment=audit,
-        ), "Baixar CSV (WhatsApp, ferramentas de envio)", key=f"{key}_csv", icon=":material/download:")
+        ), "Baixar CSV (para envio)", key=f"{key}_csv", icon=":material/download:")
     with xlsx_col:
         download_button(ctx, Export(
             build=lambda: to_xlsx(result),

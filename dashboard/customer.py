@@ -44,7 +44,9 @@ def search_box(ctx: Context, key: str = "clientes") -> int | None:
              "ou parte do nome (sem se preocupar com acentos ou maiúsculas).",
     )
     if not query.strip():
-        st.caption(f"Busca entre {number(len(ctx.data.customers))} clientes das lojas escolhidas.")
+        # Said only before a search: on a phone the card needs the room.
+        st.caption("Prepare a visita: o que o cliente procura agora e o que sempre procurou. "
+                   f"Busca entre {number(len(ctx.data.customers))} clientes das lojas escolhidas.")
         return None
     try:
         found = lookup(ctx.data, query, index=ctx.search_index())
@@ -154,13 +156,16 @@ def card(profile: Profile, ctx: Context) -> None:
         st.markdown("**Pontos para a conversa**")
         st.markdown("\n".join(f"- {plain(point)}" for point in profile.talking_points))
 
-        with st.container(horizontal=True, gap="small", key="clientes_tiles"):
-            st.metric("Último contato", days_ago(profile.last_interaction, ctx.now),
-                      help=f"Em {date(profile.last_interaction)}", border=True, width="content")
-            st.metric("Primeiro contato", date(profile.created_at), border=True, width="content")
-            st.metric("Interesses no histórico", number(profile.depth), border=True, width="content",
-                      help=f"{profile.depth_label.capitalize()}. Perfil pelo histórico: início (menos de "
-                           "3), em desenvolvimento (3 a 10), comprador sério (mais de 10).")
+        # Three figures in one compact strip (side by side even on a phone), the profile beside them.
+        with st.container(border=True, horizontal=True, gap="medium", vertical_alignment="center",
+                          key="clientes_tiles"):
+            tile("Último contato", days_ago(profile.last_interaction, ctx.now))
+            tile("Cliente desde", date(profile.created_at))
+            tile("Interesses", number(profile.depth))
+            st.markdown(f":violet-badge[{plain(profile.depth_label.split(' (')[0].capitalize())}]",
+                        width="content",
+                        help="Perfil pelo histórico: inicial (menos de 3 interesses), em desenvolvimento "
+                             "(3 a 10), comprador sério (mais de 10).")
 
         focus, history = st.columns(2)
         with focus:
@@ -177,11 +182,17 @@ def card(profile: Profile, ctx: Context) -> None:
                         "apareceram)")
             st.dataframe(history_table(profile), hide_index=True, width="stretch",
                          height=min(38 + 35 * max(len(profile.history), 1), 738),
+                         column_config={"#": st.column_config.NumberColumn(width=40)},
                          key="clientes_history")
         if profile.problems:
             st.caption("Registro com problemas de dados: " + plain("; ".join(profile.problems)))
         if len(profile.records) > 1:
             _twin_records(profile, ctx)
+
+
+def tile(label: str, value: str) -> None:
+    """One figure of the card's strip: a small label over its value."""
+    st.markdown(f":small[{plain(label)}]  \n**{plain(value)}**", width="content")
 
 
 def _twin_records(profile: Profile, ctx: Context) -> None:

@@ -50,30 +50,38 @@ def verdict(key: str, figures: Figures) -> str:
 
 
 def median_note(figures: Figures) -> str | None:
-    """``"mediana 9,0 dias"``: the recency tile shows it beside the mean (SPEC §6)."""
+    """``"Mediana: 9,0 dias"``: the recency tile shows it beside the mean (SPEC §6)."""
     days = figures.recency_median_days
-    return None if days is None else f"mediana {number(days, 1)} dias"
+    return None if days is None else f"Mediana: {number(days, 1)} dias"
+
+
+def tile_note(key: str, figures: Figures) -> str | None:
+    """The line under a tile's value: the median beside the mean, who is covered, what "above" means."""
+    if key == RECENCY:
+        return median_note(figures)
+    if key == COVERAGE:
+        return f"{number(figures.covered)} de {number(figures.customers)} clientes"
+    if figures.standing[key] == ABOVE:
+        return "Acima de 5 não é falha: o cliente pergunta por muitos produtos"
+    return None
 
 
 def tiles(figures: Figures) -> None:
     """Coverage, recency and depth as metric tiles with their target and where they stand."""
     columns = st.columns(3)
     for column, key in zip(columns, (COVERAGE, RECENCY, DEPTH), strict=True):
-        extra = ""
-        if key == COVERAGE:
-            extra = f" {number(figures.covered)} de {number(figures.customers)} clientes."
-        elif key == DEPTH:
-            extra = " Acima de 5 não é falha do registro: o cliente pergunta por muitos produtos."
-        column.metric(
-            METRICS[key].label,
-            metric_value(key, figures),
-            delta=verdict(key, figures),
-            delta_color=STANDING_COLOURS[figures.standing[key]],
-            delta_arrow="off",
-            delta_description=median_note(figures) if key == RECENCY else None,
-            help=METRICS[key].definition.capitalize() + "." + extra,
-            border=True,
-        )
+        with column.container(border=True, key=f"metricas_tile_{key}"):
+            st.metric(
+                METRICS[key].label,
+                metric_value(key, figures),
+                delta=verdict(key, figures),
+                delta_color=STANDING_COLOURS[figures.standing[key]],
+                delta_arrow="off",
+                help=METRICS[key].definition.capitalize() + ".",
+            )
+            note = tile_note(key, figures)
+            if note:
+                st.caption(note)
 
 
 def store_table(report: MetricsReport) -> pd.DataFrame:

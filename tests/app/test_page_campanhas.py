@@ -13,7 +13,7 @@ from services.exports import EXPORT_HEADERS, whatsapp_link
 from services.messages import Templates
 from services.segments import EXCLUSION_REASONS, PRESETS, Segment, build_list
 
-TIERS = ("Principal (interesse recente)", "Secundário (interesse antigo)", "Total na lista")
+TIERS = ("Principal", "Secundário", "Total na lista")
 REASONS = dict(zip(EXCLUSION_REASONS, ("Pediram para sair", "Sem telefone válido", "Em conversa agora",
                                        "Mesmo WhatsApp"), strict=True))
 
@@ -149,7 +149,7 @@ def test_an_edited_message_is_rendered_for_a_real_customer(db: Path) -> None:
 def test_downloads_are_offered_for_the_whole_list(db: Path) -> None:
     at = with_terms(open_app("campanhas"), "Submariner")
     buttons = at.get("download_button")
-    assert [b.proto.label for b in buttons] == ["Baixar CSV (WhatsApp, ferramentas de envio)",
+    assert [b.proto.label for b in buttons] == ["Baixar CSV (para envio)",
                                                 "Baixar XLSX (Excel)", "Baixar quem ficou de fora"]
     assert not any(b.proto.disabled for b in buttons)
 

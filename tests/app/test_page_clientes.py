@@ -23,8 +23,9 @@ def card_title(at) -> str:
     return at.subheader[0].value
 
 
-def metric(at, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+def tile(at, label: str) -> str:
+    """The value of one figure of the card's strip (a small label over a bold value)."""
+    return next(m.value.split("**")[1] for m in at.markdown if m.value.startswith(f":small[{label}]"))
 
 
 def table(at, column: str):
@@ -56,8 +57,8 @@ def test_phone_typed_with_spaces_and_dashes_opens_the_card_the_services_build(db
     found = search(data, KNOWN_PHONE)
     expected = profile(data, int(found["cid"][0]), NOW)
     assert card_title(at) == KNOWN["name"]
-    assert metric(at, "Interesses no histórico") == str(expected.depth) == "11"
-    assert metric(at, "Último contato") == f"há {expected.days_since} dias"
+    assert tile(at, "Interesses") == str(expected.depth) == "11"
+    assert tile(at, "Último contato") == f"há {expected.days_since} dias"
     points = "\n".join(f"- {plain(p)}" for p in expected.talking_points)
     assert points in markdown_texts(at)
     assert "Foco recente: Patek Philippe (5 de 5)" in expected.talking_points
@@ -91,7 +92,7 @@ def test_a_partial_name_lists_the_people_and_opens_only_the_one_chosen(db: Path)
     choices.set_value(pick["id"]).run()
     expected = profile(data, int(pick["cid"]), NOW)
     assert card_title(at) == plain(expected.name)
-    assert metric(at, "Interesses no histórico") == str(expected.depth)
+    assert tile(at, "Interesses") == str(expected.depth)
 
 
 def test_the_exact_whole_name_opens_that_card_at_once(db: Path) -> None:
@@ -130,7 +131,7 @@ def test_recording_an_in_store_interest_shows_it_on_the_card_at_once(db: Path) -
     saved = SqliteStore(db).find(JARDINS, KNOWN_PHONE)
     assert saved.interests[-1] == "Daytona" and len(saved.interests_all) == 12
     assert card_title(at) == KNOWN["name"]
-    assert metric(at, "Interesses no histórico") == "12"
+    assert tile(at, "Interesses") == "12"
     chips = next(m for m in markdown_texts(at) if "gray-badge[" in m)
     assert chips.startswith(":gray-badge[Daytona · Rolex]")
     assert "Interesse registrado" in at.success[0].value
@@ -207,7 +208,7 @@ def test_an_unknown_phone_can_be_registered_with_its_first_interest(db: Path) ->
     saved = SqliteStore(db).find("Vitrine Savassi", "+5531991112233")
     assert (saved.name, saved.interests) == ("Rita Moura", ["Cartier Love", "Trinity"])
     assert card_title(at) == "Rita Moura"
-    assert metric(at, "Interesses no histórico") == "2"
+    assert tile(at, "Interesses") == "2"
 
 
 def test_a_number_of_a_store_not_chosen_opens_there_instead_of_a_new_record(db: Path) -> None:
@@ -257,7 +258,7 @@ def test_an_in_store_note_does_not_read_every_customer_again(db: Path, monkeypat
     at = search_for(open_app(), "(11) 9 8765-4321")
     assert len(reads) == 1
     save(choose_products(at, "Daytona"))
-    assert metric(at, "Interesses no histórico") == "12"
+    assert tile(at, "Interesses") == "12"
     assert len(reads) == 1
 
 

@@ -32,9 +32,10 @@ def test_tiles_show_each_metric_with_its_target_and_verdict(db: Path) -> None:
 def test_recency_shows_the_median_beside_the_mean(db: Path) -> None:
     at = open_app("metricas")
     report = compute(data_of(db), NOW)
-    tile = next(m for m in at.metric if m.label == METRICS[RECENCY].label)
     median = f"{report.total.recency_median_days:.1f}".replace(".", ",")
-    assert tile.proto.delta_description == f"mediana {median} dias"
+    mean = metric_value(RECENCY, report.total)
+    assert f"Mediana: {median} dias" in [c.value for c in at.caption]
+    assert next(m.value for m in at.metric if m.label == METRICS[RECENCY].label) == mean
 
 
 def test_depth_above_the_range_is_said_in_a_neutral_colour(db: Path, monkeypatch) -> None:
