@@ -238,7 +238,7 @@ def _insert(field: str, placeholder: str) -> None:
 
 def counts(result: CampaignList) -> None:
     """Customers on the list (per tier, when it has two) and per reason left out, as compact tiles."""
-    with st.container(horizontal=True, gap="large", key="campanhas_counts"):
+    with st.container(horizontal=True, gap="medium", key="campanhas_counts"):
         if has_two_tiers(result.segment):
             st.metric(TIER_LABELS[PRIMARY].capitalize(), number(result.counts[PRIMARY]), width="content",
                       help="Pediram o produto nos interesses recentes (os últimos 5).")
@@ -246,7 +246,7 @@ def counts(result: CampaignList) -> None:
                       width="content", help="Pediram antes: o produto está só no histórico.")
         st.metric("Total na lista", number(result.total), width="content")
     st.caption("Deixados de fora (cada cliente contado uma vez, pelo primeiro motivo):")
-    with st.container(horizontal=True, gap="small", key="campanhas_excluded"):
+    with st.container(horizontal=True, gap="medium", key="campanhas_excluded"):
         for reason in EXCLUSION_REASONS:
             st.metric(EXCLUSION_SHORT[reason], number(result.excluded[reason]),
                       help=EXCLUSION_LABELS[reason].capitalize(), width="content")

@@ -62,7 +62,7 @@ def tile_note(key: str, figures: Figures) -> str | None:
     if key == COVERAGE:
         return f"{number(figures.covered)} de {number(figures.customers)} clientes"
     if figures.standing[key] == ABOVE:
-        return "Acima de 5 não é falha: o cliente pergunta por muitos produtos"
+        return "Acima de 5 não é falha do registro"
     return None
 
 
