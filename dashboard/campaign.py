@@ -11,7 +11,7 @@ from dashboard.downloads import Export, download_button
 from dashboard.format import number, phone, plain
 from dashboard.state import Context
 from services.catalog import suggestions
-from services.exports import EXPORT_HEADERS, export_filename, left_out_xlsx, to_csv, to_xlsx, whatsapp_link
+from services.exports import EXPORT_HEADERS, export_filename, left_out_xlsx, to_csv, to_xlsx, whatsapp_links
 from services.messages import Templates, field_name, template_fields
 from services.segments import (
     EXCLUSION_LABELS,
@@ -273,7 +273,7 @@ def preview_table(result: CampaignList, limit: int = PREVIEW_ROWS) -> pd.DataFra
     words = EXPORT_HEADERS
     table = pd.DataFrame({
         words["name"]: rows["name"].replace("", "—"),
-        words["whatsapp"]: [whatsapp_link(p, m) for p, m in zip(phones, rows["message"], strict=True)],
+        words["whatsapp"]: whatsapp_links(phones, rows["message"]),
         "Por que está na lista": why(rows, bool(result.segment.terms), two_tiers),
         words["message"]: rows["message"],
         words["last_interaction"]: rows["last_interaction"].map(

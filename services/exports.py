@@ -6,7 +6,6 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from urllib.parse import quote
 
 import pandas as pd
 import pyarrow.compute as pc
@@ -49,13 +48,37 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "").astype("str")
 
 
+# ``urllib.parse.quote(text, safe="")`` as one ``str.translate`` over the UTF-8 bytes read as
+# Latin-1 (one character per byte): a 20,000-row list is linked in milliseconds, not half a second.
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_QUOTE = {byte: (chr(byte) if byte in _UNRESERVED else f"%{byte:02X}") for byte in range(256)}
+
+
+def _quote(text: str) -> str:
+    return text.encode("utf-8").decode("latin-1").translate(_QUOTE)
+
+
 def whatsapp_link(phone: str, message: str) -> str:
     """The WhatsApp address that opens a chat with ``message`` already typed.
 
     Example: ``whatsapp_link("+5511987654321", "Olá!") == "https://wa.me/5511987654321?text=Ol%C3%A1%21"``.
     """
     digits = re.sub(r"\D", "", phone or "")
-    return f"https://wa.me/{digits}?text={quote(message or '', safe='')}" if digits else ""
+    return f"https://wa.me/{digits}?text={_quote(message or '')}" if digits else ""
+
+
+def whatsapp_links(phones: pd.Series, messages: pd.Series) -> list[str]:
+    """``whatsapp_link`` of every row; each distinct message is encoded once."""
+    encoded: dict[str, str] = {}
+    links = []
+    for phone, message in zip(phones, messages, strict=True):
+        text = encoded.get(message)
+        if text is None:
+            text = encoded[message] = _quote(message or "")
+        text_phone = phone if isinstance(phone, str) else ""
+        digits = text_phone[1:] if text_phone[1:].isdigit() else re.sub(r"\D", "", text_phone)
+        links.append(f"https://wa.me/{digits}?text={text}" if digits else "")
+    return links
 
 
 def _export_frame(rows: pd.DataFrame, *, typed: bool = False) -> pd.DataFrame:
@@ -85,8 +108,7 @@ def _export_frame(rows: pd.DataFrame, *, typed: bool = False) -> pd.DataFrame:
         out[EXPORT_HEADERS[name]] = values.reset_index(drop=True) if typed_column else \
             _as_text(values).reset_index(drop=True)
     messages = _as_text(kept["message"]) if "message" in kept else pd.Series("", index=kept.index)
-    out[EXPORT_HEADERS["whatsapp"]] = [
-        whatsapp_link(p, m) for p, m in zip(phone[valid], messages, strict=True)]
+    out[EXPORT_HEADERS["whatsapp"]] = whatsapp_links(phone[valid], messages)
     return pd.DataFrame(out)
 
 
@@ -228,4 +250,5 @@ def segment_to_json(campaign_list: CampaignList) -> dict[str, object]:
 __all__ = [
     "EXPORT_HEADERS", "LEFT_OUT_HEADERS", "column_letter", "export_filename", "left_out_xlsx",
     "neutralise", "segment_to_json", "slug", "text_sheet", "to_csv", "to_xlsx", "whatsapp_link",
+    "whatsapp_links",
 ]
