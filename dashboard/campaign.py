@@ -228,7 +228,7 @@ def template_editors(segment: Segment, key: str = "campanhas", preset: Preset | 
 
 def has_two_tiers(segment: Segment) -> bool:
     """A list has a secondary tier only with terms and the whole history in scope."""
-    return segment.scope == "all" and bool(segment.terms)
+    return segment.two_tiers
 
 
 def _insert(field: str, placeholder: str) -> None:

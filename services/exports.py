@@ -120,6 +120,16 @@ def neutralise(cell: str) -> str:
     return "'" + cell if _INJECTION.match(cell) else cell
 
 
+def _one_tier(rows: pd.DataFrame | CampaignList) -> bool:
+    """A list whose segment has no secondary tier: its files carry no "Nível" column."""
+    return isinstance(rows, CampaignList) and not rows.segment.two_tiers
+
+
+def _files_frame(rows: pd.DataFrame | CampaignList, *, typed: bool = False) -> pd.DataFrame:
+    table = _export_frame(_rows_of(rows), typed=typed)
+    return table.drop(columns=[EXPORT_HEADERS["tier"]]) if _one_tier(rows) else table
+
+
 def to_csv(rows: pd.DataFrame | CampaignList) -> bytes:
     """A campaign list as CSV for messaging tools: UTF-8 with BOM, comma-separated.
 
@@ -128,13 +138,14 @@ def to_csv(rows: pd.DataFrame | CampaignList) -> bytes:
     four) is prefixed with ``'`` (OWASP CSV injection).
 
     Args:
-        rows: ``CampaignList.rows`` (or the list itself).
+        rows: ``CampaignList.rows``, or the list itself (then a list with one tier has no
+            "Nível" column).
 
     Returns:
         The file's bytes, starting ``b"\\xef\\xbb\\xbfNível,Nome,Telefone,..."``; the last
         column is the WhatsApp link with the message already typed.
     """
-    table = _export_frame(_rows_of(rows))
+    table = _files_frame(rows)
     for header in table.columns:
         if header != EXPORT_HEADERS["phone"]:
             cells = strings(table[header])
@@ -159,7 +170,7 @@ def to_xlsx(rows: pd.DataFrame | CampaignList) -> bytes:
     Returns:
         The ``.xlsx`` file's bytes (one sheet, "Campanha").
     """
-    return sheet("Campanha", _clean_text(_export_frame(_rows_of(rows), typed=True)), _KINDS, max_width=60)
+    return sheet("Campanha", _clean_text(_files_frame(rows, typed=True)), _KINDS, max_width=60)
 
 
 def _clean_text(table: pd.DataFrame) -> pd.DataFrame:
@@ -193,6 +204,8 @@ def left_out_xlsx(campaign_list: CampaignList) -> bytes:
         LEFT_OUT_HEADERS["days_since"]: left["days_since"],
         LEFT_OUT_HEADERS["depth"]: left["depth"],
     }).reset_index(drop=True)
+    if not campaign_list.segment.two_tiers:
+        table = table.drop(columns=[LEFT_OUT_HEADERS["tier"]])
     kinds = {LEFT_OUT_HEADERS["last_interaction"]: DATE, LEFT_OUT_HEADERS["days_since"]: NUMBER,
              LEFT_OUT_HEADERS["depth"]: NUMBER}
     return sheet("Ficaram de fora", _clean_text(table), kinds, max_width=60)

@@ -128,6 +128,15 @@ class Segment:
 
 
 
+    @property
+    def two_tiers(self) -> bool:
+        """Whether its lists can have a secondary tier: terms, and the whole history in scope.
+
+        Elsewhere every row is primary, and the words "principal"/"secundário" say nothing.
+        """
+        return self.scope == "all" and bool(self.terms)
+
+
 @dataclass(frozen=True)
 class Preset:
     """A ready-made campaign (SPEC §5 table): its defaults and messages.

@@ -299,3 +299,17 @@ def test_the_people_left_out_download_with_their_reason():
         ["em conversa (dentro da janela de silêncio)", "principal", "Bia", "+5511987650000"],
     ]
     assert values[1][5:] == [datetime(2026, 10, 1), 54, 1]
+
+
+def test_a_list_with_one_tier_downloads_without_the_tier_column():
+    data = build(pd.DataFrame([
+        {"id": "c1", "store": "Loja A", "phone": "+5511987654321", "name": "Ana",
+         "interests": ["Submariner"], "interests_all": ["Submariner"], "created_at": "2026-01-01T00:00:00Z",
+         "last_interaction": "2026-10-01T10:00:00Z", "opt_out": False},
+    ]))
+    campaign = build_list(data, PRESETS["novidade"].segment_for(["Submariner"]), NOW)
+    assert read_csv(to_csv(campaign))[0] == HEADER[1:]
+    assert [c.value for c in read_xlsx(to_xlsx(campaign))[1]] == HEADER[1:]
+    assert "Nível" not in [c.value for c in read_xlsx(left_out_xlsx(campaign))[1]]
+    # Two tiers: the column says which.
+    assert read_csv(to_csv(built_list()))[0] == HEADER
