@@ -69,7 +69,7 @@ def journeys(result: Journeys, min_customers: int, key: str = "insights") -> Non
         }), hide_index=True, width="stretch", key=f"{key}_moves")
 
 
-def trending(result: Trending, key: str = "insights") -> None:
+def trending(result: Trending, key: str = "insights", min_customers: int = MIN_CUSTOMERS) -> None:
     """Lift of products or brands in the recent interests, with the counts behind it."""
     kind = st.segmented_control("Ver", options=list(TRENDING_KINDS), format_func=TRENDING_KINDS.get,
                                 default="products", required=True, key=f"{key}_trending_kind")
@@ -81,7 +81,8 @@ def trending(result: Trending, key: str = "insights") -> None:
     if timeline:
         st.caption(f"Pela linha do tempo ({result.reason}): em alta quando os clientes que perguntaram "
                    f"por dia nos últimos 30 dias são {number(threshold, 1)}× ou mais os dos 90 dias "
-                   "anteriores, com pelo menos 5 clientes; “novo” quando ninguém perguntou antes.")
+                   f"anteriores, com pelo menos {number(min_customers)} clientes; “novo” quando ninguém "
+                   "perguntou antes.")
     else:
         st.caption(f"Sem linha do tempo suficiente ({result.reason}): em alta pela parcela nos "
                    "interesses recentes ÷ parcela no histórico, a partir de "
@@ -100,8 +101,10 @@ def trending(result: Trending, key: str = "insights") -> None:
     else:
         reading(None, f"Nada em alta: nenhum item com {number(threshold, 2)}× ou mais e clientes "
                       "suficientes.")
-    st.caption(f"{number(len(hot))} em alta.")
-    st.altair_chart(charts.trending_lift(frame, label, threshold, timeline=timeline), width="stretch")
+    st.caption(f"{number(len(hot))} em alta. Barra cinza: poucos clientes (menos de "
+               f"{number(min_customers)}), ou abaixo do limite.")
+    st.altair_chart(charts.trending_lift(frame, label, threshold, min_customers=min_customers,
+                                         timeline=timeline), width="stretch")
     with st.expander("Números por trás do gráfico", icon=":material/table:"):
         table = pd.DataFrame({
             "Nome": frame[label],

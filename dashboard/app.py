@@ -25,8 +25,13 @@ if viewer.admin:
     pages.append(st.Page(str(PAGES / "auditoria.py"), title="Auditoria", icon=":material/shield_person:"))
     pages.append(st.Page(str(PAGES / "importar.py"), title="Importar", icon=":material/upload_file:"))
 current_page = st.navigation(pages)
-sidebar.show(viewer)
+ctx = sidebar.show(viewer)
 try:
-    current_page.run()
+    if ctx.allowed and not ctx.stores:
+        # Every store unchosen is a choice to make, not "all stores": no page runs on it.
+        st.title(current_page.title)
+        st.info(state.NO_STORE_CHOSEN, icon=":material/storefront:")
+    else:
+        current_page.run()
 finally:
     state.end()

@@ -11,8 +11,8 @@ from dashboard.downloads import Export, download_button
 from dashboard.format import number, phone, plain
 from dashboard.state import Context
 from services.catalog import suggestions
-from services.exports import export_filename, to_csv, to_xlsx
-from services.messages import PLACEHOLDERS, Templates, template_fields
+from services.exports import EXPORT_HEADERS, export_filename, left_out_xlsx, to_csv, to_xlsx, whatsapp_links
+from services.messages import Templates, field_name, template_fields
 from services.segments import (
     EXCLUSION_LABELS,
     EXCLUSION_REASONS,
@@ -30,6 +30,17 @@ CUSTOM_LABEL = "Personalizada"
 DEFAULT_PRESET = "estoque"
 PREVIEW_ROWS = 200
 SESSION = "session"  # campaign choices survive a visit to another page
+TIER_HINTS = {PRIMARY: "interesse recente", SECONDARY: "interesse antigo"}
+# The placeholders a button inserts, in the words the templates use (SPEC §5).
+INSERTABLE = ("primeiro_nome", "nome", "produto", "marca", "marcas", "loja")
+PLACEHOLDER_HELP = {
+    "primeiro_nome": "O primeiro nome do cliente: Ana",
+    "nome": "O nome completo: Ana Souza",
+    "produto": "O produto mais recente que combina com a campanha",
+    "marca": "A marca desse produto",
+    "marcas": "As marcas do cliente, até 3: Rolex, Cartier e Omega",
+    "loja": "A loja do cliente",
+}
 SCOPE_LABELS = {
     "recent": "Só interesses recentes (últimos 5)",
     "all": "Recentes e todo o histórico",
@@ -44,18 +55,24 @@ EXCLUSION_SHORT = {
 
 def _keys(key: str) -> dict[str, str]:
     return {name: f"{key}_{name}" for name in (
-        "preset", "terms", "scope", "quiet", "inactive", "min_depth", "max_depth",
-        "msg_primary", "msg_secondary")}
+        "preset", "terms", "scope", "quiet", "inactive", "min_depth", "max_depth")}
 
 
-def _apply_preset(key: str) -> None:
-    """Set every control to the chosen preset's defaults.
+def message_key(key: str, preset: str | None, tier: str) -> str:
+    """The session (and URL) key of one preset's message for one tier: each preset keeps its own
+    edits, so switching to another campaign and back, or reloading the page, loses none."""
+    return f"{key}_msg_{preset or CUSTOM}_{tier}"
+
+
+def _apply_filters(key: str, name: str) -> None:
+    """Set the segment controls to the preset's defaults.
 
     The user's terms stay for a preset about a product or brand; a preset without
-    terms (re-engagement) starts without them.
+    terms (re-engagement) starts without them. Messages are not touched: each preset
+    keeps its own (``message_key``).
     """
     keys = _keys(key)
-    preset = PRESETS.get(st.session_state.get(keys["preset"]) or "")
+    preset = PRESETS.get(name or "")
     if preset is None:
         return
     segment = preset.segment
@@ -66,21 +83,29 @@ def _apply_preset(key: str) -> None:
     st.session_state[keys["inactive"]] = segment.inactive_days
     st.session_state[keys["min_depth"]] = segment.min_depth
     st.session_state[keys["max_depth"]] = segment.max_depth
-    st.session_state[keys["msg_primary"]] = preset.templates.primary
-    st.session_state[keys["msg_secondary"]] = preset.templates.secondary or preset.templates.primary
+
+
+def _apply_preset(key: str) -> None:
+    _apply_filters(key, st.session_state.get(_keys(key)["preset"]) or "")
 
 
 def preset_picker(key: str = "campanhas") -> Preset | None:
-    """The four presets and "Personalizada"; returns the preset (None for custom)."""
+    """The four presets and "Personalizada"; returns the preset (None for custom).
+
+    The choice lives in the URL too, so a reload comes back to the campaign being edited.
+    """
     keys = _keys(key)
-    if keys["preset"] not in st.session_state:
-        st.session_state[keys["preset"]] = DEFAULT_PRESET
-        _apply_preset(key)
     options = [*PRESETS, CUSTOM]
     labels = {name: preset.label for name, preset in PRESETS.items()} | {CUSTOM: CUSTOM_LABEL}
+    if keys["scope"] not in st.session_state:
+        # The first run of a session: the filters of the preset shown (the address holds its label
+        # after a reload).
+        by_label = {label: name for name, label in labels.items()}
+        shown = st.session_state.get(keys["preset"]) or by_label.get(st.query_params.get(keys["preset"], ""))
+        _apply_filters(key, shown or DEFAULT_PRESET)
     chosen = st.segmented_control(
-        "Campanha", options=options, format_func=labels.get, key=keys["preset"],
-        on_change=_apply_preset, args=(key,), required=True, persist_state=SESSION,
+        "Campanha", options=options, format_func=labels.get, key=keys["preset"], default=DEFAULT_PRESET,
+        on_change=_apply_preset, args=(key,), required=True, persist_state=SESSION, bind="query-params",
     )
     preset = PRESETS.get(chosen or "")
     st.caption(preset.description if preset else
@@ -91,6 +116,12 @@ def preset_picker(key: str = "campanhas") -> Preset | None:
 
 def segment_controls(ctx: Context, preset: Preset | None, key: str = "campanhas") -> Segment:
     """Terms, scope, quiet and inactive days, depth range; returns the segment they describe."""
+    terms_picker(ctx, key)
+    return filter_controls(ctx, key)
+
+
+def terms_picker(ctx: Context, key: str = "campanhas") -> None:
+    """The products, model lines or brands of the campaign."""
     keys = _keys(key)
     st.multiselect(
         "Produtos, linhas ou marcas",
@@ -99,29 +130,37 @@ def segment_controls(ctx: Context, preset: Preset | None, key: str = "campanhas"
         accept_new_options=True,
         persist_state=SESSION,
         placeholder="Ex.: Submariner, Patek Philippe, joia",
+        select_all=False,
         help="Qualquer um dos termos: o nome do produto, da linha ou da marca, ou uma categoria "
              "(joia, relógio). Digite um termo que não está na lista e tecle Enter.",
     )
-    scope_col, quiet_col, inactive_col, min_col, max_col = st.columns([2.2, 1, 1, 1, 1])
-    with scope_col:
-        st.radio("Onde procurar", options=list(SCOPE_LABELS), format_func=SCOPE_LABELS.get,
-                 key=keys["scope"], persist_state=SESSION)
-    quiet_col.number_input(
-        "Silêncio (dias)", min_value=0, max_value=365, step=1, key=keys["quiet"],
-        persist_state=SESSION,
-        help="Deixa de fora quem conversou nos últimos N dias (conversas em andamento). 0 desliga.")
-    inactive_col.number_input(
-        "Inativos há (dias)", min_value=1, max_value=3650, step=1, key=keys["inactive"],
-        persist_state=SESSION, placeholder="todos",
-        help="Só quem está sem conversa há pelo menos N dias. Vazio: todos.")
-    min_col.number_input(
-        "Interesses, mín.", min_value=0, max_value=500, step=1, key=keys["min_depth"],
-        persist_state=SESSION, placeholder="sem mínimo",
-        help="Tamanho mínimo do histórico (interests_all).")
-    max_col.number_input(
-        "Interesses, máx.", min_value=0, max_value=500, step=1, key=keys["max_depth"],
-        persist_state=SESSION, placeholder="sem máximo",
-        help="Tamanho máximo do histórico (interests_all).")
+
+
+def filter_controls(ctx: Context, key: str = "campanhas") -> Segment:
+    """Scope, quiet and inactive days, depth range (folded under one line that says them); returns
+    the segment of the terms and filters."""
+    keys = _keys(key)
+    with st.expander(filters_summary(key), icon=":material/tune:"):
+        scope_col, quiet_col, inactive_col, min_col, max_col = st.columns([2.2, 1, 1, 1, 1])
+        with scope_col:
+            st.radio("Onde procurar", options=list(SCOPE_LABELS), format_func=SCOPE_LABELS.get,
+                     key=keys["scope"], persist_state=SESSION)
+        quiet_col.number_input(
+            "Silêncio (dias)", min_value=0, max_value=365, step=1, key=keys["quiet"],
+            persist_state=SESSION,
+            help="Deixa de fora quem conversou nos últimos N dias (conversas em andamento). 0 desliga.")
+        inactive_col.number_input(
+            "Inativos há (dias)", min_value=1, max_value=3650, step=1, key=keys["inactive"],
+            persist_state=SESSION, placeholder="todos",
+            help="Só quem está sem conversa há pelo menos N dias. Vazio: todos.")
+        min_col.number_input(
+            "Interesses, mín.", min_value=0, max_value=500, step=1, key=keys["min_depth"],
+            persist_state=SESSION, placeholder="sem mínimo",
+            help="Menor número de produtos no histórico do cliente.")
+        max_col.number_input(
+            "Interesses, máx.", min_value=0, max_value=500, step=1, key=keys["max_depth"],
+            persist_state=SESSION, placeholder="sem máximo",
+            help="Maior número de produtos no histórico do cliente.")
     state = st.session_state
     return Segment(
         terms=tuple(state.get(keys["terms"]) or ()),
@@ -134,46 +173,90 @@ def segment_controls(ctx: Context, preset: Preset | None, key: str = "campanhas"
     )
 
 
+def filters_summary(key: str = "campanhas") -> str:
+    """The filters in one line, the expander's title: what the list leaves in and out."""
+    keys = _keys(key)
+    state = st.session_state
+    parts = ["só interesses recentes" if state.get(keys["scope"]) == "recent" else "recentes e histórico"]
+    quiet = state.get(keys["quiet"]) or 0
+    parts.append(f"silêncio {quiet} dias" if quiet else "sem silêncio")
+    if state.get(keys["inactive"]) is not None:
+        parts.append(f"inativos há {state[keys['inactive']]}+ dias")
+    low, high = state.get(keys["min_depth"]), state.get(keys["max_depth"])
+    if low is not None or high is not None:
+        parts.append(f"{low or 0}–{high}" if high is not None else f"{low}+")
+        parts[-1] += " interesses"
+    return "Filtros: " + " · ".join(parts)
+
+
 def _whole(value: object) -> int | None:
     return None if value is None else int(value)
 
 
-def template_editors(segment: Segment, key: str = "campanhas") -> Templates:
-    """The message of each tier, editable; the secondary one only where there is a secondary tier."""
-    keys = _keys(key)
-    two_tiers = segment.scope == "all" and bool(segment.terms)
+def template_editors(segment: Segment, key: str = "campanhas", preset: Preset | None = None) -> Templates:
+    """The message of each tier, editable; the secondary one only where there is a secondary tier.
+
+    Each preset keeps its own messages in the session and in the URL (``message_key``);
+    buttons insert the placeholders, in their Portuguese names, at the end of the text.
+    """
+    name = preset.key if preset else None
+    defaults = preset.templates if preset else PRESETS[DEFAULT_PRESET].templates
+    two_tiers = has_two_tiers(segment)
     left, right = st.columns(2) if two_tiers else (st.container(), None)
-    primary = left.text_area("Mensagem: principal (interesse recente)", key=keys["msg_primary"], height=90,
-                            persist_state=SESSION)
-    secondary = None
-    if right is not None:
-        secondary = right.text_area("Mensagem: secundário (interesse antigo)", key=keys["msg_secondary"],
-                                    height=90, persist_state=SESSION)
-    st.caption("Campos: " + ", ".join(f"`{{{p}}}`" for p in PLACEHOLDERS)
-               + ". Um campo sem valor sai da frase sem deixar espaço ou pontuação sobrando.")
-    unknown = sorted({f for text in (primary, secondary or "") for f in template_fields(text or "")}
-                     - set(PLACEHOLDERS))
+    texts: dict[str, str] = {}
+    for tier, column, default in ((PRIMARY, left, defaults.primary),
+                                  (SECONDARY, right, defaults.secondary or defaults.primary)):
+        if column is None:
+            continue
+        field = message_key(key, name, tier)
+        label = f"Mensagem: {TIER_LABELS[tier]} ({TIER_HINTS[tier]})" if two_tiers else "Mensagem"
+        with column:
+            texts[tier] = st.text_area(label, value=default, key=field, height=90,
+                                       persist_state=SESSION, bind="query-params") or ""
+            with st.container(horizontal=True, gap="small", key=f"{field}_fields"):
+                for placeholder in INSERTABLE:
+                    st.button(f"{{{placeholder}}}", key=f"{field}_add_{placeholder}", type="tertiary",
+                              on_click=_insert, args=(field, placeholder),
+                              help=PLACEHOLDER_HELP[placeholder])
+    st.caption("Toque num campo para inseri-lo no fim da mensagem. Um campo sem valor sai da frase sem "
+               "deixar espaço ou pontuação sobrando.")
+    unknown = sorted({f for text in texts.values() for f in template_fields(text) if field_name(f) is None})
     if unknown:
         st.warning("Campo desconhecido, será removido: " + ", ".join(plain(f"{{{f}}}") for f in unknown))
-    return Templates(primary or "", secondary if two_tiers else None)
+    return Templates(texts[PRIMARY], texts.get(SECONDARY) if two_tiers else None)
+
+
+def has_two_tiers(segment: Segment) -> bool:
+    """A list has a secondary tier only with terms and the whole history in scope."""
+    return segment.two_tiers
+
+
+def _insert(field: str, placeholder: str) -> None:
+    text = (st.session_state.get(field) or "").rstrip()
+    st.session_state[field] = f"{text} {{{placeholder}}}".strip()
 
 
 def counts(result: CampaignList) -> None:
-    """Customers per tier and per reason left out, as metric tiles."""
-    tiers = st.columns(3)
-    tiers[0].metric("Principal (interesse recente)", number(result.counts[PRIMARY]), border=True)
-    tiers[1].metric("Secundário (interesse antigo)", number(result.counts[SECONDARY]), border=True)
-    tiers[2].metric("Total na lista", number(result.total), border=True)
+    """Customers on the list (per tier, when it has two) and per reason left out, as compact tiles."""
+    with st.container(horizontal=True, gap="medium", key="campanhas_counts"):
+        if has_two_tiers(result.segment):
+            st.metric(TIER_LABELS[PRIMARY].capitalize(), number(result.counts[PRIMARY]), width="content",
+                      help="Pediram o produto nos interesses recentes (os últimos 5).")
+            st.metric(TIER_LABELS[SECONDARY].capitalize(), number(result.counts[SECONDARY]),
+                      width="content", help="Pediram antes: o produto está só no histórico.")
+        st.metric("Total na lista", number(result.total), width="content")
     st.caption("Deixados de fora (cada cliente contado uma vez, pelo primeiro motivo):")
-    reasons = st.columns(len(EXCLUSION_REASONS))
-    for column, reason in zip(reasons, EXCLUSION_REASONS, strict=True):
-        column.metric(EXCLUSION_SHORT[reason], number(result.excluded[reason]),
-                      help=EXCLUSION_LABELS[reason].capitalize())
+    with st.container(horizontal=True, gap="medium", key="campanhas_excluded"):
+        for reason in EXCLUSION_REASONS:
+            st.metric(EXCLUSION_SHORT[reason], number(result.excluded[reason]),
+                      help=EXCLUSION_LABELS[reason].capitalize(), width="content")
 
 
-def why(rows: pd.DataFrame, has_terms: bool) -> pd.Series:
+def why(rows: pd.DataFrame, has_terms: bool, two_tiers: bool = True) -> pd.Series:
     """Why each customer is on the list, in a few words."""
     if has_terms:
+        if not two_tiers:
+            return "pediu: " + rows["matched"].astype(str)
         prefix = rows["tier"].map({PRIMARY: "pediu agora: ", SECONDARY: "pediu antes: "})
         return prefix + rows["matched"].astype(str)
     days = rows["days_since"].map(
@@ -182,23 +265,28 @@ def why(rows: pd.DataFrame, has_terms: bool) -> pd.Series:
 
 
 def preview_table(result: CampaignList, limit: int = PREVIEW_ROWS) -> pd.DataFrame:
-    """The first ``limit`` rows as the preview shows them."""
+    """The first ``limit`` rows as the preview shows them: name and WhatsApp first (they stay in view
+    on a phone), the same words as the downloads."""
     rows = result.rows.head(limit)
     phones = rows["phone"].astype(str)
-    return pd.DataFrame({
-        "Nível": rows["tier"].map(TIER_LABELS),
-        "Nome": rows["name"].replace("", "—"),
-        "Telefone": phones.map(phone),
-        "WhatsApp": "https://wa.me/" + phones.str.lstrip("+"),
-        "Por que está na lista": why(rows, bool(result.segment.terms)),
-        "Marcas": rows["brands"],
-        "Último contato": rows["last_interaction"].map(
+    two_tiers = has_two_tiers(result.segment)
+    words = EXPORT_HEADERS
+    table = pd.DataFrame({
+        words["name"]: rows["name"].replace("", "—"),
+        words["whatsapp"]: whatsapp_links(phones, rows["message"]),
+        "Por que está na lista": why(rows, bool(result.segment.terms), two_tiers),
+        words["message"]: rows["message"],
+        words["last_interaction"]: rows["last_interaction"].map(
             lambda d: "—" if d is None or pd.isna(d) else d.strftime("%d/%m/%Y")),
-        "Dias": rows["days_since"],
-        "Interesses": rows["depth"],
-        "Loja": rows["store"],
-        "Mensagem": rows["message"],
+        words["days_since"]: rows["days_since"],
+        words["depth"]: rows["depth"],
+        words["brands"]: rows["brands"],
+        words["store"]: rows["store"],
+        words["phone"]: phones.map(phone),
     }).reset_index(drop=True)
+    if two_tiers:
+        table.insert(2, words["tier"], rows["tier"].map(TIER_LABELS).to_numpy())
+    return table
 
 
 def preview(result: CampaignList, key: str = "campanhas") -> None:
@@ -207,33 +295,41 @@ def preview(result: CampaignList, key: str = "campanhas") -> None:
         st.info("Nenhum cliente na lista com estes filtros.", icon=":material/group_off:")
         return
     shown = min(result.total, PREVIEW_ROWS)
-    st.caption(f"Mostrando {number(shown)} de {number(result.total)} clientes: principal primeiro, "
-               "depois o contato mais recente. O arquivo baixado traz todos.")
+    order = "principal primeiro, depois o contato mais recente" if has_two_tiers(result.segment) else \
+        "o contato mais recente primeiro"
+    st.caption(f"Mostrando {number(shown)} de {number(result.total)} clientes: {order}. O arquivo "
+               "baixado traz todos.")
+    words = EXPORT_HEADERS
     st.dataframe(
         preview_table(result),
         hide_index=True,
         width="stretch",
         height=420,
+        placeholder="—",
         key=f"{key}_preview",
         column_config={
-            "WhatsApp": st.column_config.LinkColumn("WhatsApp", display_text="abrir", width="small"),
+            words["name"]: st.column_config.TextColumn(pinned=True),
+            words["whatsapp"]: st.column_config.LinkColumn(
+                words["whatsapp"], display_text="abrir", width="small", pinned=True,
+                help="Abre a conversa com a mensagem já escrita"),
             "Por que está na lista": st.column_config.TextColumn(width="medium"),
-            "Mensagem": st.column_config.TextColumn(width="large"),
-            "Dias": st.column_config.NumberColumn("Dias sem contato", format="%d"),
+            words["message"]: st.column_config.TextColumn(width="large"),
+            words["days_since"]: st.column_config.NumberColumn(format="%d"),
         },
     )
 
 
 def examples(result: CampaignList) -> None:
     """The message each tier gets, rendered for a real customer of the list."""
+    two_tiers = has_two_tiers(result.segment)
     for tier in (PRIMARY, SECONDARY):
         rows = result.rows[result.rows["tier"] == tier]
         if rows.empty:
             continue
         first = rows.iloc[0]
         with st.container(border=True):
-            st.caption(f"Exemplo real: {plain(first['name']) or 'cliente sem nome'} "
-                       f"({TIER_LABELS[tier]})")
+            who = plain(first["name"]) or "cliente sem nome"
+            st.caption(f"Exemplo real: {who} ({TIER_LABELS[tier]})" if two_tiers else f"Exemplo real: {who}")
             st.text(first["message"])
 
 
@@ -251,16 +347,23 @@ def downloads(ctx: Context, result: CampaignList, preset: Preset | None, templat
         **dataclasses.asdict(result.segment),
         "templates": dataclasses.asdict(templates),
     }
-    csv_col, xlsx_col = st.columns(2)
+    csv_col, xlsx_col, left_col = st.columns(3)
     with csv_col:
         download_button(ctx, Export(
             build=lambda: to_csv(result),
             file_name=export_filename(label, ctx.now, "csv", result.segment.terms),
             fmt="csv", rows=result.total, segment=audit,
-        ), "Baixar CSV (WhatsApp, ferramentas de envio)", key=f"{key}_csv", icon=":material/download:")
+        ), "Baixar CSV (para envio)", key=f"{key}_csv", icon=":material/download:")
     with xlsx_col:
         download_button(ctx, Export(
             build=lambda: to_xlsx(result),
             file_name=export_filename(label, ctx.now, "xlsx", result.segment.terms),
             fmt="xlsx", rows=result.total, segment=audit,
         ), "Baixar XLSX (Excel)", key=f"{key}_xlsx", icon=":material/table_view:")
+    with left_col:
+        left_out = len(result.left_out)
+        download_button(ctx, Export(
+            build=lambda: left_out_xlsx(result),
+            file_name=export_filename(f"{label} fora da lista", ctx.now, "xlsx", result.segment.terms),
+            fmt="xlsx", rows=left_out, segment={**audit, "list": "deixados de fora"},
+        ), "Baixar quem ficou de fora", key=f"{key}_left_out", icon=":material/person_off:")

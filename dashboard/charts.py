@@ -9,6 +9,7 @@ GOLD = "#8a6d3b"
 GREEN = "#2e7d32"
 RED = "#c62828"
 GRAY = "#9e9e9e"
+SLATE = "#5c7a99"  # neutral: above a range is not an alarm
 HEIGHT = 260
 PT_PERCENT = ".0%"
 # Every category label shows, whole (names are short; hiding every other one reads as missing data).
@@ -29,19 +30,24 @@ def _base(chart: alt.Chart) -> alt.TopLevelMixin:
     return _finish(chart.properties(height=HEIGHT))
 
 
+DEPTH_BANDS = ("abaixo da faixa (< 3)", "na faixa (3–5)", "acima da faixa (> 5)")
+
+
 def depth_histogram(histogram: pd.DataFrame, low: int = 3, high: int = 5) -> alt.Chart:
-    """Customers by history length, the target band (3–5 items) in gold.
+    """Customers by history length: the target band (3–5 items) in gold, above it in a neutral blue.
 
     Args:
         histogram: ``depth, customers`` (``MetricsReport.depth_histogram``).
     """
+    below, within, above = DEPTH_BANDS
+    depth = histogram["depth"]
     frame = histogram.assign(
-        alvo=lambda f: f["depth"].between(low, high).map({True: "na meta (3–5)", False: "fora da meta"}))
+        alvo=[below if d < low else above if d > high else within for d in depth])
     return _base(alt.Chart(frame).mark_bar().encode(
-        x=alt.X("depth:O", title="Itens no histórico (interests_all)", axis=alt.Axis(labelAngle=0)),
+        x=alt.X("depth:O", title="Itens no histórico", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("customers:Q", title="Clientes"),
         color=alt.Color("alvo:N", title=None, legend=alt.Legend(orient="top"),
-                        scale=alt.Scale(domain=["na meta (3–5)", "fora da meta"], range=[GOLD, GRAY])),
+                        scale=alt.Scale(domain=list(DEPTH_BANDS), range=[GRAY, GOLD, SLATE])),
         tooltip=[alt.Tooltip("depth:O", title="Itens"), alt.Tooltip("customers:Q", title="Clientes")],
     ))
 
@@ -119,25 +125,39 @@ def tier_upgrades(frame: pd.DataFrame) -> alt.Chart:
     ).properties(height=150))
 
 
+def trending_situations(threshold: float, min_customers: int) -> tuple[str, str, str]:
+    """The legend of the trending chart: in trend, and the two reasons a bar is grey."""
+    limit = f"{threshold:.1f}".replace(".", ",")
+    return ("em alta", f"poucos clientes (menos de {min_customers})", f"abaixo do limite de {limit}")
+
+
 def trending_lift(frame: pd.DataFrame, label: str, threshold: float = 1.5, top: int = 15,
-                  timeline: bool = False) -> alt.Chart:
+                  min_customers: int = 5, timeline: bool = False) -> alt.Chart:
     """Lift of the top items with the threshold in use as a rule.
+
+    A grey bar says why it is not in trend: too few customers behind it, or a lift below
+    the threshold (the legend and the tooltip say which).
 
     Args:
         frame: ``Trending.products`` or ``Trending.brands``.
         label: the name column (``title`` or ``brand``).
+        threshold: the lift from which an item is in trend.
+        min_customers: the fewest customers an item in trend needs.
         timeline: the lift is customers per day, last 30 days over the 90 before (else the
             share in ``interests`` over the share in the history).
     """
+    hot, few, low = trending_situations(threshold, min_customers)
     shown = frame.head(top).assign(
-        situacao=lambda f: f["trending"].map({True: "em alta", False: "abaixo do limite"}))
+        situacao=lambda f: [hot if t else few if lift >= threshold else low
+                            for t, lift in zip(f["trending"], f["lift"], strict=True)])
     bars = alt.Chart(shown).mark_bar().encode(
         y=alt.Y(f"{label}:N", sort="-x", title=None, axis=_LABELS),
         x=alt.X("lift:Q", title="Clientes por dia: últimos 30 dias ÷ 90 dias anteriores" if timeline
                 else "Presença nos recentes ÷ presença no histórico"),
-        color=alt.Color("situacao:N", title=None, legend=alt.Legend(orient="top"),
-                        scale=alt.Scale(domain=["em alta", "abaixo do limite"], range=[GOLD, GRAY])),
-        tooltip=[alt.Tooltip(f"{label}:N", title="Nome"), alt.Tooltip("lift:Q", title="Lift", format=".2f"),
+        color=alt.Color("situacao:N", title=None, legend=alt.Legend(orient="top", labelLimit=320),
+                        scale=alt.Scale(domain=[hot, few, low], range=[GOLD, "#c9bfae", GRAY])),
+        tooltip=[alt.Tooltip(f"{label}:N", title="Nome"), alt.Tooltip("situacao:N", title="Situação"),
+                 alt.Tooltip("lift:Q", title="Lift", format=".2f"),
                  alt.Tooltip("recent:Q", title="Itens recentes"),
                  alt.Tooltip("history:Q", title="Itens no histórico"),
                  alt.Tooltip("customers:Q", title="Clientes com ele nos recentes")],

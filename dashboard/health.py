@@ -9,15 +9,18 @@ from dashboard import charts
 from dashboard.format import number
 from dashboard.state import Context
 from services.metrics import (
+    ABOVE,
     CAMPAIGN_PERFORMANCE_NOTE,
     COVERAGE,
     DEPTH,
+    MET,
     METRICS,
     RECENCY,
+    UNMET,
     Figures,
     MetricsReport,
 )
-from services.quality import duplicate_phones, quality_report, reason_counts
+from services.quality import duplicate_phones, outside_catalog, quality_report, reason_counts
 from services.wording import percent
 
 ALL_STORES = "Todas as lojas escolhidas"
@@ -35,11 +38,32 @@ def metric_value(key: str, figures: Figures) -> str:
     return f"{number(value, 1)} itens"
 
 
+STANDING_WORDS = {None: "sem dados", MET: "atingida", UNMET: "não atingida", ABOVE: "acima da faixa"}
+# Above a range is news, not an alarm: neutral, like "no data".
+STANDING_COLOURS = {None: "gray", MET: "green", UNMET: "red", ABOVE: "blue"}
+STANDING_MARKS = {None: "", MET: " ✓", UNMET: " ✗", ABOVE: " (acima da faixa)"}
+
+
 def verdict(key: str, figures: Figures) -> str:
-    """``"meta > 80%: atingida"`` (or ``não atingida``, ``sem dados``)."""
-    met = figures.met[key]
-    state = "sem dados" if met is None else "atingida" if met else "não atingida"
-    return f"meta {METRICS[key].target}: {state}"
+    """``"meta > 80%: atingida"`` (or ``não atingida``, ``acima da faixa``, ``sem dados``)."""
+    return f"meta {METRICS[key].target}: {STANDING_WORDS[figures.standing[key]]}"
+
+
+def median_note(figures: Figures) -> str | None:
+    """``"Mediana: 9,0 dias"``: the recency tile shows it beside the mean (SPEC §6)."""
+    days = figures.recency_median_days
+    return None if days is None else f"Mediana: {number(days, 1)} dias"
+
+
+def tile_note(key: str, figures: Figures) -> str | None:
+    """The line under a tile's value: the median beside the mean, who is covered, what "above" means."""
+    if key == RECENCY:
+        return median_note(figures)
+    if key == COVERAGE:
+        return f"{number(figures.covered)} de {number(figures.customers)} clientes"
+    if figures.standing[key] == ABOVE:
+        return "Acima de 5 não é falha do registro"
+    return None
 
 
 def weekly(ctx: Context, key: str = "metricas") -> None:
@@ -60,34 +84,30 @@ def weekly(ctx: Context, key: str = "metricas") -> None:
 
 
 def tiles(figures: Figures) -> None:
-    """Coverage, recency and depth as metric tiles with their target and whether it is met."""
+    """Coverage, recency and depth as metric tiles with their target and where they stand."""
     columns = st.columns(3)
     for column, key in zip(columns, (COVERAGE, RECENCY, DEPTH), strict=True):
-        met = figures.met[key]
-        extra = ""
-        if key == RECENCY and figures.recency_median_days is not None:
-            extra = f" Mediana: {number(figures.recency_median_days, 1)} dias."
-        elif key == COVERAGE:
-            extra = f" {number(figures.covered)} de {number(figures.customers)} clientes."
-        column.metric(
-            METRICS[key].label,
-            metric_value(key, figures),
-            delta=verdict(key, figures),
-            delta_color="gray" if met is None else "green" if met else "red",
-            delta_arrow="off",
-            help=METRICS[key].definition.capitalize() + "." + extra,
-            border=True,
-        )
+        with column.container(border=True, key=f"metricas_tile_{key}"):
+            st.metric(
+                METRICS[key].label,
+                metric_value(key, figures),
+                delta=verdict(key, figures),
+                delta_color=STANDING_COLOURS[figures.standing[key]],
+                delta_arrow="off",
+                help=METRICS[key].definition.capitalize() + ".",
+            )
+            note = tile_note(key, figures)
+            if note:
+                st.caption(note)
 
 
 def store_table(report: MetricsReport) -> pd.DataFrame:
-    """One row per store and a total row; each value marked ✓ (target met) or ✗ (not met)."""
+    """One row per store and a total row; each value marked ✓ (target met), ✗ (not met) or
+    "acima da faixa" (depth above 3–5: not a failure)."""
     rows = [*report.stores.items(), ("Total", report.total)]
 
     def cell(figures: Figures, key: str) -> str:
-        met = figures.met[key]
-        mark = "" if met is None else " ✓" if met else " ✗"
-        return metric_value(key, figures) + mark
+        return metric_value(key, figures) + STANDING_MARKS[figures.standing[key]]
 
     def median(figures: Figures) -> str:
         days = figures.recency_median_days
@@ -108,7 +128,8 @@ def distribution_scope(ctx: Context, key: str = "metricas") -> str | None:
     """Whose distributions to chart: every chosen store, or one of them. None means all."""
     if len(ctx.stores) < 2:
         return None
-    chosen = st.selectbox("Distribuições de", options=[ALL_STORES, *ctx.stores], key=f"{key}_store")
+    chosen = st.selectbox("Distribuições de", options=[ALL_STORES, *ctx.stores], key=f"{key}_store",
+                          placeholder="Escolha a loja")
     return None if chosen == ALL_STORES else chosen
 
 
@@ -142,9 +163,11 @@ def distributions(report: MetricsReport) -> None:
 
 
 def quality_panel(ctx: Context, key: str = "metricas") -> None:
-    """Records that could not be read cleanly, duplicates included, and why."""
-    report = quality_report(ctx.data)
+    """Records that could not be read cleanly, duplicates and products outside the catalog, and why."""
+    catalog = set(ctx.catalog_titles())
+    report = quality_report(ctx.data, catalog)
     pairs = duplicate_phones(ctx.data)
+    outside = outside_catalog(ctx.data, catalog)
     affected = report["id"].nunique()
     st.caption(f"{number(affected)} registros com algum problema; eles continuam aparecendo nas "
                "outras páginas, lidos da melhor forma possível.")
@@ -166,6 +189,14 @@ def quality_panel(ctx: Context, key: str = "metricas") -> None:
                 "store": "Loja", "reason": "Motivo", "name_a": "Cliente A", "phone_raw_a": "Telefone A",
                 "name_b": "Cliente B", "phone_raw_b": "Telefone B"}),
             hide_index=True, width="stretch", key=f"{key}_pairs",
+        )
+    if len(outside):
+        st.markdown(f"**Produtos fora do catálogo** ({number(len(outside))}): um erro de digitação, ou um "
+                    "produto que falta na tabela de produtos")
+        st.dataframe(
+            outside.rename(columns={"title": "Produto fora do catálogo", "customers": "Clientes"}),
+            hide_index=True, width="stretch", height=min(38 + 35 * len(outside), 300),
+            key=f"{key}_outside",
         )
 
 

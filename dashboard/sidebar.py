@@ -23,6 +23,8 @@ def show(viewer: Viewer) -> state.Context:
                 options=list(ctx.allowed),
                 default=list(ctx.allowed),
                 key=state.STORE_KEY,
+                placeholder="Escolha as lojas",
+                select_all=False,  # its label is English and cannot be changed
                 help="As páginas mostram apenas os clientes das lojas escolhidas.",
             )
         else:

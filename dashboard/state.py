@@ -15,12 +15,13 @@ from dashboard.access import Viewer, viewer
 from services import access, config, insights, recording, snapshot, weekly
 from services.frame import CustomerData, with_customer
 from services.interests import Customer, now_utc, parse_time
-from services.search import SearchIndex
+from services.search import Lookup, SearchIndex, lookup
 from services.source import Source, open_source
 from services.store.base import CustomerRepository
 from services.timeline import LOJA
 
 STORE_KEY = "app_stores"
+NO_STORE_CHOSEN = "Escolha pelo menos uma loja na barra lateral."
 
 # Arrow's default allocator (mimalloc) keeps what a 100,000-customer list frees for reuse, so
 # every page's temporaries add up in the process's peak; the system allocator hands them back
@@ -58,6 +59,20 @@ class Context:
     def search_index(self) -> SearchIndex:
         """The search keys of ``data`` (built once per data version and store choice)."""
         return search_index(_path(), self.version, self.allowed, self.stores)
+
+    def lookup_allowed(self, query: str) -> Lookup:
+        """``search.lookup`` over every store the viewer may see, chosen or not (where is a number?)."""
+        path = _path()
+        data = scoped_data(path, self.version, self.allowed, self.allowed)
+        return lookup(data, query, index=search_index(path, self.version, self.allowed, self.allowed))
+
+    def catalog_titles(self) -> dict[str, str]:
+        """The base's product titles by key (empty without a Products table), per data version."""
+        return catalog_of(_path(), self.version)[0]
+
+    def catalog_labels(self) -> dict[str, str]:
+        """The catalog's titles, sorted, each with its brand as a list shows it ("Submariner · Rolex")."""
+        return catalog_of(_path(), self.version)[1]
 
     def insights(self, min_customers: int = insights.MIN_CUSTOMERS) -> insights.Insights:
         """Journeys, trending and cross-selling of ``data`` (computed once per data and timeline version)."""
@@ -154,6 +169,20 @@ def scoped_data(path: str, version: str, allowed: tuple[str, ...], stores: tuple
     return access.scoped(customer_data(path, version), allowed, stores)
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def catalog_of(path: str, version: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The catalog's titles by key, and its titles with their brand; ``version`` (the data key)
+    holds the catalog's content."""
+    repository = source().repository
+    titles = repository.catalog_titles()
+    catalog = repository.catalog()
+    labels = {}
+    for key, title in sorted(titles.items(), key=lambda item: item[1].casefold()):
+        brand = catalog[key].brand if key in catalog else None
+        labels[title] = f"{title} · {brand}" if brand else title
+    return titles, labels
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def search_index(path: str, version: str, allowed: tuple[str, ...], stores: tuple[str, ...]) -> SearchIndex:
     """The search keys of the scoped frame, cached beside it."""
@@ -206,7 +235,7 @@ def begin(viewer: Viewer) -> Context:
     path = _path()
     src = source()
     allowed = viewer.allowed(tuple(src.repository.stores()))
-    chosen = tuple(s for s in st.session_state.get(STORE_KEY, allowed) if s in allowed) or allowed
+    chosen = chosen_stores(st.session_state.get(STORE_KEY), allowed)
     version = src.repository.data_key()
     ctx = Context(
         data=scoped_data(path, version, allowed, chosen),
@@ -219,6 +248,19 @@ def begin(viewer: Viewer) -> Context:
     )
     _RUN.context = ctx
     return ctx
+
+
+def chosen_stores(picked: object, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The stores the viewer chose in the sidebar, among ``allowed``.
+
+    Nothing picked yet means every allowed store; an empty choice means none (the pages then
+    ask for one, instead of quietly showing every store). A choice of stores that are no
+    longer allowed falls back to every allowed store.
+    """
+    if picked is None:
+        return allowed
+    chosen = tuple(s for s in picked if s in allowed)  # type: ignore[union-attr]
+    return chosen if chosen or not picked else allowed
 
 
 def current() -> Context:
@@ -251,3 +293,8 @@ def record_interest(ctx: Context, store: str, phone: str, products: str, name: s
         _after_own_writes(path)[after] = with_customer(
             customer_data(path, ctx.version), saved, ctx.repository.catalog())
     return saved
+
+
+def unite_records(ctx: Context, store: str, ids: tuple[str, ...]) -> Customer:
+    """Unite the records of one customer (``recording.unite_records``); the next run reads them."""
+    return recording.unite_records(ctx.repository, ctx.allowed, store, ids, ctx.now)

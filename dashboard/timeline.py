@@ -43,7 +43,10 @@ def rows(events: list[Event], now: datetime) -> pd.DataFrame:
 
 def section(profile: Profile, ctx: Context) -> None:
     """Each interest with when and where it was asked, and the visits and purchases, newest first."""
-    events = ctx.repository.events.for_customer(profile.id, limit=SHOWN + 1)
+    # A phone held by two records (with and without the ninth digit) is one customer: one timeline.
+    events = sorted((event for record in (profile.records or (profile.id,))
+                     for event in ctx.repository.events.for_customer(record, limit=SHOWN + 1)),
+                    key=lambda event: event.at, reverse=True)
     since = ctx.repository.events.since()
     st.markdown("**Linha do tempo** (o mais recente primeiro)")
     if events:

@@ -9,20 +9,25 @@ from services.segments import InvalidSegment, build_list
 ctx = current()
 st.title("Campanhas")
 preset = campaign.preset_picker(key="campanhas")
+campaign.terms_picker(ctx, key="campanhas")
+# The counts and the downloads sit right under the terms (on a phone, within the first screens);
+# they are filled once the filters and messages below are read.
+summary = st.container()
 try:
-    segment = campaign.segment_controls(ctx, preset, key="campanhas")
+    segment = campaign.filter_controls(ctx, key="campanhas")
 except InvalidSegment as error:
     st.error(str(error), icon=":material/error:")
     st.stop()
 with st.expander("Mensagens", expanded=True, icon=":material/chat:"):
-    templates = campaign.template_editors(segment, key="campanhas")
+    templates = campaign.template_editors(segment, key="campanhas", preset=preset)
 if preset and preset.needs_terms and not segment.terms:
-    st.info(f"Escolha o produto, a linha ou a marca da campanha “{preset.label}” para montar a lista.",
-            icon=":material/manage_search:")
+    summary.info(f"Escolha o produto, a linha ou a marca da campanha “{preset.label}” para montar a lista.",
+                 icon=":material/manage_search:")
     st.stop()
 result = build_list(ctx.data, segment, ctx.now, templates)
-campaign.counts(result)
-campaign.downloads(ctx, result, preset, templates, key="campanhas")
+with summary:
+    campaign.counts(result)
+    campaign.downloads(ctx, result, preset, templates, key="campanhas")
 campaign.preview(result, key="campanhas")
 if result.total:
     st.markdown("**Como a mensagem chega**")

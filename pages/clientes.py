@@ -8,7 +8,6 @@ from services.profile import profile
 
 ctx = current()
 st.title("Clientes")
-st.caption("Prepare a visita: o que o cliente procura agora e o que sempre procurou.")
 customer.flash()
 cid = customer.search_box(ctx, key="clientes")
 if cid is not None:

@@ -159,4 +159,47 @@ class AuditLog:
         return frame
 
 
-__all__ = ["CLI", "COLUMNS", "DASHBOARD", "AuditLog", "ExportEntry", "definition"]
+_SCOPE_WORDS = {"recent": "só interesses recentes", "all": "recentes e histórico"}
+
+
+def describe(segment: Mapping[str, object] | str) -> str:
+    """A recorded segment in words, as the audit page shows it.
+
+    Args:
+        segment: the definition (a mapping, or its JSON text as ``entries`` gives it).
+
+    Returns:
+        e.g. ``"De volta ao estoque · Submariner, Patek · recentes e histórico · silêncio de 7 dias"``;
+        the people left out of a list start with ``"Deixados de fora: "``.
+    """
+    if isinstance(segment, str):
+        try:
+            segment = json.loads(segment)
+        except ValueError:
+            return segment
+    if not isinstance(segment, Mapping):
+        return str(segment)
+    parts: list[str] = []
+    if segment.get("campaign"):
+        parts.append(str(segment["campaign"]))
+    terms = segment.get("terms") or []
+    parts.append(", ".join(map(str, terms)) if terms else "sem termos (todos os clientes)")
+    if segment.get("scope") in _SCOPE_WORDS:
+        parts.append(_SCOPE_WORDS[str(segment["scope"])])
+    quiet = segment.get("quiet_days")
+    if quiet:
+        parts.append(f"silêncio de {quiet} dias")
+    if segment.get("inactive_days") is not None:
+        parts.append(f"inativos há {segment['inactive_days']}+ dias")
+    low, high = segment.get("min_depth"), segment.get("max_depth")
+    if low is not None and high is not None:
+        parts.append(f"{low} a {high} interesses")
+    elif low is not None:
+        parts.append(f"{low}+ interesses")
+    elif high is not None:
+        parts.append(f"até {high} interesses")
+    text = " · ".join(parts)
+    return f"Deixados de fora: {text}" if segment.get("list") == "deixados de fora" else text
+
+
+__all__ = ["CLI", "COLUMNS", "DASHBOARD", "AuditLog", "ExportEntry", "definition", "describe"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
-from services.interests import product_key
+from services.interests import clean_item, product_key
 
 WATCH = "watch"
 JEWELRY = "jewelry"
@@ -259,6 +260,82 @@ def suggestions(products: pd.DataFrame | None = None) -> list[str]:
     titles = sorted(products["title"].tolist()) if products is not None else []
     ordered = [*names, *lines, *titles]
     return list(dict.fromkeys(ordered))
+
+
+# --- The catalog's own spelling -------------------------------------------------------
+
+SUGGESTION_CUTOFF = 0.6
+
+
+def canonical(title: str, catalog_titles: Mapping[str, str]) -> str:
+    """The catalog's spelling of ``title`` when its key is in the catalog, else ``title`` cleaned.
+
+    Args:
+        title: a product as typed or sent.
+        catalog_titles: the catalog's titles by product key (``repository.catalog_titles()``).
+
+    Returns:
+        e.g. ``canonical("daytona ", {"daytona": "Daytona"}) == "Daytona"``.
+    """
+    cleaned = clean_item(title)
+    return catalog_titles.get(product_key(cleaned), cleaned)
+
+
+def suggest(title: str, catalog_titles: Mapping[str, str] | Iterable[str]) -> str | None:
+    """The catalog title closest to a product outside the catalog ("Você quis dizer…?").
+
+    Args:
+        title: the product typed.
+        catalog_titles: the catalog's titles by key, or just the titles.
+
+    Returns:
+        The closest title by key (``difflib``), or None when nothing is close.
+        Example: ``suggest("Submarine", ["Submariner", "Daytona"]) == "Submariner"``.
+    """
+    by_key = (dict(catalog_titles) if isinstance(catalog_titles, Mapping)
+              else {product_key(t): t for t in catalog_titles})
+    close = difflib.get_close_matches(product_key(title), list(by_key), n=1, cutoff=SUGGESTION_CUTOFF)
+    return by_key[close[0]] if close else None
+
+
+@dataclass(frozen=True)
+class ProductCheck:
+    """A product typed for recording, checked against the catalog.
+
+    Attributes:
+        typed: as typed.
+        title: what is recorded: the catalog's spelling, or the text as typed (cleaned).
+        in_catalog: its key is in the catalog.
+        suggestion: for a product outside the catalog, the closest catalog title (or None).
+    """
+
+    typed: str
+    title: str
+    in_catalog: bool
+    suggestion: str | None = None
+
+
+def check_products(products: Iterable[str], catalog_titles: Mapping[str, str]) -> list[ProductCheck]:
+    """Each product typed against the catalog, repeats (by key) and blanks dropped.
+
+    With an empty catalog (a base with no Products table) every product counts as in it:
+    there is nothing to check against.
+
+    Example: ``check_products(["daytona", "Submarine"], titles)`` gives ``Daytona`` in the
+    catalog, and ``Submarine`` outside it with the suggestion ``Submariner``.
+    """
+    checks: list[ProductCheck] = []
+    seen: set[str] = set()
+    for typed in products:
+        title = canonical(str(typed), catalog_titles)
+        key = product_key(title)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        known = not catalog_titles or key in catalog_titles
+        checks.append(ProductCheck(str(typed), title, known,
+                                   None if known else suggest(title, catalog_titles)))
+    return checks
 
 
 # --- Demo catalog --------------------------------------------------------------

@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-import io
 import re
 import unicodedata
-import zipfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
-from services.segments import COLUMNS, E164_PATTERN, TIER_LABELS, CampaignList
+from services.segments import COLUMNS, E164_PATTERN, EXCLUSION_LABELS, TIER_LABELS, CampaignList
 from services.text_arrays import as_column, large, strings
 from services.wording import SEPARATOR
+from services.xlsx import DATE, LINK, NUMBER, column_letter, sheet, text_sheet
 
+# The words the screen uses (Campanhas' preview), so a file reads like the page it came from.
 EXPORT_HEADERS: Mapping[str, str] = {
-    "tier": "nivel",
-    "name": "nome",
-    "phone": "telefone",
-    "store": "loja",
-    "matched": "produtos",
-    "brands": "marcas",
-    "last_interaction": "ultima_interacao",
-    "days_since": "dias",
-    "depth": "profundidade",
-    "message": "mensagem",
+    "tier": "Nível",
+    "name": "Nome",
+    "phone": "Telefone",
+    "store": "Loja",
+    "matched": "Produtos procurados",
+    "brands": "Marcas",
+    "last_interaction": "Último contato",
+    "days_since": "Dias sem contato",
+    "depth": "Interesses",
+    "message": "Mensagem",
+    "whatsapp": "WhatsApp",
 }
+LEFT_OUT_HEADERS: Mapping[str, str] = {
+    "reason": "Motivo", "tier": "Nível", "name": "Nome", "phone": "Telefone", "store": "Loja",
+    "last_interaction": "Último contato", "days_since": "Dias sem contato", "depth": "Interesses",
+}
+_KINDS = {EXPORT_HEADERS["last_interaction"]: DATE, EXPORT_HEADERS["days_since"]: NUMBER,
+          EXPORT_HEADERS["depth"]: NUMBER, EXPORT_HEADERS["whatsapp"]: LINK}
 _INJECTION_RE2 = "^(?:[=+\\-@\t\r\n]|[ \u00a0]+[=+\\-@])"
 _INJECTION = re.compile(_INJECTION_RE2)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -43,8 +48,44 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "").astype("str")
 
 
-def _export_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows as text under the Portuguese headers; only rows with a valid E.164 phone."""
+# ``urllib.parse.quote(text, safe="")`` as one ``str.translate`` over the UTF-8 bytes read as
+# Latin-1 (one character per byte): a 20,000-row list is linked in milliseconds, not half a second.
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_QUOTE = {byte: (chr(byte) if byte in _UNRESERVED else f"%{byte:02X}") for byte in range(256)}
+
+
+def _quote(text: str) -> str:
+    return text.encode("utf-8").decode("latin-1").translate(_QUOTE)
+
+
+def whatsapp_link(phone: str, message: str) -> str:
+    """The WhatsApp address that opens a chat with ``message`` already typed.
+
+    Example: ``whatsapp_link("+5511987654321", "Olá!") == "https://wa.me/5511987654321?text=Ol%C3%A1%21"``.
+    """
+    digits = re.sub(r"\D", "", phone or "")
+    return f"https://wa.me/{digits}?text={_quote(message or '')}" if digits else ""
+
+
+def whatsapp_links(phones: pd.Series, messages: pd.Series) -> list[str]:
+    """``whatsapp_link`` of every row; each distinct message is encoded once."""
+    encoded: dict[str, str] = {}
+    links = []
+    for phone, message in zip(phones, messages, strict=True):
+        text = encoded.get(message)
+        if text is None:
+            text = encoded[message] = _quote(message or "")
+        text_phone = phone if isinstance(phone, str) else ""
+        digits = text_phone[1:] if text_phone[1:].isdigit() else re.sub(r"\D", "", text_phone)
+        links.append(f"https://wa.me/{digits}?text={text}" if digits else "")
+    return links
+
+
+def _export_frame(rows: pd.DataFrame, *, typed: bool = False) -> pd.DataFrame:
+    """The rows under the screen's headers, with the WhatsApp link; only rows with a valid E.164 phone.
+
+    As text (CSV), or ``typed`` (XLSX): days and depth as whole numbers, the date as a date.
+    """
     phone = _as_text(rows["phone"]) if "phone" in rows else pd.Series("", index=rows.index, dtype="str")
     valid = phone.str.fullmatch(E164_PATTERN).fillna(False).to_numpy(bool)
     kept = rows.loc[valid]
@@ -55,14 +96,20 @@ def _export_frame(rows: pd.DataFrame) -> pd.DataFrame:
             values = _as_text(values)
             values = values.map(TIER_LABELS).fillna(values)
         elif name == "last_interaction":
-            values = pd.to_datetime(values.astype(object), errors="coerce").dt.strftime("%d/%m/%Y")
+            values = pd.to_datetime(values.astype(object), errors="coerce")
+            if not typed:
+                values = values.dt.strftime("%d/%m/%Y")
         elif name in ("days_since", "depth"):
             values = pd.to_numeric(values, errors="coerce").round().astype("Int64")
         elif values.dtype == object:
             # Lists (from a caller that split them) read as the joined text.
             values = values.map(lambda v: SEPARATOR.join(map(str, v)) if isinstance(v, list | tuple) else v)
-        out[EXPORT_HEADERS[name]] = _as_text(values)
-    return pd.DataFrame(out).reset_index(drop=True)
+        typed_column = typed and name in ("last_interaction", "days_since", "depth")
+        out[EXPORT_HEADERS[name]] = values.reset_index(drop=True) if typed_column else \
+            _as_text(values).reset_index(drop=True)
+    messages = _as_text(kept["message"]) if "message" in kept else pd.Series("", index=kept.index)
+    out[EXPORT_HEADERS["whatsapp"]] = whatsapp_links(phone[valid], messages)
+    return pd.DataFrame(out)
 
 
 def neutralise(cell: str) -> str:
@@ -73,6 +120,16 @@ def neutralise(cell: str) -> str:
     return "'" + cell if _INJECTION.match(cell) else cell
 
 
+def _one_tier(rows: pd.DataFrame | CampaignList) -> bool:
+    """A list whose segment has no secondary tier: its files carry no "Nível" column."""
+    return isinstance(rows, CampaignList) and not rows.segment.two_tiers
+
+
+def _files_frame(rows: pd.DataFrame | CampaignList, *, typed: bool = False) -> pd.DataFrame:
+    table = _export_frame(_rows_of(rows), typed=typed)
+    return table.drop(columns=[EXPORT_HEADERS["tier"]]) if _one_tier(rows) else table
+
+
 def to_csv(rows: pd.DataFrame | CampaignList) -> bytes:
     """A campaign list as CSV for messaging tools: UTF-8 with BOM, comma-separated.
 
@@ -81,12 +138,14 @@ def to_csv(rows: pd.DataFrame | CampaignList) -> bytes:
     four) is prefixed with ``'`` (OWASP CSV injection).
 
     Args:
-        rows: ``CampaignList.rows`` (or the list itself).
+        rows: ``CampaignList.rows``, or the list itself (then a list with one tier has no
+            "Nível" column).
 
     Returns:
-        The file's bytes, starting ``b"\\xef\\xbb\\xbfnivel,nome,telefone,..."``.
+        The file's bytes, starting ``b"\\xef\\xbb\\xbfNível,Nome,Telefone,..."``; the last
+        column is the WhatsApp link with the message already typed.
     """
-    table = _export_frame(_rows_of(rows))
+    table = _files_frame(rows)
     for header in table.columns:
         if header != EXPORT_HEADERS["phone"]:
             cells = strings(table[header])
@@ -98,10 +157,12 @@ def to_csv(rows: pd.DataFrame | CampaignList) -> bytes:
 
 
 def to_xlsx(rows: pd.DataFrame | CampaignList) -> bytes:
-    """A campaign list as an Excel workbook where every cell is text.
+    """A campaign list as an Excel workbook people can sort and filter.
 
-    Every cell is written as a string with the text format ``@``: phones stay
-    ``+55…`` and a name like ``=1+1`` is a string, never a formula.
+    Phones, names, products and messages are text cells with the text format ``@``
+    (phones stay ``+55…``; a name like ``=1+1`` is a string, never a formula); days and
+    depth are numbers; the last contact is a date (dd/mm/aaaa); the WhatsApp column links
+    to the chat with the message already typed.
 
     Args:
         rows: ``CampaignList.rows`` (or the list itself).
@@ -109,14 +170,45 @@ def to_xlsx(rows: pd.DataFrame | CampaignList) -> bytes:
     Returns:
         The ``.xlsx`` file's bytes (one sheet, "Campanha").
     """
-    table = _export_frame(_rows_of(rows))
+    return sheet("Campanha", _clean_text(_files_frame(rows, typed=True)), _KINDS, max_width=60)
+
+
+def _clean_text(table: pd.DataFrame) -> pd.DataFrame:
     for header in table.columns:
-        # XML cannot hold most control characters; line breaks become LF.
-        table[header] = (table[header].str.replace(r"\r\n?", "\n", regex=True)
-                         .str.replace(_CONTROL.pattern, "", regex=True))
-    # xlsxwriter spent 3 s on a 20,000-row list (15 µs a cell); the sheet is all text, so a
-    # writer that builds it a column at a time does the same in a tenth of the time.
-    return text_sheet("Campanha", table, max_width=60)
+        if table[header].dtype == object or pd.api.types.is_string_dtype(table[header].dtype):
+            # XML cannot hold most control characters; line breaks become LF.
+            table[header] = (table[header].astype("str").str.replace(r"\r\n?", "\n", regex=True)
+                             .str.replace(_CONTROL.pattern, "", regex=True))
+    return table
+
+
+def left_out_xlsx(campaign_list: CampaignList) -> bytes:
+    """The customers a campaign list left out, each with the reason, as an Excel workbook.
+
+    Args:
+        campaign_list: a ``build_list`` result.
+
+    Returns:
+        The ``.xlsx`` file's bytes (one sheet, "Ficaram de fora"): the reason first, then
+        who (the phone as it is, valid or not), under the screen's words.
+    """
+    left = campaign_list.left_out
+    table = pd.DataFrame({
+        LEFT_OUT_HEADERS["reason"]: left["reason"].map(EXCLUSION_LABELS).fillna(left["reason"]),
+        LEFT_OUT_HEADERS["tier"]: left["tier"].map(TIER_LABELS).fillna(""),
+        LEFT_OUT_HEADERS["name"]: left["name"],
+        LEFT_OUT_HEADERS["phone"]: left["phone"],
+        LEFT_OUT_HEADERS["store"]: left["store"],
+        LEFT_OUT_HEADERS["last_interaction"]: pd.to_datetime(left["last_interaction"].astype(object),
+                                                            errors="coerce"),
+        LEFT_OUT_HEADERS["days_since"]: left["days_since"],
+        LEFT_OUT_HEADERS["depth"]: left["depth"],
+    }).reset_index(drop=True)
+    if not campaign_list.segment.two_tiers:
+        table = table.drop(columns=[LEFT_OUT_HEADERS["tier"]])
+    kinds = {LEFT_OUT_HEADERS["last_interaction"]: DATE, LEFT_OUT_HEADERS["days_since"]: NUMBER,
+             LEFT_OUT_HEADERS["depth"]: NUMBER}
+    return sheet("Ficaram de fora", _clean_text(table), kinds, max_width=60)
 
 
 def slug(text: str) -> str:
@@ -168,212 +260,8 @@ def segment_to_json(campaign_list: CampaignList) -> dict[str, object]:
     return {"rows": out, "excluded": dict(campaign_list.excluded)}
 
 
-# --- XLSX: one sheet where every cell is text ------------------------------------------
-# A general writer (xlsxwriter) spends about 15 µs per cell in Python; this one builds the
-# sheet's XML a column at a time with Arrow and writes each distinct text once (the shared
-# strings table), which is what makes a 200,000-cell list cheap. It writes what the
-# campaign export needs and nothing else: one sheet, a bold header, the text format ``@``
-# on every cell and column, column widths, a frozen header row and an autofilter.
-
-MAX_CELL = 32_767  # Excel's longest cell text
-_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
-_TEXT, _BOLD_TEXT = 1, 2  # cellXfs of styles.xml
-
-_CONTENT_TYPES = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-    '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/xl/workbook.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-    '<Override PartName="/xl/worksheets/sheet1.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-    '<Override PartName="/xl/styles.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-    '<Override PartName="/xl/sharedStrings.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
-    "</Types>"
-)
-_ROOT_RELS = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    f'<Relationships xmlns="{_PKG}">'
-    f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
-    "</Relationships>"
-)
-_WORKBOOK_RELS = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    f'<Relationships xmlns="{_PKG}">'
-    f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
-    f'<Relationship Id="rId2" Type="{_REL}/styles" Target="styles.xml"/>'
-    f'<Relationship Id="rId3" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/>'
-    "</Relationships>"
-)
-_FONT = '<sz val="11"/><color theme="1"/><name val="Calibri"/><family val="2"/><scheme val="minor"/>'
-_STYLES = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    f'<styleSheet xmlns="{_MAIN}">'
-    f'<fonts count="2"><font>{_FONT}</font><font><b/>{_FONT}</font></fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-    '<fill><patternFill patternType="gray125"/></fill></fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="49" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="49" fontId="1" fillId="0" borderId="0" xfId="0" applyNumberFormat="1" applyFont="1"/>'
-    "</cellXfs>"
-    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-    "</styleSheet>"
-)
-
-
-def column_letter(index: int) -> str:
-    """``0`` → ``A``, ``25`` → ``Z``, ``26`` → ``AA``."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-def _sheet_text(values: pd.Series) -> pa.Array:
-    """A column as Arrow text, missing values as ``""`` (no copy for Arrow-backed text)."""
-    try:
-        array = pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        array = pa.array([None if v is None else str(v) for v in values.astype(object)])
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if not pa.types.is_large_string(array.type):
-        array = array.cast(pa.large_string())
-    return array.fill_null("")
-
-
-def _excel_width(characters: float) -> float:
-    # Excel stores widths in units of the default font's digit (7 px) plus 5 px of padding.
-    return int((characters * 7 + 5) / 7 * 256) / 256
-
-
-def _si(texts: pa.Array) -> pa.Array:
-    """Each distinct text as a shared-string element ``<si><t>…</t></si>``."""
-    texts = pc.utf8_slice_codeunits(texts, 0, MAX_CELL)
-    # Excel reads "_x0041_" as an escaped "A": a literal one keeps its underscore escaped.
-    texts = pc.replace_substring_regex(texts, r"(_x[0-9a-fA-F]{4}_)", r"_x005F\1")
-    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        texts = pc.replace_substring(texts, raw, escaped)
-    controls = pc.match_substring_regex(texts, r"[\x00-\x08\x0b-\x1f\x{fffe}\x{ffff}]")
-    if pc.any(controls).as_py():
-        fixed = [_escape_controls(t) if c else t
-                 for t, c in zip(texts.to_pylist(), controls.to_pylist(), strict=True)]
-        texts = pa.array(fixed, type=texts.type)
-    padded = pc.match_substring_regex(texts, r"^\s|\s$")
-    opening = pc.if_else(padded, large('<si><t xml:space="preserve">'), large("<si><t>"))
-    return pc.binary_join_element_wise(opening, texts, large("</t></si>"), large(""))
-
-
-def _escape_controls(text: str) -> str:
-    return "".join(
-        f"_x{ord(ch):04X}_" if (ord(ch) < 32 and ch not in "\t\n") or ch in "\ufffe\uffff" else ch
-        for ch in text
-    )
-
-
-def text_sheet(name: str, table: pd.DataFrame, *, max_width: int = 60) -> bytes:
-    """One sheet of text cells: the column names as a bold header, then the rows.
-
-    Args:
-        name: the sheet's name (at most 31 characters, none of ``[]:*?/\\``).
-        table: text columns (missing values are written as empty text).
-        max_width: the widest a column is made, in characters.
-
-    Returns:
-        The ``.xlsx`` file's bytes. Example: ``text_sheet("Campanha", frame)``.
-    """
-    header = [str(column) for column in table.columns]
-    n_rows, n_cols = len(table), len(header)
-    columns = [_sheet_text(table[column]) for column in table.columns]
-    # Every distinct text once, the header's included: cells refer to it by number.
-    every = pa.concat_arrays([pa.array(header, type=pa.large_string()), *columns])
-    encoded = pc.dictionary_encode(every)
-    distinct = encoded.dictionary
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    header_codes, cell_codes = codes[:n_cols], codes[n_cols:].reshape(n_cols, n_rows)
-
-    row_numbers = pc.cast(pa.array(np.arange(2, n_rows + 2)), pa.large_string())
-    cells = []
-    for j in range(n_cols):
-        number = pc.cast(pa.array(cell_codes[j]), pa.large_string())
-        cells.append(pc.binary_join_element_wise(
-            large(f'<c r="{column_letter(j)}'), row_numbers, large(f'" s="{_TEXT}" t="s"><v>'),
-            number, large("</v></c>"), large(""),
-        ))
-    rows = pc.binary_join_element_wise(
-        large('<row r="'), row_numbers, large('">'), *cells, large("</row>"), large("")
-    ) if n_rows else pa.array([], type=pa.large_string())
-    head_row = '<row r="1">' + "".join(
-        f'<c r="{column_letter(j)}1" s="{_BOLD_TEXT}" t="s"><v>{header_codes[j]}</v></c>'
-        for j in range(n_cols)
-    ) + "</row>"
-
-    widths = []
-    for j, title in enumerate(header):
-        longest = pc.max(pc.utf8_length(columns[j])).as_py() if n_rows else 0
-        widths.append(max(len(title), min(longest or 0, max_width)) + 2)
-    last = column_letter(max(n_cols - 1, 0))
-    bottom = max(n_rows, 1) + 1
-    cols = "".join(
-        f'<col min="{j + 1}" max="{j + 1}" width="{_excel_width(w)}" style="{_TEXT}" customWidth="1"/>'
-        for j, w in enumerate(widths)
-    )
-    sheet = "".join([
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
-        f'<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}">',
-        f'<dimension ref="A1:{last}{n_rows + 1}"/>',
-        '<sheetViews><sheetView tabSelected="1" workbookViewId="0">'
-        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-        '<selection pane="bottomLeft"/></sheetView></sheetViews>',
-        '<sheetFormatPr defaultRowHeight="15"/>',
-        f"<cols>{cols}</cols>" if cols else "",
-        "<sheetData>", head_row, "".join(rows.to_pylist()), "</sheetData>",
-        f'<autoFilter ref="A1:{last}{bottom}"/>',
-        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>',
-        "</worksheet>",
-    ])
-    shared = "".join([
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
-        f'<sst xmlns="{_MAIN}" count="{len(codes)}" uniqueCount="{len(distinct)}">',
-        "".join(_si(distinct.cast(pa.large_string())).to_pylist()),
-        "</sst>",
-    ])
-    quoted = name.replace("'", "''")
-    filter_range = f"'{quoted}'!$A$1:${last}${bottom}"
-    workbook = (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
-        '<bookViews><workbookView xWindow="240" yWindow="15" windowWidth="16095" windowHeight="9660"/>'
-        "</bookViews>"
-        f'<sheets><sheet name="{_attr(name)}" sheetId="1" r:id="rId1"/></sheets>'
-        '<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
-        f"{_attr(filter_range)}</definedName></definedNames>"
-        "</workbook>"
-    )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        for path, body in (
-            ("[Content_Types].xml", _CONTENT_TYPES),
-            ("_rels/.rels", _ROOT_RELS),
-            ("xl/workbook.xml", workbook),
-            ("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS),
-            ("xl/styles.xml", _STYLES),
-            ("xl/sharedStrings.xml", shared),
-            ("xl/worksheets/sheet1.xml", sheet),
-        ):
-            archive.writestr(path, body.encode("utf-8"))
-    return buffer.getvalue()
-
-
-def _attr(text: str) -> str:
-    return (text.replace("&", "&amp;").replace('"', "&quot;")
-            .replace("<", "&lt;").replace(">", "&gt;"))
+__all__ = [
+    "EXPORT_HEADERS", "LEFT_OUT_HEADERS", "column_letter", "export_filename", "left_out_xlsx",
+    "neutralise", "segment_to_json", "slug", "text_sheet", "to_csv", "to_xlsx", "whatsapp_link",
+    "whatsapp_links",
+]

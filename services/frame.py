@@ -35,18 +35,36 @@ RAW_COLUMNS = (
 )
 LONG_ITEM = 120
 
-# Data-quality reasons, as the panel shows them.
+# Data-quality reasons, as the panel and the card show them: in words, not field names.
 BAD_PHONE = "telefone ilegível"
 NO_PHONE = "sem telefone"
-BAD_DATE = "data ilegível em {field}"
-BAD_TYPE = "tipo inesperado em {field}"
-REPEATED = "itens repetidos em {field}"
-BLANK_ITEMS = "itens vazios em {field}"
-OVER_LIMIT = "mais de 5 itens em interests"
-LEGACY = "interests_all sem itens de interests (lido com reparo)"
-LONG = "item com mais de 120 caracteres"
+BAD_DATE = "data {of} ilegível"
+BAD_TYPE = "{what} em formato inesperado"
+REPEATED = "produtos repetidos {where}"
+BLANK_ITEMS = "itens vazios {where}"
+OVER_LIMIT = "mais de 5 interesses recentes"
+LEGACY = "histórico sem alguns dos interesses recentes (lido com reparo)"
+LONG = "produto com mais de 120 caracteres"
 DUPLICATE = "telefone duplicado na loja"
 NINTH_DIGIT = "mesmo telefone com e sem o nono dígito"
+_FIELD_WORDS = {
+    "interests": {"what": "interesses recentes", "where": "nos interesses recentes",
+                  "of": "dos interesses recentes"},
+    "interests_all": {"what": "histórico de interesses", "where": "no histórico de interesses",
+                      "of": "do histórico de interesses"},
+    "created_at": {"what": "data do primeiro contato", "where": "na data do primeiro contato",
+                   "of": "do primeiro contato"},
+    "last_interaction": {"what": "data do último contato", "where": "na data do último contato",
+                         "of": "do último contato"},
+}
+
+
+def field_problem(reason: str, field: str) -> str:
+    """A data-quality reason about one field of the base, in the words people use.
+
+    Example: ``field_problem(BAD_DATE, "last_interaction") == "data do último contato ilegível"``.
+    """
+    return reason.format(**_FIELD_WORDS[field])
 
 
 @dataclass(frozen=True)
@@ -126,18 +144,18 @@ def _keys(items: pd.DataFrame) -> set[str]:
 
 def _read_list(value: object, field: str, problems: list[str]) -> list[str]:
     if value is not None and not isinstance(value, str | list | tuple):
-        problems.append(BAD_TYPE.format(field=field))
+        problems.append(field_problem(BAD_TYPE, field))
         return []
     raw = split_raw(value)
     items = dedupe(raw)
     if len(items) < len(raw):
-        problems.append(REPEATED.format(field=field))
+        problems.append(field_problem(REPEATED, field))
     if isinstance(value, str) and value.strip() and not raw:
-        problems.append(BLANK_ITEMS.format(field=field))
+        problems.append(field_problem(BLANK_ITEMS, field))
     elif isinstance(value, list | tuple) and any(
         not isinstance(v, str) or not clean_item(v) for v in value
     ):
-        problems.append(BLANK_ITEMS.format(field=field))
+        problems.append(field_problem(BLANK_ITEMS, field))
     return items
 
 
@@ -348,7 +366,7 @@ def _read_time(value: object, field: str, problems: list[str]) -> object:
             return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     moment = parse_time(value)
     if moment is None:
-        problems.append(BAD_DATE.format(field=field))
+        problems.append(field_problem(BAD_DATE, field))
     return moment
 
 

@@ -14,7 +14,12 @@ import pyarrow.compute as pc
 from services.text_arrays import large, strings
 from services.wording import SEPARATOR, join_pt
 
-PLACEHOLDERS: tuple[str, ...] = ("first_name", "name", "product", "brand", "brands", "store")
+PLACEHOLDERS: tuple[str, ...] = ("first_name", "name", "product", "brand", "brands", "store", "link")
+# The names people type (SPEC §5); the English ones are still read.
+PORTUGUESE: Mapping[str, str] = {
+    "primeiro_nome": "first_name", "nome": "name", "produto": "product", "marca": "brand",
+    "marcas": "brands", "loja": "store", "link": "link",
+}
 
 
 @dataclass(frozen=True)
@@ -32,10 +37,10 @@ class Templates:
 
 
 # The messages of the ready-made campaigns (SPEC §5 table).
-AVAILABLE = "O {product} que você procurou está disponível! Quer agendar visita?"
-REMEMBER = "Lembra do {product}? Temos novidades. Ainda tem interesse?"
-BRANDS = "Vi que você se interessou por {brands}. Temos novos modelos. Quer conhecer?"
-LAUNCH = "Novos modelos {brand} chegaram. Gostaria de conhecer?"
+AVAILABLE = "O {produto} que você procurou está disponível! Quer agendar visita?"
+REMEMBER = "Lembra do {produto}? Temos novidades. Ainda tem interesse?"
+BRANDS = "Vi que você se interessou por {marcas}. Temos novos modelos. Quer conhecer?"
+LAUNCH = "Novos modelos {marca} chegaram. Gostaria de conhecer?"
 
 
 # --- Names ---------------------------------------------------------------------
@@ -120,11 +125,26 @@ _PUNCT = ".,!?;:…"
 
 
 def template_fields(template: str) -> list[str]:
-    """The placeholders a template uses, known or not, in order.
+    """The placeholders a template uses, known or not, in order, as typed (lower case).
 
-    Example: ``template_fields("Olá {first_name}, {x}") == ["first_name", "x"]``.
+    Example: ``template_fields("Olá {primeiro_nome}, {x}") == ["primeiro_nome", "x"]``.
     """
     return [m[1].lower() for m in _FIELD.finditer(template)]
+
+
+def field_name(typed: str) -> str | None:
+    """The placeholder a name typed in braces stands for (Portuguese or English); None if unknown.
+
+    Example: ``field_name("produto") == field_name("Product") == "product"``.
+    """
+    name = typed.strip().lower()
+    name = PORTUGUESE.get(name, name)
+    return name if name in PLACEHOLDERS else None
+
+
+def _before_period(literal: str) -> bool:
+    """True when the text after a value opens with a period (and not with an ellipsis)."""
+    return literal.startswith(".") and not literal.startswith("..")
 
 
 def _tidy(text: str) -> str:
@@ -177,8 +197,8 @@ def _compile(template: str, present: frozenset[str]) -> tuple[tuple[str, ...], t
     fields: list[str] = []
 
     def slot(match: re.Match[str]) -> str:
-        name = match[1].lower()
-        if name in PLACEHOLDERS and name in present:
+        name = field_name(match[1])
+        if name is not None and name in present:
             fields.append(name)
             return f"\ue000{len(fields) - 1}\ue001"
         return _HOLE
@@ -207,9 +227,12 @@ def _clean_value(value: object, key: str) -> str:
 def render_message(template: str, context: Mapping[str, object]) -> str:
     """A message with its placeholders filled and the gaps of missing values tidied.
 
-    Placeholders: ``{first_name}`` ``{name}`` ``{product}`` ``{brand}`` ``{brands}``
-    ``{store}``. ``first_name`` is derived from ``name`` when not given, and both
-    are capitalised (``first_name``: "maria DA silva" → "Maria"; ``name`` →
+    Placeholders: ``{primeiro_nome}`` ``{nome}`` ``{produto}`` ``{marca}`` ``{marcas}``
+    ``{loja}`` ``{link}``, or their English names (``{first_name}`` ``{name}`` ``{product}``
+    ``{brand}`` ``{brands}`` ``{store}``), which are also the keys of ``context``.
+    A value that ends in a period followed by the sentence's own gives one period
+    ("Tiffany & Co." + "." → "Tiffany & Co."). ``first_name`` is derived from ``name``
+    when not given, and both are capitalised (``first_name``: "maria DA silva" → "Maria"; ``name`` →
     "Maria da Silva"); ``brands`` may be a list (the first 3 show, "A, B e C").
     A missing value, or an unknown placeholder, is left out with what would
     dangle: the space, a comma before punctuation, a preposition or article
@@ -284,7 +307,8 @@ class _Context:
         """The messages of ``rows`` (positions), in that order."""
         if len(rows) == 0:
             return pa.array([], type=pa.large_string())
-        used = [f for f in dict.fromkeys(template_fields(template)) if f in PLACEHOLDERS]
+        known = (field_name(f) for f in template_fields(template))
+        used = [f for f in dict.fromkeys(known) if f is not None]
         index = pa.array(rows)
         whole = len(rows) == len(self._names) and bool((rows == np.arange(len(rows))).all())
         columns = {f: self.column(f) if whole else self.column(f).take(index) for f in used}
@@ -307,7 +331,11 @@ class _Context:
             take = pa.array(order[start:end])
             pieces: list[object] = [large(literals[0])]
             for name, literal in zip(fields, literals[1:], strict=True):
-                pieces.extend((columns[name] if single else columns[name].take(take), large(literal)))
+                value = columns[name] if single else columns[name].take(take)
+                if _before_period(literal):
+                    # "Tiffany & Co." + "." reads one period, not two.
+                    value = pc.replace_substring_regex(value, r"\.$", "")
+                pieces.extend((value, large(literal)))
             parts.append(pc.binary_join_element_wise(*pieces, large("")))
         joined = pa.concat_arrays(parts)
         return joined if single else joined.take(pa.array(np.argsort(order)))

@@ -16,6 +16,9 @@ COVERAGE = "coverage"
 RECENCY = "recency"
 DEPTH = "depth"
 _DEPTH_LABELS = {segment.key: segment.label for segment in DEPTH_SEGMENTS}
+# Where a value stands against its target: met, not met, or above a range (depth > 5 is not a
+# failure of tracking, SPEC §6: a customer who asks about many products is good news).
+MET, UNMET, ABOVE = "met", "unmet", "above"
 
 CAMPAIGN_PERFORMANCE_NOTE = (
     "Desempenho de campanhas (taxa de abertura, conversão e relevância) depende de dados "
@@ -33,6 +36,7 @@ class Metric:
         target: the target as people read it (``"> 80%"``).
         definition: one Portuguese sentence saying how the value is computed.
         is_met: the target as a predicate over the value.
+        is_above: for a target that is a range, whether the value is above it (not a failure).
     """
 
     key: str
@@ -40,12 +44,25 @@ class Metric:
     target: str
     definition: str
     is_met: Callable[[float], bool]
+    is_above: Callable[[float], bool] | None = None
 
     def met(self, value: float | None) -> bool | None:
         """Whether ``value`` meets the target; None when there is no value."""
         if value is None:
             return None
         return bool(self.is_met(value))
+
+    def standing(self, value: float | None) -> str | None:
+        """``MET``, ``UNMET`` or ``ABOVE`` (above a range: shown neutral, not as an alarm); None
+        without a value.
+
+        Example: ``METRICS["depth"].standing(6.2) == "above"``.
+        """
+        if value is None:
+            return None
+        if self.is_above is not None and self.is_above(value):
+            return ABOVE
+        return MET if self.is_met(value) else UNMET
 
 
 METRICS: Mapping[str, Metric] = {
@@ -61,8 +78,9 @@ METRICS: Mapping[str, Metric] = {
     ),
     DEPTH: Metric(
         DEPTH, "Profundidade", "3–5 itens",
-        "média de itens no histórico (interests_all), entre os clientes com interesses",
+        "média de produtos no histórico de interesses, entre os clientes com interesses",
         lambda value: 3 <= value <= 5,
+        lambda value: value > 5,
     ),
 }
 
@@ -110,6 +128,11 @@ class Figures:
     def met(self) -> dict[str, bool | None]:
         """Whether each metric meets its target (None: no data to tell)."""
         return {key: metric.met(self.value(key)) for key, metric in METRICS.items()}
+
+    @property
+    def standing(self) -> dict[str, str | None]:
+        """Where each metric stands: ``MET``, ``UNMET``, ``ABOVE`` (None: no data)."""
+        return {key: metric.standing(self.value(key)) for key, metric in METRICS.items()}
 
 
 @dataclass(frozen=True)

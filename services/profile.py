@@ -18,8 +18,16 @@ from services.catalog import (
     brand_tier,
     resolve_title,
 )
-from services.frame import CustomerData
-from services.interests import DEPTH_LABELS, RECENT_LIMIT, depth_segment, product_key
+from services.frame import DUPLICATE, NINTH_DIGIT, CustomerData
+from services.interests import (
+    DEPTH_LABELS,
+    RECENT_LIMIT,
+    Customer,
+    depth_segment,
+    merge_customers,
+    product_key,
+)
+from services.search import person_rows
 from services.wording import days_ago, join_pt
 
 QUIET_DAYS = 7
@@ -65,6 +73,8 @@ class Profile:
         recent_categories, history_categories: categories (``watch``, ``jewelry``, ``unknown``) likewise.
         days_since: whole days since the last interaction (None when unknown).
         talking_points: two to four sentences in Portuguese drawn from the data.
+        records: the ids of the customer's records; more than one when the store holds the
+            same phone twice (with and without the ninth digit): the card reads them as one.
     """
 
     id: str
@@ -86,6 +96,7 @@ class Profile:
     history_categories: tuple[Share, ...]
     talking_points: tuple[str, ...]
     problems: tuple[str, ...] = ()
+    records: tuple[str, ...] = ()
 
     @property
     def whatsapp_url(self) -> str | None:
@@ -116,35 +127,36 @@ def profile(
         A ``Profile``; for the SPEC's Month 3 customer the first talking point is
         ``"Foco recente: Patek Philippe (5 de 5)"``.
     """
-    row = data.customers.iloc[int(cid)]
+    record, ids, problems = _record(data, int(cid))
     resolve = _resolver(data.products, catalog)
-    recent = [resolve(title) for title in reversed(row["recent"])]
-    history = [resolve(title) for title in row["history"]]
-    last = None if pd.isna(row["last_interaction"]) else pd.Timestamp(row["last_interaction"])
-    created = None if pd.isna(row["created_at"]) else pd.Timestamp(row["created_at"])
+    recent = [resolve(title) for title in reversed(record.interests)]
+    history = [resolve(title) for title in record.interests_all]
+    last = None if record.last_interaction is None else pd.Timestamp(record.last_interaction)
+    created = None if record.created_at is None else pd.Timestamp(record.created_at)
     days = None if last is None else max(0, (pd.Timestamp(now) - last).days)
-    depth = int(row["depth"])
+    depth = len(history)
     recent_brands = _shares([i.brand for i in recent if i.brand], len(recent))
     history_brands = _shares([i.brand for i in history if i.brand], len(history))
     recent_categories = _shares([i.category for i in recent], len(recent))
     history_categories = _shares([i.category for i in history], len(history))
     points = talking_points(
-        recent=recent, history=history, days_since=days, opt_out=bool(row["opt_out"]),
+        recent=recent, history=history, days_since=days, opt_out=record.opt_out,
         recent_brands=recent_brands, history_brands=history_brands,
         recent_categories=recent_categories, history_categories=history_categories,
     )
+    phone = record.phone if record.phone.startswith("+") else None
     return Profile(
-        id=str(row["id"]),
-        store=str(row["store"]),
-        name=str(row["name"] or ""),
-        phone=row["phone"] if isinstance(row["phone"], str) and row["phone"] else None,
-        phone_raw=str(row["phone_raw"] or ""),
+        id=record.id,
+        store=record.store,
+        name=record.name,
+        phone=phone,
+        phone_raw=str(data.customers.at[int(cid), "phone_raw"] or "") if len(ids) == 1 else record.phone,
         created_at=created,
         last_interaction=last,
         days_since=days,
         depth=depth,
         depth_segment=depth_segment(depth),
-        opt_out=bool(row["opt_out"]),
+        opt_out=record.opt_out,
         recent=tuple(recent),
         history=tuple(history),
         recent_brands=recent_brands,
@@ -152,8 +164,39 @@ def profile(
         recent_categories=recent_categories,
         history_categories=history_categories,
         talking_points=tuple(points),
-        problems=tuple(row["problems"] or ()),
+        problems=problems,
+        records=ids,
     )
+
+
+def _row_customer(data: CustomerData, cid: int) -> Customer:
+    row = data.customers.iloc[cid]
+
+    def moment(value: object) -> pd.Timestamp | None:
+        return None if pd.isna(value) else pd.Timestamp(value)
+
+    phone = row["phone"] if isinstance(row["phone"], str) and row["phone"] else ""
+    return Customer(
+        id=str(row["id"]), store=str(row["store"]), phone=phone, name=str(row["name"] or ""),
+        interests=list(row["recent"]), interests_all=list(row["history"]),
+        created_at=moment(row["created_at"]), last_interaction=moment(row["last_interaction"]),
+        opt_out=bool(row["opt_out"]),
+    )
+
+
+def _record(data: CustomerData, cid: int) -> tuple[Customer, tuple[str, ...], tuple[str, ...]]:
+    """The customer of row ``cid`` with the other records of the same phone, read as one
+    (``interests.merge_customers``: the older record's history, then the newer's); their
+    ids; the data problems of them all (the duplicate itself is said on the card)."""
+    rows = person_rows(data, cid)
+    records = [_row_customer(data, i) for i in rows]
+    problems = [p for i in rows for p in data.customers.at[i, "problems"] or ()]
+    if len(records) == 1:
+        return records[0], (records[0].id,), tuple(problems)
+    merged = merge_customers(records)
+    others = [r.id for r in records if r.id != merged.id]
+    kept = tuple(p for p in dict.fromkeys(problems) if p not in (DUPLICATE, NINTH_DIGIT))
+    return merged, (merged.id, *others), kept
 
 
 def _resolver(products: pd.DataFrame, catalog: dict[str, Resolution] | None):
@@ -199,7 +242,8 @@ def talking_points(
 
     Returns:
         Sentences such as ``"Foco recente: Patek Philippe (4 de 5)"``,
-        ``"Subiu de Rolex para Patek Philippe"``, ``"Também pergunta por joias: Anel Diamante"``.
+        ``"Subiu de faixa de preço: de Rolex para Patek Philippe"``,
+        ``"Também pergunta por joias: Anel Diamante"``.
     """
     points: list[str] = []
     if opt_out:
@@ -260,7 +304,8 @@ def _brand_path(history: Sequence[Interest]) -> list[str]:
 
 
 def _upgrade(history: Sequence[Interest]) -> str | None:
-    """``"Subiu de Rolex para Patek Philippe"`` when a later brand sits in a higher price tier."""
+    """``"Subiu de faixa de preço: de Rolex para Patek Philippe"`` when a later brand sits in a
+    higher price tier."""
     ranked = [(brand, TIER_ORDER.get(brand_tier(brand) or "", 0)) for brand in _brand_path(history)]
     ranked = [(brand, rank) for brand, rank in ranked if rank]
     for i, (start, low) in enumerate(ranked):
@@ -268,7 +313,7 @@ def _upgrade(history: Sequence[Interest]) -> str | None:
         if later:
             top = max(rank for _, rank in later)
             target = next(brand for brand, rank in later if rank == top)
-            return f"Subiu de {start} para {target}"
+            return f"Subiu de faixa de preço: de {start} para {target}"
     return None
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 
 from services.frame import DUPLICATE, NINTH_DIGIT, CustomerData
+
+OUTSIDE_CATALOG = "produto fora do catálogo"
 
 REPORT_COLUMNS = ["id", "store", "name", "phone_raw", "reason"]
 PAIR_COLUMNS = [
@@ -15,21 +19,58 @@ PAIR_COLUMNS = [
 ]
 
 
-def quality_report(data: CustomerData) -> pd.DataFrame:
+def quality_report(data: CustomerData, catalog_keys: Collection[str] = ()) -> pd.DataFrame:
     """Every customer with a data problem, one row per reason.
 
     Args:
         data: the customer frame, scoped to the allowed stores.
+        catalog_keys: the keys of the base's product catalog; when given, a customer with a
+            product outside it gets the reason ``OUTSIDE_CATALOG``.
 
     Returns:
         ``id, store, name, phone_raw, reason``, by store then customer order.
     """
     customers = data.customers
-    has_problems = customers["problems"].str.len().to_numpy() > 0
-    flagged = customers.loc[has_problems, ["id", "store", "name", "phone_raw", "problems"]]
+    problems = customers["problems"]
+    if catalog_keys:
+        outside = np.zeros(len(customers), dtype=bool)
+        outside[_outside_items(data, catalog_keys)["cid"].to_numpy()] = True
+        problems = problems.where(~outside, problems.map(lambda p: [*p, OUTSIDE_CATALOG]))
+    has_problems = problems.str.len().to_numpy() > 0
+    flagged = customers.loc[has_problems, ["id", "store", "name", "phone_raw"]].assign(
+        problems=problems[has_problems])
     rows = flagged.explode("problems").rename(columns={"problems": "reason"})
     rows = rows.sort_values("store", kind="stable")
     return rows[REPORT_COLUMNS].reset_index(drop=True)
+
+
+def _outside_items(data: CustomerData, catalog_keys: Collection[str]) -> pd.DataFrame:
+    """The history items whose product key is not in the catalog."""
+    items = data.history_items
+    return items[~items["key"].astype(object).isin(set(catalog_keys)).to_numpy()]
+
+
+def outside_catalog(data: CustomerData, catalog_keys: Collection[str]) -> pd.DataFrame:
+    """Products customers asked about that the catalog does not hold (a typo, or a new product).
+
+    Args:
+        data: the customer frame, scoped to the allowed stores.
+        catalog_keys: the keys of the base's product catalog; empty means no catalog to check.
+
+    Returns:
+        ``title, customers``: the product as first spelled and how many customers hold it,
+        most held first (empty without a catalog).
+    """
+    if not catalog_keys:
+        return pd.DataFrame({"title": pd.Series([], dtype=object),
+                             "customers": pd.Series([], dtype=np.int64)})
+    items = _outside_items(data, catalog_keys)
+    counts = items.drop_duplicates(["cid", "key"]).groupby("key", observed=True).size()
+    frame = pd.DataFrame({
+        "title": data.products["title"].reindex(counts.index.astype(object)).to_numpy(),
+        "customers": counts.to_numpy().astype(np.int64),
+    })
+    return frame.sort_values(["customers", "title"], ascending=[False, True], ignore_index=True)
 
 
 def reason_counts(report: pd.DataFrame) -> pd.DataFrame:

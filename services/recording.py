@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from services.access import require_stores
+from services.catalog import canonical
 from services.interests import Customer, InvalidBatch, require_time, split_raw
 from services.store.base import CustomerRepository
 from services.timeline import COMPRA, LOJA, VISITA, WHATSAPP, Event
@@ -37,7 +38,8 @@ def record_interest(
         allowed: the stores the user may see; a store outside them is refused.
         store: the customer's store.
         phone: the customer's phone, any format (a new phone creates the customer).
-        products: the products, in order, or the text typed (split on commas and lines).
+        products: the products, in order, or the text typed (split on commas and lines); a
+            product whose key is in the catalog is recorded in the catalog's spelling.
         at: the time of the event.
         name: the customer's name, when the salesperson fills it in.
         source: where it was asked: ``whatsapp`` (the assistant), ``loja`` (the customer's card,
@@ -58,8 +60,11 @@ def record_interest(
     batch = parse_batch(products) if isinstance(products, str) else [p for p in products if p]
     if not split_raw(list(batch)):
         raise InvalidBatch("Informe pelo menos um produto.")
-    return repository.record(store, phone, batch, at, name=name, source=source)
-
+    # A product the catalog knows is recorded in the catalog's spelling ("daytona" → "Daytona");
+    # one it does not know is recorded as sent (the assistant's products are never refused).
+    titles = repository.catalog_titles()
+    return repository.record(store, phone, [canonical(p, titles) for p in batch], at, name=name,
+                             source=source)
 
 def record_visit(
     repository: CustomerRepository, allowed: Collection[str], store: str, phone: str, at: datetime,
@@ -100,3 +105,35 @@ def record_purchase(
 
 class InvalidPurchase(ValueError):
     """A purchase value that is not a positive amount of R$."""
+
+
+
+def unite_records(
+    repository: CustomerRepository,
+    allowed: Collection[str],
+    store: str,
+    ids: Sequence[str],
+    at: datetime,
+) -> Customer:
+    """Unite the records of one customer of ``store`` (one phone, with and without the ninth digit).
+
+    The record with the ninth digit stays with every interest of them all, by the recording
+    rule (the older record's history first); the others are deleted once it is saved.
+
+    Args:
+        repository: where customers live.
+        allowed: the stores the user may see; a store outside them is refused.
+        store: the customer's store.
+        ids: the records to unite (two or more).
+        at: the time of the change.
+
+    Returns:
+        The customer as kept.
+
+    Raises:
+        AccessDenied: ``store`` is not one of ``allowed``.
+        StoreError: the records are not one phone of ``store``, or the write failed (then
+            nothing was deleted).
+    """
+    require_stores([store], allowed, known=repository.stores())
+    return repository.merge(store, ids, at)

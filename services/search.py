@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from services.frame import CustomerData
-from services.interests import normalize_phone, phone_key, product_key
+from services.interests import normalize_phone, phone_key, product_key, require_phone
+from services.store.base import CustomerRepository
 
 MIN_PHONE_DIGITS = 4
 SEARCH_LIMIT = 50
@@ -126,3 +128,107 @@ def _phone_mask(text: str, index: SearchIndex) -> np.ndarray:
         without_ninth = digits[:-9] + digits[-8:]
         mask |= index.key_digits.str.endswith(without_ninth).to_numpy()
     return mask
+
+
+# --- People: one customer, however many records -----------------------------------
+
+
+def _person_codes(data: CustomerData) -> np.ndarray:
+    """One code per person: the records of a store sharing a phone key (the same phone, with
+    or without the ninth digit) share it; a record without a readable phone is alone."""
+    customers = data.customers
+    keyed = customers["phone_key"].notna().to_numpy()
+    codes = np.arange(len(customers), dtype=np.int64) + len(customers)
+    if keyed.any():
+        pairs = customers["store"].astype(str) + "\n" + customers["phone_key"].astype(str)
+        shared, _ = pd.factorize(pairs[keyed])
+        codes[keyed] = shared
+    return codes
+
+
+def person_rows(data: CustomerData, cid: int) -> tuple[int, ...]:
+    """Every row of ``data`` that is the same person as row ``cid`` (itself included), in order.
+
+    Example: a store holding ``+5511987654321`` and ``+551187654321`` gives both rows for either.
+    """
+    codes = data.derived("search.person_codes", _person_codes)
+    return tuple(int(i) for i in np.flatnonzero(codes == codes[int(cid)]))
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a search found, one row per person.
+
+    Attributes:
+        people: ``SEARCH_COLUMNS`` of the most recent record of each person, the most
+            recently active first.
+        exact: whether the query was a whole phone or a whole name that ``people`` holds.
+        opened: the row (``cid``) to open at once: the one person an exact phone or name
+            points to, or the only person found; None when the user must choose.
+    """
+
+    people: pd.DataFrame
+    exact: bool
+    opened: int | None
+
+
+def lookup(data: CustomerData, query: str, *, index: SearchIndex | None = None) -> Lookup:
+    """The people a query points to, and which one to open without asking.
+
+    An exact phone (any format, with or without the ninth digit) or an exact whole name
+    (accents and case aside) opens its customer when only one person has it; a partial
+    query opens a card only when it finds one person, never the most recent of several.
+
+    Args:
+        data: the customer frame of the chosen stores.
+        query: what the user typed.
+        index: ``SearchIndex.of(data)``, when the caller keeps one.
+
+    Returns:
+        A ``Lookup``.
+
+    Raises:
+        InvalidQuery: as ``search``.
+    """
+    index = index or SearchIndex.of(data)
+    found = search(data, query, index=index, limit=None)
+    codes = data.derived("search.person_codes", _person_codes)
+    people = found[~pd.Series(codes[found["cid"].to_numpy()]).duplicated().to_numpy()]
+    people = people.reset_index(drop=True)
+    text = " ".join(str(query).split())
+    cids = people["cid"].to_numpy()
+    if is_phone_query(text):
+        e164 = normalize_phone(text)
+        key = phone_key(e164) if e164 else None
+        exact = (data.customers["phone_key"].to_numpy(dtype=object)[cids] == key) if key else \
+            np.zeros(len(cids), dtype=bool)
+    else:
+        exact = index.name_keys.to_numpy(dtype=object)[cids] == product_key(text)
+    hits = cids[exact]
+    if len(hits) == 1:
+        opened: int | None = int(hits[0])
+    elif len(cids) == 1 and not len(hits):
+        opened = int(cids[0])
+    else:
+        opened = None
+    return Lookup(people=people, exact=bool(len(hits)), opened=opened)
+
+
+def phone_store(
+    repository: CustomerRepository, phone: str, stores: Collection[str]
+) -> str | None:
+    """The first of ``stores`` that holds a customer with ``phone`` (ninth digit or not).
+
+    For telling a user that a number already belongs to a customer elsewhere without
+    reading that customer: callers show the store only when the user may see it.
+
+    Args:
+        repository: where customers live.
+        phone: the number typed, any format.
+        stores: where to look, in order.
+
+    Returns:
+        The store's name, or None.
+    """
+    e164 = require_phone(phone)
+    return next((store for store in stores if repository.find(store, e164) is not None), None)

@@ -32,6 +32,10 @@ COLUMNS: tuple[str, ...] = (
     "last_interaction", "days_since", "depth", "message",
 )
 
+LEFT_OUT_COLUMNS: tuple[str, ...] = (
+    "reason", "tier", "name", "phone", "store", "last_interaction", "days_since", "depth",
+)
+
 # The order is the order of precedence: a customer is counted once, under the first.
 # ``duplicate_phone`` comes last: of the records of one store that share a WhatsApp number
 # (the same phone key) and pass every other rule, only the best stays on the list.
@@ -124,6 +128,15 @@ class Segment:
 
 
 
+    @property
+    def two_tiers(self) -> bool:
+        """Whether its lists can have a secondary tier: terms, and the whole history in scope.
+
+        Elsewhere every row is primary, and the words "principal"/"secundário" say nothing.
+        """
+        return self.scope == "all" and bool(self.terms)
+
+
 @dataclass(frozen=True)
 class Preset:
     """A ready-made campaign (SPEC §5 table): its defaults and messages.
@@ -194,12 +207,16 @@ class CampaignList:
         excluded: customers left out, by reason (``EXCLUSION_REASONS``, all present).
         counts: rows per tier (``primary``, ``secondary``).
         segment: the segment the list was built from.
+        left_out: the customers left out, one row each: ``LEFT_OUT_COLUMNS`` (``reason`` one
+            of ``EXCLUSION_REASONS``; ``phone`` as the record holds it), by reason in that
+            order, then the most recent interaction first.
     """
 
     rows: pd.DataFrame
     excluded: dict[str, int]
     counts: dict[str, int]
     segment: Segment = field(default_factory=Segment)
+    left_out: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(LEFT_OUT_COLUMNS)))
 
     @property
     def total(self) -> int:
@@ -298,7 +315,8 @@ def build_list(
 
     left = candidate.copy()
     excluded: dict[str, int] = {}
-    for reason in EXCLUSION_REASONS:
+    why = np.full(n, -1, dtype=np.int64)
+    for code, reason in enumerate(EXCLUSION_REASONS):
         idx = np.flatnonzero(left)
         if reason == "duplicate_phone":
             out = _duplicate_phones(data, idx, primary, known, last_ns, depth)
@@ -306,6 +324,7 @@ def build_list(
             out = reason_applies(reason, idx) if len(idx) else np.zeros(0, dtype=bool)
         excluded[reason] = int(out.sum())
         left[idx[out]] = False
+        why[idx[out]] = code
 
     # Order: primary first, then the most recent interaction, then the record order.
     chosen = np.flatnonzero(left)
@@ -351,7 +370,33 @@ def build_list(
     )
     rows.index = pd.Index(customers["id"].iloc[chosen], name="id")
     counts = {PRIMARY: int(is_primary.sum()), SECONDARY: int(m - is_primary.sum())}
-    return CampaignList(rows=rows, excluded=excluded, counts=counts, segment=segment)
+    left_out = _left_out(data, why, primary, known, last_ns, now)
+    return CampaignList(rows=rows, excluded=excluded, counts=counts, segment=segment, left_out=left_out)
+
+
+def _left_out(data: CustomerData, why: np.ndarray, primary: np.ndarray, known: np.ndarray,
+              last_ns: np.ndarray, now: datetime) -> pd.DataFrame:
+    """``CampaignList.left_out``: who was left out (``why`` >= 0, a reason's place) and why."""
+    out = np.flatnonzero(why >= 0)
+    recency = np.where(known[out], -last_ns[out], np.iinfo(np.int64).max)
+    out = out[np.lexsort((out, recency, why[out]))]
+    customers = data.customers
+    age = np.maximum(_utc(now).value - last_ns[out], 0) // _DAY_NS
+    days = pd.array(age, dtype="Int64")
+    days[~known[out]] = pd.NA
+    phones = customers["phone"].iloc[out]
+    frame = pd.DataFrame({
+        "reason": np.asarray(EXCLUSION_REASONS, dtype=object)[why[out]],
+        "tier": np.where(primary[out], PRIMARY, SECONDARY).astype(object),
+        "name": customers["name"].iloc[out].to_numpy(dtype=object),
+        "phone": phones.where(phones.notna(), customers["phone_raw"].iloc[out]).to_numpy(dtype=object),
+        "store": customers["store"].iloc[out].to_numpy(dtype=object),
+        "last_interaction": _dates(last_ns[out], known[out], now).to_numpy(dtype=object),
+        "days_since": days,
+        "depth": customers["depth"].to_numpy(np.int64)[out],
+    })
+    frame.index = pd.Index(customers["id"].iloc[out], name="id")
+    return frame
 
 
 def _phone_numbers(data: CustomerData) -> np.ndarray:

@@ -25,7 +25,7 @@ from services.frame import CustomerData, build, no_gc
 from services.store.base import CustomerRepository
 
 # Bump when the frame's columns or their meaning change (build's output), so old files are ignored.
-FORMAT = 1
+FORMAT = 2
 LIST_COLUMNS = ("recent", "history", "problems")
 _MAGIC = b"VITRINE-FRAME\n"
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from zoneinfo import ZoneInfo
 
 SEPARATOR = ", "
 LAST_SEPARATOR = " e "
 UNKNOWN = "—"
+# The stores' clock: times people read (the audit page) are in it, not in UTC.
+LOCAL_TIME = ZoneInfo("America/Sao_Paulo")
 
 
 def join_pt(names: Iterable[str]) -> str:

@@ -29,6 +29,7 @@ from services.store.airtable.sync import sync
 from services.store.base import StoreError, UnknownStore
 from tests.airtable_helpers import (
     FAST,
+    SEEDED_AT,
     STORES,
     TOKEN,
     Base,
@@ -354,3 +355,60 @@ def test_token_never_in_repr_or_logs(base: Base, store, caplog: pytest.LogCaptur
     assert TOKEN not in repr(store) and TOKEN not in repr(store.client) and TOKEN not in repr(store.settings)
     assert TOKEN not in caplog.text
     assert TOKEN not in (store.get_meta("last_error") or "")
+
+
+# --- uniting the two records of one phone --------------------------------------------------
+
+
+def add_twins(base: Base) -> tuple[str, str]:
+    """Customer 100 of Jardins twice: an old record without the ninth digit, a newer one with it."""
+    old = {**base.customer(100, store=JARDINS, history=["Submariner 1", "Datejust"]),
+           "phone": "(11) 8000-0100", "last_interaction": "2025-01-01T10:00:00.000Z"}
+    new = {**base.customer(100, store=JARDINS, history=["Aquanaut 2"]), "name": "",
+           "last_interaction": "2025-09-01T10:00:00.000Z"}
+    new.pop("name")
+    old_id, new_id = base.fake.add_records(base.base_id, "Customers", [old, new],
+                                           created_time=SEEDED_AT)
+    return old_id, new_id
+
+
+def interest_items(value: object) -> list[str]:
+    return value if isinstance(value, list) else value.split(", ")
+
+
+def test_uniting_twins_keeps_every_interest_then_deletes_the_duplicate(base: Base, tmp_path: Path):
+    old_id, new_id = add_twins(base)
+    store = base.store(tmp_path / "m.db")
+    sync(store)
+    kept = store.merge(JARDINS, [old_id, new_id], AT)
+    assert (kept.id, kept.phone, kept.name) == (new_id, phone_of(100), "Cliente 100")
+    fields = base.fields(new_id)
+    assert interest_items(fields["interests_all"]) == ["Submariner 1", "Datejust", "Aquanaut 2"]
+    assert fields["last_interaction"].startswith("2025-09-01")
+    assert old_id not in {r["id"] for r in base.fake.records(base.base_id, "Customers")}
+    assert old_id not in store.mirror.record_ids()
+    assert store.find(JARDINS, "(11) 8000-0100").interests_all == ["Submariner 1", "Datejust", "Aquanaut 2"]
+
+
+def test_a_write_to_the_duplicate_while_uniting_is_merged_before_it_is_deleted(
+        base: Base, tmp_path: Path, monkeypatch):
+    old_id, new_id = add_twins(base)
+    store = base.store(tmp_path / "m.db")
+    sync(store)
+    server = base.fake
+    original = server._do_update
+    calls = {"n": 0}
+
+    def update_then_assistant_writes(b, table, info):
+        answer = original(b, table, info)
+        calls["n"] += 1
+        if calls["n"] == 1:  # the assistant records an interest on the old record meanwhile
+            server.edit_record(base.base_id, "Customers", old_id,
+                               {"interests_all": base.items(["Submariner 1", "Datejust", "Royal Oak"])})
+        return answer
+
+    monkeypatch.setattr(server, "_do_update", update_then_assistant_writes)
+    store.merge(JARDINS, [old_id, new_id], AT)
+    assert calls["n"] == 2
+    assert "Royal Oak" in interest_items(base.fields(new_id)["interests_all"])
+    assert old_id not in {r["id"] for r in base.fake.records(base.base_id, "Customers")}

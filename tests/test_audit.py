@@ -110,3 +110,15 @@ def test_an_empty_log_reads_as_an_empty_table(tmp_path: Path) -> None:
     assert frame.empty
     assert list(frame.columns) == ["at", "who", "channel", "stores", "segment", "rows", "format",
                                    "filename"]
+
+
+def test_a_recorded_segment_reads_in_words() -> None:
+    from services.audit import describe
+
+    assert describe({"campaign": "Reengajamento", "terms": [], "scope": "all", "quiet_days": 0,
+                     "inactive_days": 60, "min_depth": 4, "max_depth": None}) == (
+        "Reengajamento · sem termos (todos os clientes) · recentes e histórico · inativos há 60+ dias"
+        " · 4+ interesses")
+    assert describe('{"terms": ["Daytona"], "scope": "recent", "quiet_days": 7, "min_depth": 2,'
+                    ' "max_depth": 9, "list": "deixados de fora"}') == (
+        "Deixados de fora: Daytona · só interesses recentes · silêncio de 7 dias · 2 a 9 interesses")

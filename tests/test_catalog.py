@@ -84,3 +84,35 @@ def test_suggestions_start_with_brands_and_include_known_products():
     assert offered[0] == "Rolex"
     assert "Nautilus" in offered and "Colar Exclusivo" in offered
     assert len(offered) == len(set(offered))
+
+
+# --- The catalog's spelling, suggestions -------------------------------------------------
+
+TITLES = {"submariner": "Submariner", "daytona": "Daytona", "cartier love": "Cartier Love"}
+
+
+def test_a_product_whose_key_is_in_the_catalog_takes_its_spelling():
+    from services.catalog import canonical
+
+    assert canonical(" daytona ", TITLES) == "Daytona"
+    assert canonical("CARTIER  love", TITLES) == "Cartier Love"
+    assert canonical("Nautilus  5711", TITLES) == "Nautilus 5711"
+
+
+def test_a_near_miss_suggests_the_closest_catalog_product():
+    from services.catalog import suggest
+
+    assert suggest("Submarine", TITLES) == "Submariner"
+    assert suggest("Daytonna", list(TITLES.values())) == "Daytona"
+    assert suggest("Colar de pérolas negras", TITLES) is None
+
+
+def test_check_products_says_what_is_outside_the_catalog():
+    from services.catalog import ProductCheck, check_products
+
+    assert check_products(["daytona", "Submarine", "DAYTONA", " "], TITLES) == [
+        ProductCheck("daytona", "Daytona", True),
+        ProductCheck("Submarine", "Submarine", False, "Submariner"),
+    ]
+    # No catalog at all: nothing to check against.
+    assert check_products(["Qualquer Coisa"], {}) == [ProductCheck("Qualquer Coisa", "Qualquer Coisa", True)]

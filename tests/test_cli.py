@@ -119,6 +119,14 @@ def test_record_reproduces_the_worked_example_row_by_row(db):
     assert saved["store"] == STORE and saved["name"] == "Ana Souza"
 
 
+def test_record_keeps_what_the_assistant_sends_in_the_catalogs_spelling(db):
+    result = call(db, "record", "--store", STORE, "--phone", PHONE, "--at", "2026-01-05T10:00:00Z",
+                  "daytona", "Relógio Inventado 3000")
+    assert result.returncode == 0, result.stderr
+    saved = json.loads(result.stdout)
+    assert saved["interests"] == ["Daytona", "Relógio Inventado 3000"]
+
+
 def test_customer_is_found_with_or_without_the_ninth_digit(db):
     ok(run(db, "record", "--store", STORE, "--phone", PHONE, "--at", "2026-01-05T10:00:00Z", *WEEK_1))
     typed = customer(db, "(11) 9 8765-4321")

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from datetime import UTC, date, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import openpyxl
 import pandas as pd
@@ -14,18 +15,23 @@ import pytest
 from services.exports import (
     EXPORT_HEADERS,
     export_filename,
+    left_out_xlsx,
     neutralise,
     segment_to_json,
     slug,
     to_csv,
     to_xlsx,
+    whatsapp_link,
 )
 from services.frame import build
 from services.segments import COLUMNS, PRESETS, Segment, build_list
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-HEADER = ["nivel", "nome", "telefone", "loja", "produtos", "marcas", "ultima_interacao", "dias",
-          "profundidade", "mensagem"]
+# The words on screen (SPEC §5), and the WhatsApp link last.
+HEADER = ["Nível", "Nome", "Telefone", "Loja", "Produtos procurados", "Marcas", "Último contato",
+          "Dias sem contato", "Interesses", "Mensagem", "WhatsApp"]
+LINK = ("https://wa.me/5511987654321?text=O%20Submariner%20que%20voc%C3%AA%20procurou%20est%C3%A1%20"
+        "dispon%C3%ADvel%21%20Quer%20agendar%20visita%3F")
 
 
 def row(**fields: object) -> dict[str, object]:
@@ -54,15 +60,22 @@ def read_xlsx(data: bytes):
 # --- CSV ------------------------------------------------------------------------------
 
 
-def test_csv_is_utf8_with_bom_and_portuguese_headers():
+def test_csv_is_utf8_with_bom_and_the_words_on_screen_as_headers():
     data = to_csv(rows(row(name="João Conceição")))
     lines = read_csv(data)
     assert lines[0] == HEADER
-    assert [EXPORT_HEADERS[c] for c in COLUMNS] == HEADER
+    assert [EXPORT_HEADERS[c] for c in COLUMNS] == HEADER[:-1]
     assert lines[1] == [
         "principal", "João Conceição", "+5511987654321", "Loja A", "Submariner", "Rolex",
         "03/11/2026", "21", "3", "O Submariner que você procurou está disponível! Quer agendar visita?",
+        LINK,
     ]
+
+
+def test_the_whatsapp_link_opens_the_chat_with_the_message_typed():
+    assert whatsapp_link("+5511987654321", 'Olá, "Ana" & cia?\nTchau') == (
+        "https://wa.me/5511987654321?text=Ol%C3%A1%2C%20%22Ana%22%20%26%20cia%3F%0ATchau")
+    assert parse_qs(urlsplit(LINK).query)["text"] == [row()["message"]]
 
 
 def test_csv_tiers_read_in_portuguese():
@@ -130,19 +143,20 @@ def test_csv_of_an_empty_list_is_the_header_only():
 # --- XLSX -----------------------------------------------------------------------------
 
 
-def test_xlsx_cells_are_all_typed_text():
+def test_xlsx_numbers_and_dates_are_real_cells_and_text_stays_text():
     sheet = read_xlsx(to_xlsx(rows(row(), row(tier="secondary", phone="+5521999990000", name="",
                                               last_interaction=None, days_since=None))))
     values = [[cell.value for cell in line] for line in sheet.iter_rows()]
     assert values[0] == HEADER
-    for line in sheet.iter_rows():
-        for cell in line:
-            assert cell.data_type == "s"
-            assert isinstance(cell.value, str)
-            assert cell.number_format == "@"
+    first = list(sheet.iter_rows(min_row=2, max_row=2))[0]
+    assert [c.data_type for c in first] == ["s"] * 6 + ["d", "n", "n", "s", "s"]
+    assert all(c.number_format == "@" for c in first if c.data_type == "s")
     assert values[1][:3] == ["principal", "Ana Souza", "+5511987654321"]
-    assert values[1][6:9] == ["03/11/2026", "21", "3"]
+    assert values[1][6:9] == [datetime(2026, 11, 3), 21, 3]
+    assert first[6].number_format == "dd/mm/yyyy"
+    assert values[1][10] == LINK and first[10].hyperlink.target == LINK
     assert values[2][:3] == ["secundário", "", "+5521999990000"]
+    assert values[2][6:8] == [None, None]  # unknown date and days: empty cells
 
 
 def test_xlsx_phone_stays_plus_55_text():
@@ -255,3 +269,47 @@ def test_export_filename_is_an_ascii_slug_with_the_date():
 def test_slug_keeps_only_ascii_letters_digits_and_hyphens():
     assert slug("Reengajamento — 60 dias!") == "reengajamento-60-dias"
     assert slug("Ação/Coração") == "acao-coracao"
+
+
+# --- Who was left out ------------------------------------------------------------------------
+
+
+def test_the_people_left_out_download_with_their_reason():
+    def customer(id_: str, name: str, phone: str, last: str, **extra: object) -> dict[str, object]:
+        return {"id": id_, "store": "Loja A", "phone": phone, "name": name, "interests": ["Submariner"],
+                "interests_all": ["Submariner"], "created_at": "2026-01-01T00:00:00Z",
+                "last_interaction": last, "opt_out": False, **extra}
+
+    data = build(pd.DataFrame([
+        customer("c1", "Ana", "+5511987654321", "2026-10-01T10:00:00Z", opt_out=True),
+        customer("c2", "Bia", "+5511987650000", "2026-11-23T10:00:00Z"),
+        customer("c3", "Caio", "n/d", "2026-09-01T10:00:00Z"),
+        customer("c4", "Duda", "+5511911112222", "2026-08-01T10:00:00Z"),
+    ]))
+    campaign = build_list(data, Segment(("rolex",)), NOW)
+    assert list(campaign.rows.index) == ["c4"]
+    assert list(campaign.left_out["reason"]) == ["opted_out", "invalid_phone", "recently_active"]
+    sheet = read_xlsx(left_out_xlsx(campaign))
+    values = [[cell.value for cell in line] for line in sheet.iter_rows()]
+    assert values[0] == ["Motivo", "Nível", "Nome", "Telefone", "Loja", "Último contato",
+                         "Dias sem contato", "Interesses"]
+    assert [line[:4] for line in values[1:]] == [
+        ["pediram para não receber mensagens", "principal", "Ana", "+5511987654321"],
+        ["sem telefone válido", "principal", "Caio", "n/d"],
+        ["em conversa (dentro da janela de silêncio)", "principal", "Bia", "+5511987650000"],
+    ]
+    assert values[1][5:] == [datetime(2026, 10, 1), 54, 1]
+
+
+def test_a_list_with_one_tier_downloads_without_the_tier_column():
+    data = build(pd.DataFrame([
+        {"id": "c1", "store": "Loja A", "phone": "+5511987654321", "name": "Ana",
+         "interests": ["Submariner"], "interests_all": ["Submariner"], "created_at": "2026-01-01T00:00:00Z",
+         "last_interaction": "2026-10-01T10:00:00Z", "opt_out": False},
+    ]))
+    campaign = build_list(data, PRESETS["novidade"].segment_for(["Submariner"]), NOW)
+    assert read_csv(to_csv(campaign))[0] == HEADER[1:]
+    assert [c.value for c in read_xlsx(to_xlsx(campaign))[1]] == HEADER[1:]
+    assert "Nível" not in [c.value for c in read_xlsx(left_out_xlsx(campaign))[1]]
+    # Two tiers: the column says which.
+    assert read_csv(to_csv(built_list()))[0] == HEADER

@@ -17,6 +17,7 @@ from services.frame import (
     OVER_LIMIT,
     REPEATED,
     build,
+    field_problem,
 )
 
 
@@ -39,10 +40,10 @@ def test_messy_records_still_show_with_their_reasons():
     problems = dict(zip(data.customers["id"], data.customers["problems"], strict=True))
     assert len(data.customers) == 5
     assert BAD_PHONE in problems["a"]
-    assert BAD_TYPE.format(field="interests") in problems["b"]
-    assert BAD_DATE.format(field="last_interaction") in problems["c"]
+    assert field_problem(BAD_TYPE, "interests") in problems["b"]
+    assert field_problem(BAD_DATE, "last_interaction") in problems["c"]
     assert OVER_LIMIT in problems["d"]
-    assert REPEATED.format(field="interests") in problems["e"]
+    assert field_problem(REPEATED, "interests") in problems["e"]
     assert data.customers.loc[4, "recent"] == ["Daytona", "Explorer"]
 
 

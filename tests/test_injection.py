@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from services.exports import to_csv, to_xlsx
+from services.exports import EXPORT_HEADERS, to_csv, to_xlsx
 from services.frame import build
 from services.interests import InvalidPhone
 from services.messages import Templates
@@ -157,15 +157,23 @@ def test_csv_cells_never_start_a_formula(hostile_list) -> None:
     assert any(name.startswith("'=HYPERLINK") for name in names)
 
 
-def test_xlsx_cells_are_all_text_never_formulas(hostile_list) -> None:
+def test_xlsx_cells_are_text_numbers_or_dates_never_formulas(hostile_list) -> None:
     book = load_workbook(io.BytesIO(to_xlsx(hostile_list)))
     sheet = book.active
     cells = [cell for row in sheet.iter_rows() for cell in row if cell.value is not None]
     assert len(cells) >= len(COLUMNS) * (1 + len(FORMULAS)) - len(FORMULAS) * 2
+    typed = {EXPORT_HEADERS["last_interaction"]: "d", EXPORT_HEADERS["days_since"]: "n",
+             EXPORT_HEADERS["depth"]: "n"}
+    header = [cell.value for cell in sheet[1]]
     for cell in cells:
-        assert cell.data_type == "s", (cell.coordinate, cell.value)
-        assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", cell.value)
-        assert cell.hyperlink is None
+        column = header[cell.column - 1]
+        expected = "s" if cell.row == 1 else typed.get(column, "s")
+        assert cell.data_type == expected, (cell.coordinate, cell.value)
+        if cell.data_type == "s":
+            assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", cell.value)
+        # Only the WhatsApp column links, and only to WhatsApp.
+        assert cell.hyperlink is None or (column == EXPORT_HEADERS["whatsapp"]
+                                          and cell.hyperlink.target.startswith("https://wa.me/"))
     phones = [row[COLUMNS.index("phone")].value for row in sheet.iter_rows(min_row=2)]
     assert all(re.fullmatch(r"\+[1-9]\d{7,14}", phone) for phone in phones)
     assert any("HYPERLINK" in cell.value for cell in cells)  # kept as visible text

@@ -330,3 +330,27 @@ def test_typed_date_is_read_or_refused_in_one_line():
     assert "\n" not in str(refused.value)
     with pytest.raises(ValueError):  # the CLI's existing handlers still catch it
         require_time("0001-01-01T00:00:00+03:00")
+
+
+# --- One customer in several records ---------------------------------------------------
+
+
+def test_merging_records_keeps_every_interest_older_record_first():
+    from datetime import UTC, datetime
+
+    from services.interests import Customer, merge_customers, merge_interests
+
+    assert merge_interests([(["A", "B"], ["X", "A", "B"]), (["B", "C"], ["B", "C"])]) == (
+        ["A", "B", "C"], ["X", "A", "B", "C"])
+    old = Customer("r1", "Loja", "+551187650000", "Carla", ["A"], ["A"],
+                   created_at=datetime(2024, 1, 1, tzinfo=UTC),
+                   last_interaction=datetime(2025, 1, 1, tzinfo=UTC), opt_out=True)
+    new = Customer("r2", "Loja", "+5511987650000", "", ["B"], ["B"],
+                   created_at=datetime(2025, 2, 1, tzinfo=UTC),
+                   last_interaction=datetime(2026, 1, 1, tzinfo=UTC))
+    for records in ([old, new], [new, old]):
+        merged = merge_customers(records)
+        assert (merged.id, merged.phone, merged.name) == ("r2", "+5511987650000", "Carla")
+        assert (merged.interests, merged.interests_all) == (["A", "B"], ["A", "B"])
+        assert merged.created_at == old.created_at and merged.last_interaction == new.last_interaction
+        assert merged.opt_out

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
-from services.messages import Templates, display_name, first_name, render_message, template_fields
+from services.messages import (
+    Templates,
+    display_name,
+    field_name,
+    first_name,
+    render_message,
+    render_rows,
+    template_fields,
+)
 
 
 @pytest.mark.parametrize(
@@ -105,3 +115,53 @@ def test_the_secondary_tier_falls_back_to_the_primary_template():
     assert Templates("A").for_tier("secondary") == "A"
     assert Templates("A", "B").for_tier("secondary") == "B"
     assert Templates("A", "B").for_tier("primary") == "A"
+
+
+@pytest.mark.parametrize(
+    ("template", "context", "expected"),
+    [
+        ("Novos modelos {brand}.", {"brand": "Tiffany & Co."}, "Novos modelos Tiffany & Co."),
+        ("Vi {brands}. Quer conhecer?", {"brands": ["Rolex", "Tiffany & Co."]},
+         "Vi Rolex e Tiffany & Co. Quer conhecer?"),
+        ("Chegou {brand}!", {"brand": "Tiffany & Co."}, "Chegou Tiffany & Co.!"),
+        ("Chegou {brand}...", {"brand": "Tiffany & Co."}, "Chegou Tiffany & Co...."),
+    ],
+)
+def test_a_value_ending_in_a_period_does_not_double_the_sentences_own(template, context, expected):
+    assert render_message(template, context) == expected
+
+
+def test_every_row_of_a_list_gets_one_period_after_tiffany_and_co():
+    templates = Templates("Novos modelos {marca}. Quer conhecer, {primeiro_nome}?",
+                          "Lembra da {marca}.")
+    names = pa.array(["ana lima", "bia", "caio"], type=pa.large_string())
+    brands = pa.array(["Tiffany & Co.", "Rolex", "Tiffany & Co."], type=pa.large_string())
+    messages = render_rows(templates, np.array([True, True, False]), names, {"brand": brands})
+    assert messages.to_pylist() == [
+        "Novos modelos Tiffany & Co. Quer conhecer, Ana?",
+        "Novos modelos Rolex. Quer conhecer, Bia?",
+        "Lembra da Tiffany & Co.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("Olá {primeiro_nome}, o {produto} da {marca} chegou na {loja}!",
+         "Olá Ana, o Daytona da Rolex chegou na Vitrine Jardins!"),
+        ("Olá {first_name}, o {product} da {brand} chegou na {store}!",
+         "Olá Ana, o Daytona da Rolex chegou na Vitrine Jardins!"),
+        ("{Nome}: {marcas}.", "Ana Lima: Rolex e Cartier."),
+        ("Veja {link}", "Veja"),
+    ],
+)
+def test_portuguese_placeholders_and_their_english_names_both_fill(template, expected):
+    context = {"name": "ana lima", "product": "Daytona", "brand": "Rolex",
+               "brands": ["Rolex", "Cartier"], "store": "Vitrine Jardins"}
+    assert render_message(template, context) == expected
+
+
+def test_field_name_reads_both_languages():
+    assert field_name("produto") == field_name("Product") == "product"
+    assert field_name("primeiro_nome") == "first_name"
+    assert field_name("nome do cliente") is None

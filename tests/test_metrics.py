@@ -216,3 +216,10 @@ def test_registry_describes_every_metric_in_portuguese():
     assert metrics.METRICS["coverage"].label == "Cobertura"
     assert metrics.METRICS["depth"].met(4.0) is True
     assert "envio" in metrics.CAMPAIGN_PERFORMANCE_NOTE
+
+
+def test_depth_above_the_range_stands_apart_from_a_failure():
+    depth = metrics.METRICS["depth"]
+    assert [depth.standing(v) for v in (2.0, 3.0, 5.0, 6.2, None)] == [
+        "unmet", "met", "met", "above", None]
+    assert metrics.METRICS["recency"].standing(20.0) == "unmet"

@@ -56,7 +56,7 @@ def test_the_journey_customer_gets_the_talking_points_of_the_spec(data) -> None:
     points = profile(data, 0, NOW).talking_points
     assert points[:3] == (
         "Foco recente: Patek Philippe (5 de 5)",
-        "Subiu de Rolex para Patek Philippe",
+        "Subiu de faixa de preço: de Rolex para Patek Philippe",
         "Também pergunta por joias: Cartier Love e Anel Diamante",
     )
     assert 2 <= len(points) <= 4
@@ -105,3 +105,23 @@ def test_every_demo_customer_gets_two_to_four_talking_points(tmp_path: Path) -> 
         points = profile(frame, cid, NOW).talking_points
         assert 2 <= len(points) <= 4, (cid, points)
         assert all(point and "{" not in point for point in points)
+
+
+def test_one_phone_with_and_without_the_ninth_digit_is_one_card_with_both_histories() -> None:
+    older = record("old", JARDINS, "+551187650000", "carla nunes",
+                   [["Submariner", "GMT-Master II"], ["Cartier Love"]], days_ago=200)
+    newer = record("new", JARDINS, "+5511987650000", "", [["Daytona"], ["Submariner"]], days_ago=4)
+    frame = build(pd.DataFrame([newer, older]))
+    for cid in (0, 1):
+        card = profile(frame, cid, NOW)
+        # The older record's history, then the newer's; the newer's recent products the most recent.
+        assert [i.title for i in card.history] == ["Submariner", "GMT-Master II", "Cartier Love", "Daytona"]
+        assert [i.title for i in card.recent] == ["Submariner", "Daytona", "Cartier Love", "GMT-Master II"]
+        assert card.records == ("new", "old")
+        assert card.phone == "+5511987650000" and card.name == "carla nunes"
+        assert card.days_since == 4 and card.depth == 4
+        assert "mesmo telefone com e sem o nono dígito" not in card.problems
+
+
+def test_a_customer_alone_has_one_record(data) -> None:
+    assert profile(data, 0, NOW).records == ("r1",)

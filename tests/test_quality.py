@@ -34,10 +34,13 @@ def test_each_reason_is_one_row_with_the_customer():
     assert list(report.columns) == ["id", "store", "name", "phone_raw", "reason"]
     reasons = report.groupby("id")["reason"].agg(sorted).to_dict()
     assert reasons["rec2"] == [frame.BAD_PHONE]
-    assert reasons["rec3"] == sorted([frame.NO_PHONE, "data ilegível em last_interaction"])
+    # In words, not the base's field names.
+    assert reasons["rec3"] == sorted([frame.NO_PHONE, "data do último contato ilegível"])
     assert reasons["rec4"] == [frame.LEGACY]
-    assert reasons["rec5"] == ["itens repetidos em interests"]
-    assert reasons["rec11"] == ["tipo inesperado em interests"]
+    assert reasons["rec5"] == ["produtos repetidos nos interesses recentes"]
+    assert reasons["rec11"] == ["interesses recentes em formato inesperado"]
+    assert not any(field in reason for reason in report["reason"]
+                   for field in ("interests", "last_interaction", "created_at"))
     row = report[report["id"] == "rec2"].iloc[0]
     assert (row["store"], row["name"], row["phone_raw"]) == ("Jardins", "Cliente 2", "12345")
 
@@ -92,3 +95,20 @@ def test_store_scope_limits_the_panel():
     assert quality.quality_report(data).empty
     assert quality.duplicate_phones(data).empty
     assert quality.reason_counts(quality.quality_report(data)).empty
+
+
+def test_products_outside_the_catalog_are_listed_with_their_customers():
+    data = data_of(
+        record(1, history=["Submariner", "Submarine"]),
+        record(2, history=["Submarine", "Daytona"]),
+        record(3, history=["Daytona"]),
+    )
+    catalog = {"submariner", "daytona"}
+    outside = quality.outside_catalog(data, catalog)
+    assert outside.to_dict("records") == [{"title": "Submarine", "customers": 2}]
+    report = quality.quality_report(data, catalog)
+    flagged = report[report["reason"] == quality.OUTSIDE_CATALOG]
+    assert sorted(flagged["id"]) == ["rec1", "rec2"]
+    # Without a catalog there is nothing to check against.
+    assert quality.outside_catalog(data, set()).empty
+    assert quality.quality_report(data).empty

@@ -11,7 +11,7 @@ from services.access import AccessDenied
 from services.demo import generate
 from services.frame import NINTH_DIGIT, build, with_customer
 from services.interests import InvalidBatch
-from services.recording import parse_batch, record_interest
+from services.recording import parse_batch, record_interest, unite_records
 from services.store.sqlite import SqliteStore
 from tests.journey import JARDINS, JOURNEY, LEBLON, NOW, journey_frame, record
 
@@ -116,3 +116,52 @@ def test_the_frame_after_a_note_is_the_frame_a_full_read_gives(tmp_path: Path, p
         segment = Segment(terms, quiet_days=0)
         assert build_list(patched, segment, NOW).rows.equals(build_list(rebuilt, segment, NOW).rows)
     assert len(before.customers) + (phone == "+5511911112222") == len(patched.customers)
+
+
+# --- Uniting the two records of one phone ---------------------------------------------------
+
+
+def test_uniting_keeps_every_interest_on_the_record_with_the_ninth_digit(tmp_path: Path) -> None:
+    repo = SqliteStore(tmp_path / "v.db")
+    repo.insert_raw([
+        record("old", JARDINS, "+551187650000", "Carla Nunes", [["Submariner", "GMT-Master II"]],
+               days_ago=200),
+        record("new", JARDINS, "+5511987650000", "", [["Daytona"]], days_ago=4),
+        record("other", JARDINS, "+551133334444", "Mariana", [["Trinity"]]),
+    ])
+    kept = unite_records(repo, [JARDINS], JARDINS, ["old", "new"], NOW)
+    assert (kept.id, kept.phone, kept.name) == ("new", "+5511987650000", "Carla Nunes")
+    assert kept.interests_all == ["Submariner", "GMT-Master II", "Daytona"]
+    assert kept.interests == ["Submariner", "GMT-Master II", "Daytona"]
+    saved = repo.find(JARDINS, "+551187650000")
+    assert saved == kept
+    data = build(repo.raw_customers([JARDINS]))
+    assert sorted(data.customers["id"]) == ["new", "other"]
+    assert not any(NINTH_DIGIT in p for p in data.customers["problems"])
+
+
+def test_uniting_refuses_another_store_and_different_phones(tmp_path: Path) -> None:
+    from services.store.base import StoreError
+
+    repo = SqliteStore(tmp_path / "v.db")
+    repo.insert_raw([
+        record("a", JARDINS, "+551187650000", "Carla", [["Submariner"]]),
+        record("b", JARDINS, "+551133334444", "Mariana", [["Trinity"]]),
+        record("c", LEBLON, "+5511987650000", "Carla", [["Daytona"]]),
+    ])
+    before = repo.version()
+    with pytest.raises(AccessDenied):
+        unite_records(repo, [LEBLON], JARDINS, ["a", "b"], NOW)
+    with pytest.raises(StoreError):
+        unite_records(repo, [JARDINS, LEBLON], JARDINS, ["a", "b"], NOW)
+    with pytest.raises(StoreError):
+        unite_records(repo, [JARDINS, LEBLON], JARDINS, ["a", "c"], NOW)
+    assert repo.version() == before
+
+
+def test_a_product_the_catalog_knows_is_recorded_in_its_spelling(store: SqliteStore) -> None:
+    store.replace_products([("daytona", "Daytona", "Rolex", "watch", None)])
+    saved = record_interest(store, [JARDINS], JARDINS, "+5511987654321", ["daytona ", "Submarine"], NOW)
+    # The assistant's products are never refused: outside the catalog, recorded as sent.
+    assert saved.interests[-2:] == ["Daytona", "Submarine"]
+    assert store.catalog_titles() == {"daytona": "Daytona"}

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from services.access import scoped
-from services.search import InvalidQuery, SearchIndex, search
-from tests.journey import JARDINS, LEBLON, journey_frame
+from services.frame import build
+from services.search import InvalidQuery, SearchIndex, lookup, person_rows, phone_store, search
+from tests.journey import JARDINS, LEBLON, journey_frame, record
 
 
 @pytest.fixture
@@ -82,3 +83,72 @@ def test_a_kept_index_gives_the_same_answers(data) -> None:
 def test_search_gives_the_row_of_the_customer_in_the_frame(data) -> None:
     found = search(data, "Joana")
     assert data.customers.iloc[found["cid"][0]]["id"] == "r4"
+
+
+# --- Which card opens (lookup) -------------------------------------------------------
+
+
+@pytest.fixture
+def crowd():
+    rows = [
+        record("a1", JARDINS, "+5511987654321", "Ana Souza", [["Daytona"]], days_ago=5),
+        record("a2", LEBLON, "+5521911112222", "Ana Souza Lima", [["Submariner"]], days_ago=1),
+        record("a3", JARDINS, "+551133330000", "Ana Paula", [["Cartier Love"]], days_ago=2),
+        record("b1", LEBLON, "+5521922223333", "Bruno Dias", [["Aquanaut"]], days_ago=9),
+        record("b2", JARDINS, "+5511922223333", "Bruno Dias", [["Calatrava"]], days_ago=3),
+        # The same WhatsApp with and without the ninth digit, in one store: one person.
+        record("c1", JARDINS, "+551187650000", "Carla Nunes", [["Submariner"]], days_ago=40),
+        record("c2", JARDINS, "+5511987650000", "Carla Nunes", [["Daytona"]], days_ago=4),
+    ]
+    return build(pd.DataFrame(rows))
+
+
+def test_an_exact_whole_name_opens_its_card_even_among_longer_names(crowd) -> None:
+    found = lookup(crowd, "ana  SOUZA")
+    assert found.exact
+    assert crowd.customers.at[found.opened, "id"] == "a1"
+    assert len(found.people) == 2  # "Ana Souza Lima" is still listed
+
+
+def test_a_partial_name_never_opens_the_most_recent_of_several(crowd) -> None:
+    found = lookup(crowd, "ana")
+    assert found.opened is None and not found.exact
+    assert found.people["id"].tolist() == ["a2", "a3", "a1"]
+
+
+def test_a_partial_name_that_finds_one_person_opens_it(crowd) -> None:
+    assert crowd.customers.at[lookup(crowd, "paula").opened, "id"] == "a3"
+
+
+def test_the_same_exact_name_in_two_stores_asks_which(crowd) -> None:
+    found = lookup(crowd, "Bruno Dias")
+    assert found.exact and found.opened is None
+    assert set(found.people["store"]) == {JARDINS, LEBLON}
+
+
+def test_an_exact_phone_opens_its_card(crowd) -> None:
+    found = lookup(crowd, "(21) 9 1111-2222")
+    assert found.exact and crowd.customers.at[found.opened, "id"] == "a2"
+
+
+def test_a_partial_phone_with_several_matches_opens_nothing(crowd) -> None:
+    found = lookup(crowd, "2222-3333")
+    assert found.opened is None
+    assert found.people["id"].tolist() == ["b2", "b1"]
+
+
+def test_two_records_of_one_phone_are_one_person_opened_at_once(crowd) -> None:
+    for query in ("Carla", "(11) 9 8765-0000", "+55 11 8765-0000"):
+        found = lookup(crowd, query)
+        assert len(found.people) == 1, query
+        assert crowd.customers.at[found.opened, "id"] == "c2"  # the most recent record
+    assert [crowd.customers.at[i, "id"] for i in person_rows(crowd, found.opened)] == ["c1", "c2"]
+
+
+def test_phone_store_names_the_store_that_holds_a_number(tmp_path) -> None:
+    from services.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "v.db")
+    store.insert_raw([record("x1", LEBLON, "+5521987654321", "Ana", [["Daytona"]])])
+    assert phone_store(store, "(21) 8765-4321", [JARDINS, LEBLON]) == LEBLON
+    assert phone_store(store, "(21) 8765-4321", [JARDINS]) is None

@@ -429,8 +429,9 @@ def test_segment_cleans_its_terms_and_stores():
 
 
 def test_presets_hold_the_spec_defaults_and_messages():
+    # The SPEC's messages, with the Portuguese names of their placeholders (SPEC §5).
     assert list(PRESETS) == ["novidade", "estoque", "reengajamento", "marca"]
-    available = "O {product} que você procurou está disponível! Quer agendar visita?"
+    available = "O {produto} que você procurou está disponível! Quer agendar visita?"
 
     novidade = PRESETS["novidade"]
     assert novidade.label == "Chegou novidade"
@@ -442,7 +443,7 @@ def test_presets_hold_the_spec_defaults_and_messages():
     assert estoque.label == "De volta ao estoque"
     assert (estoque.segment.scope, estoque.segment.quiet_days) == ("all", 7)
     assert estoque.templates == Templates(
-        available, "Lembra do {product}? Temos novidades. Ainda tem interesse?"
+        available, "Lembra do {produto}? Temos novidades. Ainda tem interesse?"
     )
 
     reengajamento = PRESETS["reengajamento"]
@@ -450,14 +451,14 @@ def test_presets_hold_the_spec_defaults_and_messages():
     assert reengajamento.segment.terms == ()
     assert (reengajamento.segment.inactive_days, reengajamento.segment.min_depth) == (60, 4)
     assert reengajamento.templates.primary == (
-        "Vi que você se interessou por {brands}. Temos novos modelos. Quer conhecer?"
+        "Vi que você se interessou por {marcas}. Temos novos modelos. Quer conhecer?"
     )
     assert not reengajamento.needs_terms
 
     marca = PRESETS["marca"]
     assert marca.label == "Fãs da marca"
     assert (marca.segment.scope, marca.segment.inactive_days) == ("all", 60)
-    launch = "Novos modelos {brand} chegaram. Gostaria de conhecer?"
+    launch = "Novos modelos {marca} chegaram. Gostaria de conhecer?"
     assert marca.templates == Templates(launch, launch)
 
 

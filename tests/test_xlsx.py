@@ -1,11 +1,12 @@
-"""The all-text XLSX writer: what Excel (read here by openpyxl) sees is exactly the text given."""
+"""The XLSX writer: what Excel (read here by openpyxl) sees is exactly the text, numbers and dates given."""
 
 import io
+from datetime import date, datetime
 
 import openpyxl
 import pandas as pd
 
-from services.exports import column_letter, text_sheet
+from services.xlsx import DATE, LINK, NUMBER, column_letter, sheet, text_sheet
 
 
 def read(data: bytes):
@@ -38,3 +39,19 @@ def test_missing_values_are_empty_text_and_an_empty_table_has_its_header():
 
 def test_column_letters():
     assert [column_letter(i) for i in (0, 25, 26, 701, 702)] == ["A", "Z", "AA", "ZZ", "AAA"]
+
+
+def test_numbers_dates_and_links_are_real_cells():
+    table = pd.DataFrame({
+        "Dias": pd.array([3, None], dtype="Int64"),
+        "Quando": [date(2026, 3, 1), None],
+        "Link": ["https://wa.me/5511?text=a%20b&x", "=1+1"],
+        "Nome": ["=1+1", "Ana"],
+    })
+    out = read(sheet("Lista", table, {"Dias": NUMBER, "Quando": DATE, "Link": LINK}))
+    assert [c.value for c in out[2]] == [3, datetime(2026, 3, 1), "https://wa.me/5511?text=a%20b&x", "=1+1"]
+    assert [c.data_type for c in out[2]] == ["n", "d", "s", "s"]
+    assert out["B2"].number_format == "dd/mm/yyyy"
+    assert out["C2"].hyperlink.target == "https://wa.me/5511?text=a%20b&x"
+    assert out["C3"].hyperlink is None and out["C3"].value == "=1+1"  # only web addresses link
+    assert out["A3"].value is None and out["B3"].value is None

@@ -68,6 +68,10 @@ class CustomerRepository(ABC):
         """The base's products by key (empty when it has no Products table)."""
 
     @abstractmethod
+    def catalog_titles(self) -> dict[str, str]:
+        """The base's product titles by key (empty when it has no Products table)."""
+
+    @abstractmethod
     def find(self, store: str, phone: str) -> Customer | None:
         """The customer of ``store`` with ``phone`` (any format, ninth digit or not)."""
 
@@ -96,3 +100,14 @@ class CustomerRepository(ABC):
     def keeps_visits_locally(self) -> bool:
         """True when visits and purchases stay in the local file only (the card says so)."""
         return False
+
+    @abstractmethod
+    def merge(self, store: str, ids: Sequence[str], at: datetime) -> Customer:
+        """Unite records of one customer (one phone of ``store``, with and without the ninth digit).
+
+        The kept record (``interests.record_to_keep``: the phone with the ninth digit) gets
+        every interest of all of them (``interests.merge_customers``); the others are deleted
+        only once the kept one is saved with all of it. Returns the kept customer.
+        Raises ``CustomerNotFound`` when a record is gone, ``StoreError`` when the records are
+        not one phone of ``store`` or the write could not be made (then nothing is deleted).
+        """

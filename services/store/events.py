@@ -154,6 +154,19 @@ class EventLog:
         finally:
             own.close()
 
+    def reassign(self, from_ids: Sequence[str], to_id: str, db: sqlite3.Connection | None = None) -> None:
+        """File the events of ``from_ids`` under ``to_id`` (records of one customer united)."""
+        rows = [(to_id, old) for old in from_ids if old != to_id]
+        if db is not None:
+            db.executemany("UPDATE events SET customer_id = ? WHERE customer_id = ?", rows)
+            return
+        own = self._connect()
+        try:
+            with own:
+                own.executemany("UPDATE events SET customer_id = ? WHERE customer_id = ?", rows)
+        finally:
+            own.close()
+
     def clear(self, db: sqlite3.Connection | None = None) -> None:
         """Remove every event and the timeline start (a demo rebuilt from scratch only)."""
         statements = ("DELETE FROM events", f"DELETE FROM meta WHERE key = '{TIMELINE_SINCE}'")

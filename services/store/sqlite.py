@@ -20,6 +20,7 @@ from services.interests import (
     Customer,
     apply_event,
     iso,
+    merge_customers,
     normalize_phone,
     phone_key,
     require_phone,
@@ -222,6 +223,11 @@ class SqliteStore(CustomerRepository):
             rows = db.execute("SELECT key, brand, category FROM products").fetchall()
         return {key: Resolution(brand or None, category) for key, brand, category in rows}
 
+    def catalog_titles(self) -> dict[str, str]:
+        with self.connect() as db:
+            rows = db.execute("SELECT key, title FROM products WHERE title IS NOT NULL").fetchall()
+        return {key: title for key, title in rows if title}
+
     def prices(self) -> dict[str, int]:
         """Indicative prices in BRL by product key (demo catalog)."""
         with self.connect() as db:
@@ -283,6 +289,30 @@ class SqliteStore(CustomerRepository):
         event = Event(customer.id, store, at, source, kind, tuple(products), value_brl)
         self.events.append([event])
         return event
+
+    def merge(self, store: str, ids: Sequence[str], at: datetime) -> Customer:
+        if self.get_meta("source") == "airtable":
+            raise StoreError(MIRROR_WITHOUT_SETTINGS)
+        wanted = list(dict.fromkeys(ids))
+        with self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            marks = ",".join("?" * len(wanted))
+            rows = db.execute(
+                "SELECT id, store, phone, name, interests, interests_all, created_at,"
+                f" last_interaction, opt_out FROM customers WHERE store = ? AND id IN ({marks})",
+                [store, *wanted],
+            ).fetchall()
+            records = [_customer(row) for row in rows]
+            check_one_phone(records, wanted)
+            merged = merge_customers(records)
+            kept = next(row for row in rows if row[0] == merged.id)
+            as_text = isinstance(decode(kept[4]), str) or isinstance(decode(kept[5]), str)
+            self.write(db, merged, as_text=as_text, modified_at=at)
+            db.executemany("DELETE FROM customers WHERE id = ?",
+                           [(rid,) for rid in wanted if rid != merged.id])
+            # The united customer keeps the timeline of every record it was made of.
+            self.events.reassign(wanted, merged.id, db=db)
+        return merged
 
     def write(
         self, db: sqlite3.Connection, customer: Customer, *, as_text: bool, modified_at: datetime
@@ -435,6 +465,19 @@ def _raw_row(row: dict[str, object]) -> tuple:
 def _customer(row: tuple) -> Customer:
     return customer_of({name: decode(value) if name not in ("id", "store", "opt_out") else value
                         for name, value in zip(RAW_COLUMNS, row, strict=True)})
+
+
+def check_one_phone(records: Sequence[Customer], ids: Sequence[str]) -> None:
+    """Refuse to unite records that are not all there, or not one phone of one store."""
+    found = {record.id for record in records}
+    missing = [rid for rid in ids if rid not in found]
+    if missing:
+        raise CustomerNotFound(f"Cadastro não encontrado: {missing[0]}. Atualize a página e tente de novo.")
+    if len(records) < 2:
+        raise StoreError("Escolha pelo menos dois cadastros para unir.")
+    keys = {phone_key(normalize_phone(record.phone) if record.phone else None) for record in records}
+    if len(keys) != 1 or None in keys or len({record.store for record in records}) != 1:
+        raise StoreError("Só se unem cadastros do mesmo telefone na mesma loja.")
 
 
 def _with_name(customer: Customer, name: str) -> Customer:

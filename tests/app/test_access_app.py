@@ -220,6 +220,27 @@ def test_admin_sees_every_store_and_the_audit_page(db: Path) -> None:
     assert at.title[0].value == "Auditoria de exportações"
 
 
+def test_the_audit_page_shows_local_time_and_the_list_in_words(db: Path) -> None:
+    from datetime import UTC, datetime
+
+    from services.audit import AuditLog, ExportEntry
+
+    segment = {"campaign": "De volta ao estoque", "terms": ["Submariner"], "scope": "all",
+               "quiet_days": 7, "inactive_days": None, "min_depth": None, "max_depth": None,
+               "stores": [JARDINS], "templates": {"primary": "O {produto} chegou", "secondary": None}}
+    AuditLog(db).append(ExportEntry(at=datetime(2026, 3, 1, 2, 30, tzinfo=UTC), who="dona@vitrine.com.br",
+                                    stores=(JARDINS,), segment=segment, rows=12, format="csv",
+                                    filename="x.csv"))
+    at = app(signed_in("dona@vitrine.com.br")).run()
+    at.switch_page("../pages/auditoria.py").run()
+    shown = at.dataframe[0].value.iloc[0]
+    # 02:30 UTC is 23:30 of the day before in São Paulo.
+    assert str(shown["at"]) == "2026-02-28 23:30:00"
+    assert shown["segment"] == ("De volta ao estoque · Submariner · recentes e histórico · "
+                                "silêncio de 7 dias")
+    assert shown["channel"] == "painel"
+
+
 def test_audit_page_run_on_its_own_refuses_a_manager(db: Path) -> None:
     at = AppTest.from_file(str(ROOT / "pages" / "auditoria.py"), default_timeout=60)
     at.secrets = {"auth": AUTH, "access": ACCESS}
@@ -237,6 +258,19 @@ def test_manager_searching_for_another_stores_customer_finds_nothing(db: Path, q
     text = screen(at)
     assert "Nenhum cliente encontrado" in text
     for secret in (LEBLON, "Bruna Leblonmark", "Nautilus", "Aquanaut"):
+        assert secret not in text, secret
+
+
+@pytest.mark.parametrize("query", ["(21) 98888-0002", "+55 21 8888-0002"])
+def test_a_number_of_a_store_the_manager_may_not_see_is_only_said_to_exist(db: Path, query: str) -> None:
+    at = app(signed_in("ana@vitrine.com.br")).run()
+    at.text_input(key="clientes_query").input(query).run()
+    assert not at.exception
+    assert [w.value for w in at.main.warning] == ["Este número já pertence a outra loja."]
+    # No way to register it again here, and nothing of the other store: not even its name.
+    assert "Cadastrar e registrar" not in [b.label for b in at.button]
+    text = screen(at)
+    for secret in (LEBLON, "Bruna", "Leblonmark", "Nautilus", "Aquanaut"):
         assert secret not in text, secret
 
 

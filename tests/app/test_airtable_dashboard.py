@@ -139,8 +139,10 @@ def test_a_first_sync_that_fails_says_why_and_shows_no_demo(base: Base, monkeypa
 
 def record_from_the_clientes_page(at: AppTest, phone: str, products: str) -> AppTest:
     at.text_input(key="clientes_query").input(phone).run()
-    at.text_input(key="clientes_record_products").input(products)
-    return at.button(key="FormSubmitter:clientes_record_form-Registrar interesse").click().run()
+    at.multiselect(key="clientes_record_products").set_value([products]).run()
+    # The base's Products table does not hold it: recorded once confirmed.
+    at.checkbox(key="clientes_record_outside_ok").check().run()
+    return at.button(key="clientes_record_save").click().run()
 
 
 def test_an_interest_recorded_on_screen_is_written_to_airtable(base: Base, monkeypatch, local_app: Path):

@@ -20,7 +20,11 @@ def test_depth_histogram_marks_the_target_band_and_reads_pt_br_numbers() -> None
     frame = pd.DataFrame({"depth": [1, 3, 5, 6], "customers": [10, 20, 30, 1000]})
     out = spec(charts.depth_histogram(frame))
     values = out["datasets"][next(iter(out["datasets"]))]
-    assert [v["alvo"] for v in values] == ["fora da meta", "na meta (3–5)", "na meta (3–5)", "fora da meta"]
+    assert [v["alvo"] for v in values] == [
+        "abaixo da faixa (< 3)", "na faixa (3–5)", "na faixa (3–5)", "acima da faixa (> 5)"]
+    # Above the range is neutral, not the alarm red.
+    scale = out["encoding"]["color"]["scale"]
+    assert dict(zip(scale["domain"], scale["range"], strict=True))["acima da faixa (> 5)"] == charts.SLATE
     assert out["config"]["locale"]["number"]["thousands"] == "."
 
 
@@ -46,3 +50,19 @@ def test_trending_lift_colours_what_is_trending(demo_db: Path) -> None:
     rows = out["datasets"][bars["data"]["name"]] if "data" in bars else out["datasets"][out["data"]["name"]]
     assert len(rows) == 5
     assert all((r["situacao"] == "em alta") == r["trending"] for r in rows)
+
+
+def test_trending_grey_bars_say_why_they_are_grey() -> None:
+    frame = pd.DataFrame({
+        "title": ["Daytona", "Tank Must", "Calatrava"], "lift": [2.0, 1.8, 1.1],
+        "customers": [12, 2, 30], "recent": [12, 2, 30], "history": [20, 3, 90],
+        "trending": [True, False, False],
+    })
+    out = spec(charts.trending_lift(frame, "title", min_customers=5))
+    bars = next(layer for layer in out["layer"] if layer["mark"]["type"] == "bar")
+    values = out["datasets"][bars["data"]["name"]] if "data" in bars else next(iter(out["datasets"].values()))
+    assert [v["situacao"] for v in values] == [
+        "em alta", "poucos clientes (menos de 5)", "abaixo do limite de 1,5"]
+    assert bars["encoding"]["color"]["scale"]["domain"] == [
+        "em alta", "poucos clientes (menos de 5)", "abaixo do limite de 1,5"]
+    assert any(t.get("title") == "Situação" for t in bars["encoding"]["tooltip"])

@@ -29,6 +29,34 @@ def test_tiles_show_each_metric_with_its_target_and_verdict(db: Path) -> None:
     assert tiles(at)["Cobertura"][1] in ("meta > 80%: atingida", "meta > 80%: não atingida")
 
 
+def test_recency_shows_the_median_beside_the_mean(db: Path) -> None:
+    at = open_app("metricas")
+    report = compute(data_of(db), NOW)
+    median = f"{report.total.recency_median_days:.1f}".replace(".", ",")
+    mean = metric_value(RECENCY, report.total)
+    assert f"Mediana: {median} dias" in [c.value for c in at.caption]
+    assert next(m.value for m in at.metric if m.label == METRICS[RECENCY].label) == mean
+
+
+def test_depth_above_the_range_is_said_in_a_neutral_colour(db: Path, monkeypatch) -> None:
+    from dashboard import health
+    from services.metrics import Figures
+
+    above = Figures(customers=10, covered=9, coverage=0.9, recency_days=10.0, recency_median_days=8.0,
+                    recency_excluded=0, depth=6.2)
+    assert health.verdict(DEPTH, above) == "meta 3–5 itens: acima da faixa"
+    assert health.STANDING_COLOURS[above.standing[DEPTH]] not in ("red", "green")
+    at = open_app("metricas")
+    report = compute(data_of(db), NOW)
+    tile = next(m for m in at.metric if m.label == METRICS[DEPTH].label)
+    assert report.total.depth > 5  # the demo's customers ask about many products
+    assert tile.proto.delta == "meta 3–5 itens: acima da faixa"
+    assert "RED" not in str(tile.proto).upper()
+    table = store_table(report)
+    depth_column = next(c for c in table.columns if c.startswith("Profundidade"))
+    assert not any(cell.endswith("✗") for cell in table[depth_column] if "acima" in cell)
+
+
 def test_the_store_table_has_every_store_and_the_total(db: Path) -> None:
     at = open_app("metricas")
     report = compute(data_of(db), NOW)

@@ -7,6 +7,7 @@ import io
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from apptest_support import HOSTILE, JARDINS, KNOWN, KNOWN_PHONE, NOW, data_of
 from e2e_support import screenshot
@@ -41,10 +42,25 @@ def expect_metric(page: Page, label: str, value: str) -> None:
     expect(tile.get_by_test_id("stMetricValue")).to_have_text(value)
 
 
+def expect_card_figure(page: Page, label: str, value: str) -> None:
+    """One figure of the card's compact strip (a small label over a bold value)."""
+    figure = page.locator(".st-key-clientes_tiles [data-testid='stMarkdownContainer']").filter(has_text=label)
+    expect(figure.locator("strong")).to_have_text(value)
+
+
 def search(page: Page, text: str) -> None:
     box = page.get_by_role("textbox", name="Telefone ou nome do cliente")
     box.fill(text)
     box.press("Enter")
+
+
+def choose_product(page: Page, typed: str) -> None:
+    """Type a product in the card's product field and take what it offers (the catalog's match)."""
+    field = page.get_by_role("combobox", name="Produtos")
+    field.click()
+    field.fill(typed)
+    field.press("Enter")
+    field.press("Escape")
 
 
 def test_phone_lookup_then_an_in_store_note_shows_on_the_card(e2e_page: Page, vitrine: str,
@@ -54,16 +70,16 @@ def test_phone_lookup_then_an_in_store_note_shows_on_the_card(e2e_page: Page, vi
     search(page, "(11) 9 8765-4321")
     expect(page.get_by_role("heading", name=KNOWN["name"])).to_be_visible()
     expect(page.get_by_text("Foco recente: Patek Philippe (5 de 5)")).to_be_visible()
-    expect(page.get_by_text("Subiu de Rolex para Patek Philippe")).to_be_visible()
+    expect(page.get_by_text("Subiu de faixa de preço: de Rolex para Patek Philippe")).to_be_visible()
     expect(page.get_by_role("link", name="Abrir no WhatsApp")).to_have_attribute(
         "href", "https://wa.me/5511987654321")
-    expect_metric(page, "Interesses no histórico", "11")
+    expect_card_figure(page, "Interesses", "11")
     screenshot(page, "clientes")
 
-    page.get_by_role("textbox", name="Produtos").fill("Daytona")
+    choose_product(page, "daytona")
     page.get_by_role("button", name="Registrar interesse").click()
     expect(page.get_by_text("Interesse registrado para Helena Vasconcelos: Daytona.")).to_be_visible()
-    expect_metric(page, "Interesses no histórico", "12")
+    expect_card_figure(page, "Interesses", "12")
     chips = page.get_by_text(re.compile(r"· (Rolex|Patek Philippe)$"))
     expect(chips.first).to_have_text("Daytona · Rolex")
     saved = SqliteStore(e2e_db).find(JARDINS, KNOWN_PHONE)
@@ -96,8 +112,8 @@ def test_back_in_stock_for_submariner_counts_and_both_downloads(e2e_page: Page, 
     data = data_of(e2e_db)
     preset = PRESETS["estoque"]
     result = build_list(data, preset.segment_for(["Submariner"], stores=data.stores), NOW, preset.templates)
-    expect_metric(page, "Principal (interesse recente)", f"{result.counts['primary']:,}".replace(",", "."))
-    expect_metric(page, "Secundário (interesse antigo)", f"{result.counts['secondary']:,}".replace(",", "."))
+    expect_metric(page, "Principal", f"{result.counts['primary']:,}".replace(",", "."))
+    expect_metric(page, "Secundário", f"{result.counts['secondary']:,}".replace(",", "."))
     expect_metric(page, "Total na lista", f"{result.total:,}".replace(",", "."))
     expect_metric(page, "Em conversa agora", str(result.excluded["recently_active"]))
     screenshot(page, "campanhas")
@@ -125,13 +141,24 @@ def test_back_in_stock_for_submariner_counts_and_both_downloads(e2e_page: Page, 
     assert list(table[0]) == list(EXPORT_HEADERS.values())
     assert len(table) - 1 == result.total
     assert [row[2] for row in table[1:]] == result.rows["phone"].tolist()
-    assert all(cell.data_type == "s" for row in sheet.iter_rows(min_row=2) for cell in row
-               if cell.value is not None)
+    header = list(table[0])
+    days = header.index(EXPORT_HEADERS["days_since"])
+    assert [row[days] for row in table[1:]] == [None if pd.isna(d) else int(d)
+                                                for d in result.rows["days_since"]]
+    link = sheet.cell(row=2, column=header.index(EXPORT_HEADERS["whatsapp"]) + 1)
+    assert link.hyperlink.target.startswith("https://wa.me/" + result.rows["phone"].iloc[0][1:] + "?text=")
+
+    with page.expect_download() as left_download:
+        page.get_by_role("button", name="Baixar quem ficou de fora").click()
+    left_path = tmp_path / left_download.value.suggested_filename
+    left_download.value.save_as(left_path)
+    left = list(load_workbook(left_path).active.iter_rows(values_only=True))
+    assert left[0][0] == "Motivo" and len(left) - 1 == len(result.left_out)
 
     audit = AuditLog(e2e_db).entries()
-    latest = audit.head(2)
-    assert sorted(latest["format"]) == ["csv", "xlsx"]
-    assert set(latest["rows"]) == {result.total}
+    latest = audit.head(3)
+    assert sorted(latest["format"]) == ["csv", "xlsx", "xlsx"]
+    assert sorted(latest["rows"]) == sorted([result.total, result.total, len(result.left_out)])
 
 
 def test_metricas_shows_the_coverage_the_services_compute(e2e_page: Page, vitrine: str,
@@ -153,3 +180,18 @@ def test_insights_quotes_the_first_brand_share(e2e_page: Page, vitrine: str, e2e
     expect(page.get_by_text("Venda cruzada")).to_be_visible()
     expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(4)
     screenshot(page, "insights")
+
+
+def test_an_edited_message_survives_a_reload(e2e_page: Page, vitrine: str) -> None:
+    page = e2e_page
+    open_page(page, f"{vitrine}/campanhas", "Campanhas")
+    page.get_by_role("radio", name="Fãs da marca").click()
+    message = page.get_by_role("textbox", name="Mensagem")
+    expect(message).to_have_value(PRESETS["marca"].templates.primary)
+    edited = "Novidades {marca} na {loja}, {primeiro_nome}!"
+    message.fill(edited)
+    message.press("Control+Enter")  # commits the text area's value
+    expect(page).to_have_url(re.compile("campanhas_msg_marca_primary="))
+    page.reload()
+    expect(page.get_by_role("radio", name="Fãs da marca")).to_be_checked()
+    expect(page.get_by_role("textbox", name="Mensagem")).to_have_value(edited)

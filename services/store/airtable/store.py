@@ -22,6 +22,7 @@ from services.interests import (
     apply_event,
     dedupe,
     iso,
+    merge_customers,
     merge_history,
     missing_items,
     normalize_phone,
@@ -49,9 +50,9 @@ from services.store.airtable.records import (
     to_row,
 )
 from services.store.airtable.schema import Schema, detect_schema
-from services.store.base import CustomerRepository, UnknownStore
+from services.store.base import CustomerRepository, StoreError, UnknownStore
 from services.store.events import EventLog
-from services.store.sqlite import SqliteStore
+from services.store.sqlite import SqliteStore, check_one_phone
 from services.timeline import LOJA, WHATSAPP, Event, events_for_batch
 
 log = logging.getLogger("vitrine.airtable")
@@ -103,6 +104,9 @@ class AirtableStore(CustomerRepository):
 
     def catalog(self) -> dict[str, Resolution]:
         return self.mirror.catalog()
+
+    def catalog_titles(self) -> dict[str, str]:
+        return self.mirror.catalog_titles()
 
     def find(self, store: str, phone: str) -> Customer | None:
         return self.mirror.find(store, phone)
@@ -239,6 +243,69 @@ class AirtableStore(CustomerRepository):
             f" ao mesmo tempo. Os interesses {', '.join(products)} não foram salvos; tente de novo."
         )
 
+    # --- uniting the records of one customer ---------------------------------------------
+
+    def merge(self, store: str, ids: Sequence[str], at: datetime) -> Customer:
+        wanted = list(dict.fromkeys(ids))
+        if any(not rid.startswith("rec") for rid in wanted):
+            raise StoreError("Um dos cadastros ainda não chegou ao Airtable: sincronize e tente de novo.")
+        schema = self.schema()
+        first = self._read_customers(store, wanted, schema)
+        check_one_phone(first, wanted)
+        with self._lock_for(f"{store}\n{phone_key(normalize_phone(first[0].phone))}"):
+            return self._merge(store, wanted, at, schema)
+
+    def _read_customers(self, store: str, ids: Sequence[str], schema: Schema) -> list[Customer]:
+        """The records ``ids`` of ``store``, read fresh (one gone, or of another store, is left out)."""
+        table = self.client.table(schema.customers)
+        tenants = self.tenants_by_id()
+        found = []
+        for rid in ids:
+            try:
+                record = dict(table.get(rid))
+            except RecordGone:
+                continue
+            tenant = (record.get("fields") or {}).get(schema.name("tenant_id"))
+            if store_of(tenant, schema, tenants) == store:
+                found.append(customer_of(record, schema, store))
+        return found
+
+    def _merge(self, store: str, ids: list[str], at: datetime, schema: Schema) -> Customer:
+        """Write the united customer onto the kept record; delete the others only once its read-back
+        holds every interest of them all (another program may be writing to any of them)."""
+        table = self.client.table(schema.customers)
+        expected: list[str] = []
+        for attempt in range(self.client.policy.write_attempts):
+            records = self._read_customers(store, ids, schema)
+            check_one_phone(records, ids)
+            merged = merge_customers(records)
+            expected = merge_history(merged.interests_all, expected)
+            merged = replace(merged, interests_all=expected)
+            fields = self._fields(merged, schema, None, new=False)
+            for logical, value in (("opt_out", merged.opt_out or None),
+                                   ("created_at", merged.created_at)):
+                info = schema.fields.get(logical)
+                if info is not None and info.writable and value is not None:
+                    fields[info.name] = value if logical == "opt_out" else time_value(value, info)
+            table.update(merged.id, fields, typecast=True)
+            time.sleep(self.client.policy.settle_seconds)
+            back = dict(table.get(merged.id))
+            saved = parse_interests((back.get("fields") or {}).get(schema.name("interests_all")))
+            others = [c for c in self._read_customers(store, ids, schema) if c.id != merged.id]
+            expected = merge_history(expected, *(c.history for c in others))
+            if len(others) == len(ids) - 1 and not missing_items(expected, saved):
+                for other in others:
+                    table.delete(other.id)
+                self.mirror.apply_mirror_changes(
+                    [self._row(back, schema, store)], [c.id for c in others], None, None, {})
+                self.events.reassign([c.id for c in others], merged.id)
+                return customer_of(back, schema, store)
+            log.warning("records changed while being united (attempt %d): merging again", attempt + 1)
+        raise WriteNotConfirmed(
+            "Não foi possível confirmar a união dos cadastros no Airtable: outro programa alterou o"
+            " cliente ao mesmo tempo. Nenhum cadastro foi apagado; tente de novo."
+        )
+
     def _tenant_value(self, store: str, schema: Schema) -> object:
         if not schema.tenant_is_link:
             if store not in self.stores():
@@ -304,10 +371,13 @@ class AirtableStore(CustomerRepository):
                 values[created.name] = time_value(customer.created_at, created)
         return values
 
-    def _mirror_row(self, record: Mapping[str, Any], schema: Schema, store: str) -> None:
+    def _row(self, record: Mapping[str, Any], schema: Schema, store: str) -> dict[str, object]:
         row = to_row(record, schema, self.tenants_by_id(), iso(now_utc()))
         row["store"] = store
-        self.mirror.insert_raw([row])
+        return row
+
+    def _mirror_row(self, record: Mapping[str, Any], schema: Schema, store: str) -> None:
+        self.mirror.insert_raw([self._row(record, schema, store)])
 
 
 def _named(customer: Customer, name: str | None) -> Customer:
