@@ -14,7 +14,9 @@ import pyarrow.compute as pc
 from services.text_arrays import large, strings
 from services.wording import SEPARATOR, join_pt
 
-PLACEHOLDERS: tuple[str, ...] = ("first_name", "name", "product", "brand", "brands", "store")
+PLACEHOLDERS: tuple[str, ...] = ("first_name", "name", "product", "brand", "brands", "store", "link")
+#: Placeholders whose values come from the customer's name (the others are given per row).
+_FROM_NAME: tuple[str, ...] = ("first_name", "name")
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ def render_message(template: str, context: Mapping[str, object]) -> str:
     """A message with its placeholders filled and the gaps of missing values tidied.
 
     Placeholders: ``{first_name}`` ``{name}`` ``{product}`` ``{brand}`` ``{brands}``
-    ``{store}``. ``first_name`` is derived from ``name`` when not given, and both
+    ``{store}`` ``{link}`` (the product's tagged page, SPEC §12). ``first_name`` is derived from ``name`` when not given, and both
     are capitalised (``first_name``: "maria DA silva" → "Maria"; ``name`` →
     "Maria da Silva"); ``brands`` may be a list (the first 3 show, "A, B e C").
     A missing value, or an unknown placeholder, is left out with what would
@@ -244,8 +246,8 @@ def render_rows(
         templates: the message of each tier.
         is_primary: per row, whether it is of the primary tier.
         names: per row, the customer's full name (``first_name`` and ``name`` come from it).
-        values: per placeholder (``product``, ``brand``, ``brands``, ``store``), the text of
-            every row; ``""`` is missing.
+        values: per placeholder (``product``, ``brand``, ``brands``, ``store``, ``link``), the text
+            of every row; ``""`` is missing (a placeholder not given is missing in every row).
 
     Returns:
         The messages, one per row, as arrow strings.
@@ -262,6 +264,9 @@ class _Context:
 
     def column(self, key: str) -> pa.Array:
         if key not in self._values:
+            if key not in _FROM_NAME:  # a value not given (a list without links): missing in every row
+                self._values[key] = pa.array([""] * len(self._names), type=pa.large_string())
+                return self._values[key]
             # Names are capitalised only when a template asks for them.
             shown = _first_names if key == "first_name" else _display_names
             self._values[key] = shown(self._names)
