@@ -210,7 +210,7 @@ def render_message(template: str, context: Mapping[str, object]) -> str:
     """A message with its placeholders filled and the gaps of missing values tidied.
 
     Placeholders: ``{first_name}`` ``{name}`` ``{product}`` ``{brand}`` ``{brands}``
-    ``{store}`` ``{link}`` (the product's tagged page, SPEC §12). ``first_name`` is derived from ``name`` when not given, and both
+    ``{store}`` ``{link}``. ``first_name`` is derived from ``name`` when not given, and both
     are capitalised (``first_name``: "maria DA silva" → "Maria"; ``name`` →
     "Maria da Silva"); ``brands`` may be a list (the first 3 show, "A, B e C").
     A missing value, or an unknown placeholder, is left out with what would
