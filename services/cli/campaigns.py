@@ -185,8 +185,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     rows = campaign_lists.sending_rows(members)
     data = exports.to_csv(rows) if fmt == "csv" else exports.to_xlsx(rows)
     write_output(args.output, data, reads=[args.db])
-    if campaign.sent_at is None:
-        campaigns.set_sent_at(args.id, now_utc())
+    campaigns.mark_sent(args.id, now_utc())  # the first export dates the sending; later ones keep it
     audit(store, err, ExportEntry(
         at=now_utc(), who=cli_user(), stores=tuple(campaign.stores),
         segment={"campaign_id": campaign.id, "campaign": campaign.name, **dict(campaign.segment)},

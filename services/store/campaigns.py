@@ -285,6 +285,17 @@ class CampaignStore:
             db.execute("DELETE FROM campaign_members")
             db.execute("DELETE FROM campaigns")
 
+    def mark_sent(self, campaign_id: int, at: datetime) -> bool:
+        """Set ``sent_at`` to ``at`` unless the campaign already has one (its first download).
+
+        Returns:
+            True when this call set it.
+        """
+        with self._connect() as db:
+            cursor = db.execute("UPDATE campaigns SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
+                                (_iso(at), int(campaign_id)))
+        return cursor.rowcount > 0
+
     def delete(self, campaign_id: int) -> None:
         """Remove a campaign and its members (the caller checks that the user is an admin)."""
         with self._connect() as db:
