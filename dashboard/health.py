@@ -9,7 +9,6 @@ from dashboard import charts
 from dashboard.format import number
 from dashboard.state import Context
 from services.metrics import (
-    CAMPAIGN_PERFORMANCE_NOTE,
     COVERAGE,
     DEPTH,
     METRICS,
@@ -167,8 +166,3 @@ def quality_panel(ctx: Context, key: str = "metricas") -> None:
                 "name_b": "Cliente B", "phone_raw_b": "Telefone B"}),
             hide_index=True, width="stretch", key=f"{key}_pairs",
         )
-
-
-def campaign_performance() -> None:
-    """What cannot be measured yet, said plainly."""
-    st.info(CAMPAIGN_PERFORMANCE_NOTE, icon=":material/info:")

@@ -17,12 +17,6 @@ RECENCY = "recency"
 DEPTH = "depth"
 _DEPTH_LABELS = {segment.key: segment.label for segment in DEPTH_SEGMENTS}
 
-CAMPAIGN_PERFORMANCE_NOTE = (
-    "Desempenho de campanhas (taxa de abertura, conversão e relevância) depende de dados "
-    "de envio e de resposta que a base não guarda; por isso esses números não aparecem aqui."
-)
-
-
 @dataclass(frozen=True)
 class Metric:
     """One effectiveness metric: what it is called, its target and when it is met.

@@ -215,4 +215,3 @@ def test_registry_describes_every_metric_in_portuguese():
     assert list(metrics.METRICS) == ["coverage", "recency", "depth"]
     assert metrics.METRICS["coverage"].label == "Cobertura"
     assert metrics.METRICS["depth"].met(4.0) is True
-    assert "envio" in metrics.CAMPAIGN_PERFORMANCE_NOTE
