@@ -66,7 +66,7 @@ def open_results(campaign_id: int):
 
 
 def shown_table(at):
-    return next(d.value for d in at.dataframe if "Respondeu" in d.value.columns)
+    return next(t.value for t in at.table if "Respondeu" in t.value.columns)
 
 
 def test_the_table_counts_each_outcome_in_the_member_tier_and_group(db: Path) -> None:
