@@ -18,6 +18,7 @@ PAGES = ROOT / "pages"
 pages = [
     st.Page(str(PAGES / "clientes.py"), title="Clientes", icon=":material/person_search:", default=True),
     st.Page(str(PAGES / "campanhas.py"), title="Campanhas", icon=":material/campaign:"),
+    st.Page(str(PAGES / "resultados.py"), title="Resultados", icon=":material/query_stats:"),
     st.Page(str(PAGES / "metricas.py"), title="Métricas", icon=":material/monitoring:"),
     st.Page(str(PAGES / "insights.py"), title="Insights", icon=":material/lightbulb:"),
 ]

@@ -1,4 +1,4 @@
-"""Pure Altair chart builders from service results (no ``st.*``): metrics and insights."""
+"""Pure Altair chart builders from service results (no ``st.*``): metrics, insights, campaign results."""
 
 from __future__ import annotations
 
@@ -234,3 +234,38 @@ def weekly_history(weekly: pd.DataFrame, metric: str, stores: list[str] | None =
                  alt.Tooltip(f"{metric}:Q", title=WEEKLY_TITLES[metric], format=fmt)],
     )
     return _finish((band + lines).properties(height=220))
+
+
+FUNNEL_STEPS = {"respondeu": "Respondeu", "visitou": "Visitou", "comprou": "Comprou"}
+TIER_COLORS = {"Principal": GOLD, "Secundário": GRAY}
+
+
+def campaign_funnel(funnel: pd.DataFrame) -> alt.Chart:
+    """Respondeu → visitou → comprou of the group sent, primary against secondary, with 95% intervals.
+
+    Args:
+        funnel: ``tier_label, outcome, members, count, rate, low, high`` (``campaign_results.funnel``);
+            a tier without members is left out.
+    """
+    shown = funnel[funnel["members"] > 0].assign(
+        etapa=lambda f: f["outcome"].map(FUNNEL_STEPS),
+        nivel=lambda f: f["tier_label"].str.capitalize(),
+    )
+    steps = list(FUNNEL_STEPS.values())
+    base = alt.Chart(shown).encode(
+        x=alt.X("etapa:N", sort=steps, title=None, axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("nivel:N", sort=list(TIER_COLORS)),
+    )
+    bars = base.mark_bar().encode(
+        y=alt.Y("rate:Q", title="Clientes do grupo de envio", axis=alt.Axis(format=PT_PERCENT)),
+        color=alt.Color("nivel:N", title=None, legend=alt.Legend(orient="top"),
+                        scale=alt.Scale(domain=list(TIER_COLORS), range=list(TIER_COLORS.values()))),
+        tooltip=[alt.Tooltip("nivel:N", title="Nível"), alt.Tooltip("etapa:N", title="Etapa"),
+                 alt.Tooltip("count:Q", title="Clientes"),
+                 alt.Tooltip("members:Q", title="No grupo de envio"),
+                 alt.Tooltip("rate:Q", title="Taxa", format=".1%"),
+                 alt.Tooltip("low:Q", title="IC 95% de", format=".1%"),
+                 alt.Tooltip("high:Q", title="IC 95% até", format=".1%")],
+    )
+    intervals = base.mark_rule(color="black", strokeWidth=1.5).encode(y="low:Q", y2="high:Q")
+    return _finish((bars + intervals).properties(height=HEIGHT))

@@ -10,7 +10,6 @@ from dashboard.format import number
 from dashboard.state import Context
 from services.metrics import (
     ABOVE,
-    CAMPAIGN_PERFORMANCE_NOTE,
     COVERAGE,
     DEPTH,
     MET,
@@ -198,8 +197,3 @@ def quality_panel(ctx: Context, key: str = "metricas") -> None:
             hide_index=True, width="stretch", height=min(38 + 35 * len(outside), 300),
             key=f"{key}_outside",
         )
-
-
-def campaign_performance() -> None:
-    """What cannot be measured yet, said plainly."""
-    st.info(CAMPAIGN_PERFORMANCE_NOTE, icon=":material/info:")

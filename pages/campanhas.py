@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from dashboard import campaign
+from dashboard import campaign, campaign_save
 from dashboard.state import current
 from services.segments import InvalidSegment, build_list
 
 ctx = current()
 st.title("Campanhas")
+campaign_save.saved_campaigns(ctx, key="campanhas")
 preset = campaign.preset_picker(key="campanhas")
 campaign.terms_picker(ctx, key="campanhas")
 # The counts and the downloads sit right under the terms (on a phone, within the first screens);
@@ -28,6 +29,7 @@ result = build_list(ctx.data, segment, ctx.now, templates)
 with summary:
     campaign.counts(result)
     campaign.downloads(ctx, result, preset, templates, key="campanhas")
+campaign_save.save_form(ctx, result, preset, templates, key="campanhas")
 campaign.preview(result, key="campanhas")
 if result.total:
     st.markdown("**Como a mensagem chega**")

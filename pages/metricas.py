@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import health
+from dashboard import health, results
 from dashboard.state import current
 from services.metrics import compute
 
@@ -21,7 +21,7 @@ st.dataframe(health.store_table(report), hide_index=True, width="stretch", key="
 st.subheader("Distribuições", anchor=False)
 store = health.distribution_scope(ctx, key="metricas")
 health.distributions(report if store is None else compute(ctx.data.for_stores([store]), ctx.now))
-st.subheader("Desempenho de campanhas", anchor=False)
-health.campaign_performance()
+st.page_link(results.RESULTS_PAGE, icon=":material/query_stats:",
+             label="Desempenho das campanhas (respostas, visitas e compras): em Resultados")
 st.subheader("Qualidade dos dados", anchor=False)
 health.quality_panel(ctx, key="metricas")

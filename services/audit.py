@@ -35,6 +35,9 @@ END;
 COLUMNS: tuple[str, ...] = ("at", "who", "channel", "stores", "segment", "rows", "format", "filename")
 DASHBOARD = "dashboard"
 CLI = "cli"
+#: Not a file but an act, in the ``format`` column: a campaign saved (its members frozen) or deleted.
+CAMPAIGN_SAVED = "campanha salva"
+CAMPAIGN_DELETED = "campanha excluída"
 
 
 def definition(segment: object) -> dict[str, object]:
@@ -68,7 +71,8 @@ class ExportEntry:
         segment: the segment (a dataclass or a mapping; add the preset or the
             templates to a mapping when they explain the list).
         rows: how many customers the file holds.
-        format: ``"csv"``, ``"xlsx"``, ``"json"``…
+        format: ``"csv"``, ``"xlsx"``, ``"json"``…, or ``CAMPAIGN_SAVED`` / ``CAMPAIGN_DELETED``
+            (``rows``: the campaign's members; ``filename``: its name).
         channel: ``"dashboard"`` or ``"cli"``.
         filename: the file's name, when it has one.
     """
@@ -202,4 +206,5 @@ def describe(segment: Mapping[str, object] | str) -> str:
     return f"Deixados de fora: {text}" if segment.get("list") == "deixados de fora" else text
 
 
-__all__ = ["CLI", "COLUMNS", "DASHBOARD", "AuditLog", "ExportEntry", "definition", "describe"]
+__all__ = ["CAMPAIGN_DELETED", "CAMPAIGN_SAVED", "CLI", "COLUMNS", "DASHBOARD", "AuditLog", "ExportEntry",
+           "definition", "describe"]

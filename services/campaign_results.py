@@ -290,7 +290,22 @@ def results(campaign: Campaign, outcome_frame: pd.DataFrame) -> dict[str, dict[s
     Example:
         ``results(c, frame)["primary"]["envio"]["rates"]["respondeu"].rate == 0.25``
     """
-    mine = outcome_frame[outcome_frame["campaign_id"] == campaign.id]
+    return _results_of(outcome_frame[outcome_frame["campaign_id"] == campaign.id])
+
+
+def period_results(
+    campaigns: Iterable[Campaign], outcome_frame: pd.DataFrame
+) -> dict[str, dict[str, object]]:
+    """The results of several campaigns taken together ("todas no período"), shaped as ``results``.
+
+    Each membership counts: a customer in two of the campaigns counts in each.
+    """
+    ids = [c.id for c in campaigns]
+    return _results_of(outcome_frame[outcome_frame["campaign_id"].isin(ids)])
+
+
+def _results_of(mine: pd.DataFrame) -> dict[str, dict[str, object]]:
+    """``results`` of the outcome rows given (one campaign's, or a period's)."""
     cells = mine.groupby(["tier", "group"])
     sums, sizes = cells[[*OUTCOMES, "revenue_brl"]].sum(), cells.size()
     out: dict[str, dict[str, object]] = {}
@@ -418,5 +433,5 @@ def funnel(campaigns: Iterable[Campaign], outcome_frame: pd.DataFrame) -> pd.Dat
 
 __all__ = [
     "ASKED_KINDS", "DEFAULT_WINDOW_DAYS", "FUNNEL", "NO_CLEAR_DIFFERENCE", "OUTCOMES", "OUTCOME_COLUMNS",
-    "Lift", "Rate", "campaign_results_json", "funnel", "outcomes", "reading", "results",
+    "Lift", "Rate", "campaign_results_json", "funnel", "outcomes", "period_results", "reading", "results",
 ]

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import math
-import re
-import unicodedata
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from numbers import Integral, Real
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
 
+from services.links import UTM_MEDIUM, UTM_SOURCE, product_link, slug
 from services.segments import PRIMARY, SECONDARY
 
 ENVIO = "envio"
@@ -28,8 +25,6 @@ MAX_CONTROL_SHARE = 0.5
 MEMBER_COLUMNS: tuple[str, ...] = (
     "campaign_id", "customer_id", "store", "phone", "name", "tier", "group", "matched", "message",
 )
-UTM_SOURCE = "whatsapp"
-UTM_MEDIUM = "vitrine"
 
 
 class InvalidCampaign(ValueError):
@@ -170,73 +165,8 @@ def control_split(
     return groups
 
 
-def slug(text: str) -> str:
-    """ASCII, lower case, words joined by hyphens: ``slug("Fãs da marca") == "fas-da-marca"``.
-
-    The same rule as the download names of campaign lists.
-    """
-    bare = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "-", bare.lower()).strip("-")
-
-
-def _present(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).strip()
-
-
-def product_link(
-    title: str,
-    key: str | None,
-    url: str | None,
-    base_url: str | None,
-    campaign_name: str,
-    tier: str,
-) -> str | None:
-    """The product's page, tagged so the shop's web analytics counts clicks per campaign and tier.
-
-    The page is the product's own ``url`` (the ``Products`` table), else the base
-    URL of the settings plus the slug of the product's key (of its title when the
-    key is missing). Any query the page already has is kept; the ``utm_*`` keys are
-    ours. Only ``http``/``https`` pages are linked.
-
-    Args:
-        title: the product as the customer asked for it.
-        key: its product key (``services.interests.product_key``), when known.
-        url: the ``url`` field of its ``Products`` row, when there is one.
-        base_url: the shop's product address prefix from the settings, when set.
-        campaign_name: the campaign's name; its slug is ``utm_campaign``.
-        tier: ``"primary"`` or ``"secondary"``: ``utm_content``.
-
-    Returns:
-        The tagged link, or None when the product has no page.
-
-    Example:
-        ``product_link("Submariner", "submariner", None, "https://loja.com/p", "Junho", "primary")``
-        → ``"https://loja.com/p/submariner?utm_source=whatsapp&utm_medium=vitrine&utm_campaign=junho&utm_content=primary"``
-    """
-    page = _present(url)
-    if not page:
-        base, name = _present(base_url), slug(_present(key) or _present(title))
-        if not base or not name:
-            return None
-        page = f"{base.rstrip('/')}/{name}"
-    parts = urlsplit(page)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    tags = {
-        "utm_source": UTM_SOURCE,
-        "utm_medium": UTM_MEDIUM,
-        "utm_campaign": slug(campaign_name) or "campanha",
-        "utm_content": tier,
-    }
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in tags]
-    query = urlencode([*kept, *tags.items()])
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-
-
 __all__ = [
     "CONTROLE", "DEFAULT_CONTROL_SHARE", "ENVIO", "GROUPS", "MAX_CONTROL_SHARE", "MEMBER_COLUMNS",
     "PRIMARY", "SECONDARY", "TIERS", "Campaign", "InvalidCampaign", "Member", "control_split",
-    "held_out", "members_frame", "product_link", "slug",
+    "UTM_MEDIUM", "UTM_SOURCE", "held_out", "members_frame", "product_link", "slug",
 ]

@@ -155,6 +155,46 @@ def airtable_settings(
     )
 
 
+PRODUCT_BASE_URL = "VITRINE_PRODUCT_BASE_URL"
+
+
+def read_secrets_section(name: str, path: Path | None = None) -> Mapping[str, object] | None:
+    """A ``[name]`` section of the secrets file (e.g. ``vitrine``), or None when absent or unreadable."""
+    path = secrets_file() if path is None else path
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    section = data.get(name)
+    return section if isinstance(section, Mapping) else None
+
+
+def product_base_url(
+    section: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The shop's product address prefix for ``{link}`` (SPEC §12), when one is set.
+
+    ``VITRINE_PRODUCT_BASE_URL`` in the environment first, then ``product_base_url`` of the
+    ``[vitrine]`` secrets section. Only an ``http``/``https`` address counts.
+
+    Example: ``product_base_url({"product_base_url": "https://loja.com/p"}) == "https://loja.com/p"``
+
+    Args:
+        section: the ``[vitrine]`` section (``st.secrets["vitrine"]`` or ``read_secrets_section("vitrine")``).
+        environ: the environment (default ``os.environ``).
+
+    Returns:
+        The address, trimmed, or None.
+    """
+    env = os.environ if environ is None else environ
+    for value in (env.get(PRODUCT_BASE_URL), (section or {}).get("product_base_url"),
+                  (section or {}).get(PRODUCT_BASE_URL)):
+        if isinstance(value, str) and re.match(r"(?i)^https?://[^\s/]+", value.strip()):
+            return value.strip()
+    return None
+
+
 def _spellings(name: str) -> tuple[str, ...]:
     return (name, name.upper(), name.lower(), "AIRTABLE_" + name.upper())
 

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from faker.providers.person.pt_BR import Provider as BrazilianNames
 
+from services import demo_campaigns
 from services.catalog import DEMO_CATALOG
 from services.demo_data import (
     ANY,
@@ -68,6 +69,8 @@ class DemoSummary:
     messy: Mapping[str, tuple[str, ...]] = field(repr=False)
     # Clean records whose journey mentioned a product again (so interests != interests_all[-5:]).
     rementioned: frozenset[str] = field(repr=False)
+    # Past campaigns saved with the demo (``services.demo_campaigns``).
+    campaigns: int = 0
 
     @property
     def messy_ids(self) -> frozenset[str]:
@@ -382,7 +385,9 @@ def generate(store: SqliteStore, customers: int = 6000, seed: int = 7, *, now: d
 
     Every journey is a series of conversations (the assistant's top 3) and bookings (1
     product) over the 12 months before ``now``, replayed through the recording rule;
-    then a few percent of records are made messy the way real bases are.
+    then a few percent of records are made messy the way real bases are. A few past
+    campaigns (``services.demo_campaigns``) are saved, their outcomes in the timeline;
+    the campaigns of a demo rebuilt are replaced.
 
     Args:
         store: the SQLite store to fill (its customers, stores and products are replaced).
@@ -423,6 +428,10 @@ def generate(store: SqliteStore, customers: int = 6000, seed: int = 7, *, now: d
         record.raw["opt_out"] = record.opt_out = True
 
     records.sort(key=lambda r: (r.created or gen.now, r.id))
+    journeys = sorted((event for record in records for event in record.events), key=lambda e: e.at)
+    # Past campaigns, their members chosen among these customers, their outcomes drawn apart.
+    campaigns, outcomes = demo_campaigns.of_demo([r.raw for r in records], journeys, gen.now, seed)
+    was_demo = store.get_meta("source") in (None, "demo")
     # One transaction swaps the whole content, timeline included, so a reader never sees a
     # half-built demo.
     store.replace_mirror(
@@ -433,8 +442,10 @@ def generate(store: SqliteStore, customers: int = 6000, seed: int = 7, *, now: d
             for title, brand, category, price in DEMO_CATALOG
         ],
         meta={"source": "demo", "demo_seed": str(seed), "demo_now": iso(gen.now)},
-        events=sorted((event for record in records for event in record.events), key=lambda e: e.at),
+        events=sorted([*journeys, *outcomes], key=lambda e: e.at),
     )
+    if was_demo:  # never another file's campaigns (generate is only ever given a demo file)
+        demo_campaigns.save(store.path, campaigns)
     messy_ids = {i for ids in messy.values() for i in ids}
     return DemoSummary(
         customers=len(records),
@@ -445,6 +456,7 @@ def generate(store: SqliteStore, customers: int = 6000, seed: int = 7, *, now: d
         seed=seed,
         messy={kind: tuple(ids) for kind, ids in messy.items()},
         rementioned=frozenset(r.id for r in records if r.rementioned and r.id not in messy_ids),
+        campaigns=len(campaigns) if was_demo else 0,
     )
 
 

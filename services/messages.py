@@ -20,6 +20,8 @@ PORTUGUESE: Mapping[str, str] = {
     "primeiro_nome": "first_name", "nome": "name", "produto": "product", "marca": "brand",
     "marcas": "brands", "loja": "store", "link": "link",
 }
+#: Placeholders whose values come from the customer's name (the others are given per row).
+_FROM_NAME: tuple[str, ...] = ("first_name", "name")
 
 
 @dataclass(frozen=True)
@@ -267,8 +269,8 @@ def render_rows(
         templates: the message of each tier.
         is_primary: per row, whether it is of the primary tier.
         names: per row, the customer's full name (``first_name`` and ``name`` come from it).
-        values: per placeholder (``product``, ``brand``, ``brands``, ``store``), the text of
-            every row; ``""`` is missing.
+        values: per placeholder (``product``, ``brand``, ``brands``, ``store``, ``link``), the text
+            of every row; ``""`` is missing (a placeholder not given is missing in every row).
 
     Returns:
         The messages, one per row, as arrow strings.
@@ -285,6 +287,9 @@ class _Context:
 
     def column(self, key: str) -> pa.Array:
         if key not in self._values:
+            if key not in _FROM_NAME:  # a value not given (a list without links): missing in every row
+                self._values[key] = pa.array([""] * len(self._names), type=pa.large_string())
+                return self._values[key]
             # Names are capitalised only when a template asks for them.
             shown = _first_names if key == "first_name" else _display_names
             self._values[key] = shown(self._names)

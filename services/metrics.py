@@ -20,12 +20,6 @@ _DEPTH_LABELS = {segment.key: segment.label for segment in DEPTH_SEGMENTS}
 # failure of tracking, SPEC §6: a customer who asks about many products is good news).
 MET, UNMET, ABOVE = "met", "unmet", "above"
 
-CAMPAIGN_PERFORMANCE_NOTE = (
-    "Desempenho de campanhas (taxa de abertura, conversão e relevância) depende de dados "
-    "de envio e de resposta que a base não guarda; por isso esses números não aparecem aqui."
-)
-
-
 @dataclass(frozen=True)
 class Metric:
     """One effectiveness metric: what it is called, its target and when it is met.

@@ -18,6 +18,7 @@ from services import list_columns
 from services.catalog import terms_mask
 from services.frame import CustomerData
 from services.interests import product_key
+from services.links import ProductLinks
 from services.messages import AVAILABLE, BRANDS, LAUNCH, REMEMBER, Templates, render_rows
 from services.text_arrays import as_column, large, strings, take
 
@@ -237,7 +238,8 @@ def _ns(series: pd.Series) -> np.ndarray:
 
 
 def build_list(
-    data: CustomerData, segment: Segment, now: datetime, templates: Templates | None = None
+    data: CustomerData, segment: Segment, now: datetime, templates: Templates | None = None,
+    links: ProductLinks | None = None,
 ) -> CampaignList:
     """The campaign list of a segment at reference time ``now``.
 
@@ -256,6 +258,9 @@ def build_list(
         now: the reference time of every rule (naive means UTC); dates are shown
             in its time zone.
         templates: messages per tier; ``default_templates(segment)`` when None.
+        links: what ``{link}`` needs (the campaign's name, product pages, base URL): the page of
+            the row's most recent match, tagged per campaign and tier. None (a list not yet
+            saved as a campaign): ``{link}`` is left out of every message.
 
     Returns:
         A ``CampaignList``: primary rows first, then the most recent interaction first.
@@ -349,10 +354,11 @@ def build_list(
     days[~known[chosen]] = pd.NA
     names = strings(customers["name"].iloc[chosen])
     stores = strings(customers["store"].iloc[chosen])
-    message = render_rows(templates, is_primary, names, {
-        "product": take(titles, top), "brand": take(brand_names, top),
-        "brands": top_brands, "store": stores,
-    })
+    product = take(titles, top)
+    values = {"product": product, "brand": take(brand_names, top), "brands": top_brands, "store": stores}
+    if links is not None:
+        values["link"] = _links(links, product, top, products.index, is_primary)
+    message = render_rows(templates, is_primary, names, values)
 
     rows = pd.DataFrame(
         {
@@ -397,6 +403,14 @@ def _left_out(data: CustomerData, why: np.ndarray, primary: np.ndarray, known: n
     })
     frame.index = pd.Index(customers["id"].iloc[out], name="id")
     return frame
+
+
+def _links(links: ProductLinks, product: pa.Array, top: np.ndarray, keys: pd.Index,
+           is_primary: np.ndarray) -> pa.Array:
+    """The ``{link}`` of every row: its top match's page, tagged with the campaign and the row's tier."""
+    key_of = np.append(np.asarray(keys, dtype=object), None)[top] if len(top) else []
+    tiers = np.where(is_primary, PRIMARY, SECONDARY)
+    return pa.array(links.column(product.to_pylist(), list(key_of), tiers.tolist()), type=pa.large_string())
 
 
 def _phone_numbers(data: CustomerData) -> np.ndarray:

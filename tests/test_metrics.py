@@ -215,7 +215,6 @@ def test_registry_describes_every_metric_in_portuguese():
     assert list(metrics.METRICS) == ["coverage", "recency", "depth"]
     assert metrics.METRICS["coverage"].label == "Cobertura"
     assert metrics.METRICS["depth"].met(4.0) is True
-    assert "envio" in metrics.CAMPAIGN_PERFORMANCE_NOTE
 
 
 def test_depth_above_the_range_stands_apart_from_a_failure():

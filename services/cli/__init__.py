@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from services import config
-from services.cli import admin, lists, local, records
+from services.cli import admin, campaigns, lists, local, purchases, records
 from services.cli.common import DATA, USAGE, CliError, Parser, message
 from services.interests import InvalidBatch, InvalidPhone
 from services.outputs import check_stream
@@ -41,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=DB_HELP)
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-    for module in (records, lists, local, admin):
+    for module in (records, lists, campaigns, purchases, local, admin):
         module.add_commands(commands, shared)
     return root
 

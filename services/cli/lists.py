@@ -26,6 +26,7 @@ from services.cli.common import (
 )
 from services.frame import CustomerData, build
 from services.interests import now_utc
+from services.messages import Templates
 from services.outputs import check_output, write_output
 from services.store.base import CustomerRepository
 
@@ -39,18 +40,7 @@ def add_commands(commands: argparse._SubParsersAction, shared: argparse.Argument
         description="Monta a lista de campanha (SPEC §5). Com --preset, as opções dadas mudam só"
         " o que o modelo define; sem --preset, o padrão é escopo 'all' e silêncio de 7 dias.",
     )
-    scope = cmd.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--store", action="append", help="loja (tenant); repita para várias")
-    scope.add_argument("--all-stores", action="store_true", help="todas as lojas (escolha explícita)")
-    cmd.add_argument("--term", action="append", default=[], metavar="T",
-                     help="produto, linha, marca ou categoria (repita para vários: qualquer um)")
-    cmd.add_argument("--scope", choices=segments.SCOPES, help="recent (interests) ou all (histórico)")
-    cmd.add_argument("--quiet-days", type=whole, help="deixa de fora quem conversou nos últimos N dias")
-    cmd.add_argument("--inactive-days", type=whole, help="só quem não conversa há N dias ou mais")
-    cmd.add_argument("--min-depth", type=whole, help="profundidade mínima (itens de interests_all)")
-    cmd.add_argument("--max-depth", type=whole, help="profundidade máxima")
-    cmd.add_argument("--preset", choices=sorted(segments.PRESETS), help="campanha pronta")
-    cmd.add_argument("--now", help="momento de referência ISO 8601 (padrão: agora)")
+    add_segment_options(cmd)
     cmd.add_argument("--format", choices=FORMATS,
                      help="json (padrão), csv ou xlsx (padrão: pela extensão de --output)")
     cmd.add_argument("--output", type=Path, metavar="FILE", help="grava no arquivo (xlsx exige)")
@@ -65,6 +55,46 @@ def add_commands(commands: argparse._SubParsersAction, shared: argparse.Argument
     cmd.set_defaults(run=cmd_metrics)
 
 
+def add_segment_options(cmd: argparse.ArgumentParser) -> None:
+    """The options that describe a segment (``segment`` and ``campaign save`` share them)."""
+    scope = cmd.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--store", action="append", help="loja (tenant); repita para várias")
+    scope.add_argument("--all-stores", action="store_true", help="todas as lojas (escolha explícita)")
+    cmd.add_argument("--term", action="append", default=[], metavar="T",
+                     help="produto, linha, marca ou categoria (repita para vários: qualquer um)")
+    cmd.add_argument("--scope", choices=segments.SCOPES, help="recent (interests) ou all (histórico)")
+    cmd.add_argument("--quiet-days", type=whole, help="deixa de fora quem conversou nos últimos N dias")
+    cmd.add_argument("--inactive-days", type=whole, help="só quem não conversa há N dias ou mais")
+    cmd.add_argument("--min-depth", type=whole, help="profundidade mínima (itens de interests_all)")
+    cmd.add_argument("--max-depth", type=whole, help="profundidade máxima")
+    cmd.add_argument("--preset", choices=sorted(segments.PRESETS), help="campanha pronta")
+    cmd.add_argument("--now", help="momento de referência ISO 8601 (padrão: agora)")
+
+
+def segment_of(args: argparse.Namespace, command: str) -> tuple[segments.Segment, Templates | None]:
+    """The segment (stores not yet set) and the preset's messages the options describe.
+
+    With ``--preset``, the options given change only what the preset defines.
+    """
+    changes = {
+        name: value
+        for name in ("scope", "quiet_days", "inactive_days", "min_depth", "max_depth")
+        if (value := getattr(args, name)) is not None
+    }
+    if not args.preset:
+        return segments.Segment(terms=tuple(args.term), **changes), None
+    preset = segments.PRESETS[args.preset]
+    if preset.needs_terms and not args.term:
+        raise CliError(f"{command}: --preset {args.preset} precisa de pelo menos um --term", USAGE)
+    return preset.segment_for(args.term, **changes), preset.templates
+
+
+def stores_of(store: CustomerRepository, args: argparse.Namespace) -> list[str]:
+    """The stores of ``--store`` (repeatable) or ``--all-stores``: the scope is always explicit."""
+    known = store.stores()
+    return list(require_stores(known if args.all_stores else args.store, allowed=known, known=known))
+
+
 def load(store: CustomerRepository, stores: Sequence[str]) -> CustomerData:
     """The customer frame of ``stores``, as the dashboard builds it."""
     return build(store.raw_customers(stores), store.catalog())
@@ -73,26 +103,11 @@ def load(store: CustomerRepository, stores: Sequence[str]) -> CustomerData:
 def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     fmt = _format(args)
     now = moment(args.now) if args.now else now_utc()
-    changes = {
-        name: value
-        for name in ("scope", "quiet_days", "inactive_days", "min_depth", "max_depth")
-        if (value := getattr(args, name)) is not None
-    }
-    templates = None
-    if args.preset:
-        preset = segments.PRESETS[args.preset]
-        if preset.needs_terms and not args.term:
-            raise CliError(f"segment: --preset {args.preset} precisa de pelo menos um --term", USAGE)
-        segment = preset.segment_for(args.term, **changes)
-        templates = preset.templates
-    else:
-        segment = segments.Segment(terms=tuple(args.term), **changes)
+    segment, templates = segment_of(args, "segment")
     if args.output is not None:
         check_output(args.output, reads=[args.db])  # before any work: the database is never the output
     store = open_store(args.db, reading=True)
-    # The scope is explicit (--store, repeatable, or --all-stores), and recorded in the audit.
-    known = store.stores()
-    names = list(require_stores(known if args.all_stores else args.store, allowed=known, known=known))
+    names = stores_of(store, args)
     segment = dataclasses.replace(segment, stores=tuple(names))
     campaign = segments.build_list(load(store, names), segment, now, templates)
     if fmt == "json":
@@ -104,7 +119,7 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         out.write(data.decode("utf-8"))
     else:
         write_output(args.output, data, reads=[args.db])
-    _audit(store, err, ExportEntry(
+    audit(store, err, ExportEntry(
         at=now_utc(), who=cli_user(), stores=tuple(names), segment=segment,
         rows=campaign.total, format=fmt, channel=CLI,
         filename=str(args.output) if args.output is not None else "(saída padrão)",
@@ -117,7 +132,8 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
           f" {counts.get(segments.SECONDARY, 0)}) em {args.output}; fora da lista: {left_out}", file=out)
 
 
-def _audit(store: CustomerRepository, err: TextIO, entry: ExportEntry) -> None:
+def audit(store: CustomerRepository, err: TextIO, entry: ExportEntry) -> None:
+    """Add ``entry`` to the audit log; a read-only file says out loud that it could not."""
     try:
         AuditLog(store.path).append(entry)
     except sqlite3.Error as error:

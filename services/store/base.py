@@ -97,6 +97,10 @@ class CustomerRepository(ABC):
                      products: Sequence[str] = (), value_brl: float | None = None) -> Event:
         """A visit (``visita``) or a purchase (``compra``, with its value in R$) of a customer."""
 
+    def product_urls(self) -> dict[str, str]:
+        """The page of each product that has one (a ``url`` field of ``Products``), by product key."""
+        return {}
+
     def keeps_visits_locally(self) -> bool:
         """True when visits and purchases stay in the local file only (the card says so)."""
         return False

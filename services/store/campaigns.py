@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -125,7 +126,8 @@ class CampaignStore:
     """Campaigns in the SQLite file at ``path`` (the same file as the customers), in their own tables.
 
     Tables ``campaigns`` and ``campaign_members`` are created when missing and never
-    dropped; a full sync of customers does not touch them. Members are frozen when
+    dropped; a full sync of customers does not touch them. ``read_only`` opens a file this
+    process may not write: reads only (a file without the tables has no campaign). Members are frozen when
     saved: later changes to a customer do not rewrite a campaign's list.
 
     Example::
@@ -135,8 +137,15 @@ class CampaignStore:
         campaign, members = campaigns.get(cid)
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
+        if read_only:
+            with self._connect() as db:
+                self._empty = db.execute(
+                    "SELECT NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'campaigns')").fetchone()[0]
+            return
+        self._empty = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(SCHEMA)
@@ -144,12 +153,25 @@ class CampaignStore:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """A connection in one transaction: committed on success, rolled back on error."""
-        db = sqlite3.connect(self.path, timeout=30)
+        if self.read_only:
+            from services.store.readonly import connect_read_only
+
+            db = connect_read_only(self.path)
+        else:
+            db = sqlite3.connect(self.path, timeout=30)
         try:
             with db:
                 yield db
         finally:
             db.close()
+
+    def version(self) -> str:
+        """A token that changes whenever a campaign is saved, renamed, sent or deleted (a cache key)."""
+        if self._empty:
+            return "none"
+        with self._connect() as db:
+            rows = db.execute("SELECT id, name, coalesce(sent_at, '') FROM campaigns ORDER BY id").fetchall()
+        return hashlib.sha1(json.dumps(rows).encode()).hexdigest()[:16]
 
     def save(self, campaign: Campaign, members: pd.DataFrame | Iterable[Member]) -> int:
         """Save a campaign and its members in one transaction; returns the new id.
@@ -214,6 +236,8 @@ class CampaignStore:
             stores: the stores the user may see; only campaigns whose stores are all
                 among them are listed (None: every campaign).
         """
+        if self._empty:
+            return []
         with self._connect() as db:
             rows = db.execute(f"SELECT {_CAMPAIGN_FIELDS} FROM campaigns ORDER BY id DESC").fetchall()
         found = [_campaign(row) for row in rows]
@@ -228,6 +252,8 @@ class CampaignStore:
         Raises:
             UnknownCampaign: no campaign with that id.
         """
+        if self._empty:
+            raise UnknownCampaign(f"campanha {campaign_id} não encontrada")
         with self._connect() as db:
             row = db.execute(f"SELECT {_CAMPAIGN_FIELDS} FROM campaigns WHERE id = ?",
                              (int(campaign_id),)).fetchone()
@@ -238,6 +264,8 @@ class CampaignStore:
 
     def members(self, campaign_ids: Iterable[int] | None = None) -> pd.DataFrame:
         """The members of several campaigns (None: all), ``MEMBER_COLUMNS``: what ``outcomes`` reads."""
+        if self._empty:
+            return members_frame([]).astype({"campaign_id": "int64"})
         with self._connect() as db:
             return _members(db, None if campaign_ids is None else [int(i) for i in campaign_ids])
 
@@ -250,6 +278,23 @@ class CampaignStore:
     def set_sent_at(self, campaign_id: int, at: datetime | None) -> None:
         """Record when a campaign was sent (naive means UTC); None: not sent yet."""
         self._update(campaign_id, "UPDATE campaigns SET sent_at = ? WHERE id = ?", _iso(at) if at else None)
+
+    def clear(self) -> None:
+        """Remove every campaign (a demo rebuilt from scratch only: its customers are new)."""
+        with self._connect() as db:
+            db.execute("DELETE FROM campaign_members")
+            db.execute("DELETE FROM campaigns")
+
+    def mark_sent(self, campaign_id: int, at: datetime) -> bool:
+        """Set ``sent_at`` to ``at`` unless the campaign already has one (its first download).
+
+        Returns:
+            True when this call set it.
+        """
+        with self._connect() as db:
+            cursor = db.execute("UPDATE campaigns SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
+                                (_iso(at), int(campaign_id)))
+        return cursor.rowcount > 0
 
     def delete(self, campaign_id: int) -> None:
         """Remove a campaign and its members (the caller checks that the user is an admin)."""

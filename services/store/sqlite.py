@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS customers (
 );
 CREATE INDEX IF NOT EXISTS customers_store_phone ON customers (store, phone_key);
 CREATE TABLE IF NOT EXISTS products (
-    key TEXT PRIMARY KEY, title TEXT, brand TEXT, category TEXT, price_brl INTEGER
+    key TEXT PRIMARY KEY, title TEXT, brand TEXT, category TEXT, price_brl INTEGER, url TEXT
 );
 CREATE TRIGGER IF NOT EXISTS bump_on_insert AFTER INSERT ON customers BEGIN
     UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version';
@@ -63,6 +63,11 @@ CREATE TRIGGER IF NOT EXISTS bump_on_delete AFTER DELETE ON customers BEGIN
     UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version';
 END;
 """
+
+
+#: A catalog row: ``(key, title, brand, category, price_brl)``, optionally followed by the page ``url``.
+ProductRow = (tuple[str, str, str | None, str, int | None]
+              | tuple[str, str, str | None, str, int | None, str | None])
 
 
 def encode(value: object) -> str | None:
@@ -124,6 +129,7 @@ class SqliteStore(CustomerRepository):
         with self.connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            _add_missing_columns(db)
         self._events = EventLog(self._path)
 
     @property
@@ -227,6 +233,16 @@ class SqliteStore(CustomerRepository):
         with self.connect() as db:
             rows = db.execute("SELECT key, title FROM products WHERE title IS NOT NULL").fetchall()
         return {key: title for key, title in rows if title}
+
+    def product_urls(self) -> dict[str, str]:
+        """The page of each product that has one (the ``url`` field of ``Products``), by key."""
+        try:
+            with self.connect() as db:
+                rows = db.execute("SELECT key, url FROM products WHERE url IS NOT NULL AND url != ''"
+                                  ).fetchall()
+        except sqlite3.OperationalError:  # a read-only file from before the column existed
+            return {}
+        return {key: str(url).strip() for key, url in rows if str(url).strip()}
 
     def prices(self) -> dict[str, int]:
         """Indicative prices in BRL by product key (demo catalog)."""
@@ -332,11 +348,11 @@ class SqliteStore(CustomerRepository):
         with self.connect() as db:
             db.executemany(_INSERT_CUSTOMER, [_raw_row(row) for row in rows])
 
-    def replace_products(self, rows: Sequence[tuple[str, str, str | None, str, int | None]]) -> None:
-        """Replace the product catalog: ``(key, title, brand, category, price_brl)`` rows."""
+    def replace_products(self, rows: Sequence[ProductRow]) -> None:
+        """Replace the product catalog: ``(key, title, brand, category, price_brl[, url])`` rows."""
         with self.connect() as db:
             db.execute("DELETE FROM products")
-            db.executemany("INSERT OR REPLACE INTO products VALUES (?, ?, ?, ?, ?)", rows)
+            db.executemany(_INSERT_PRODUCT, map(_product_row, rows))
 
     # --- mirror (an Airtable base copied in one transaction) -----------------
 
@@ -344,7 +360,7 @@ class SqliteStore(CustomerRepository):
         self,
         rows: Sequence[dict[str, object]],
         stores: Sequence[tuple[str, str | None]],
-        products: Sequence[tuple[str, str, str | None, str, int | None]] | None,
+        products: Sequence[ProductRow] | None,
         meta: Mapping[str, str | None],
         *,
         synced_at: datetime | None = None,
@@ -371,7 +387,7 @@ class SqliteStore(CustomerRepository):
             db.executemany("INSERT OR REPLACE INTO stores VALUES (?, ?)", stores)
             if products is not None:
                 db.execute("DELETE FROM products")
-                db.executemany("INSERT OR REPLACE INTO products VALUES (?, ?, ?, ?, ?)", products)
+                db.executemany(_INSERT_PRODUCT, map(_product_row, products))
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
 
     def apply_mirror_changes(
@@ -379,7 +395,7 @@ class SqliteStore(CustomerRepository):
         upserts: Sequence[dict[str, object]],
         deleted: Collection[str],
         stores: Sequence[tuple[str, str | None]] | None,
-        products: Sequence[tuple[str, str, str | None, str, int | None]] | None,
+        products: Sequence[ProductRow] | None,
         meta: Mapping[str, str | None],
         *,
         synced_at: datetime | None = None,
@@ -400,7 +416,7 @@ class SqliteStore(CustomerRepository):
                 db.executemany("INSERT OR REPLACE INTO stores VALUES (?, ?)", stores)
             if products is not None:
                 db.execute("DELETE FROM products")
-                db.executemany("INSERT OR REPLACE INTO products VALUES (?, ?, ?, ?, ?)", products)
+                db.executemany(_INSERT_PRODUCT, map(_product_row, products))
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
 
     def record_ids(self) -> set[str]:
@@ -442,6 +458,23 @@ def _changes(db: sqlite3.Connection, rows: Sequence[dict[str, object]], synced_a
                 after.interests, after.interests_all, after.last_interaction):
             changes.extend(events_between(before, after, synced_at))
     return changes
+
+
+_INSERT_PRODUCT = (
+    "INSERT OR REPLACE INTO products (key, title, brand, category, price_brl, url) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def _product_row(row: Sequence[object]) -> tuple:
+    """A catalog row with its ``url`` (None when the row has none: the demo, a base without the field)."""
+    return (*row, None)[:6] if len(row) == 5 else tuple(row)
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Columns added after a file was created, added in place (never a table rebuilt: nothing is lost)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(products)")}
+    if "url" not in columns:
+        db.execute("ALTER TABLE products ADD COLUMN url TEXT")
 
 
 _INSERT_CUSTOMER = (

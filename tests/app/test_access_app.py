@@ -14,7 +14,7 @@ from tests.apptext import screen
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
-PAGES = ("clientes", "campanhas", "metricas", "insights")
+PAGES = ("clientes", "campanhas", "resultados", "metricas", "insights")
 
 JARDINS, LEBLON = "Vitrine Jardins", "Vitrine Leblon"
 # ASCII names and phones, so they can be looked for in any rendered element.

@@ -17,7 +17,7 @@ from tests.fake_airtable import FakeAirtable
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
-PAGES = ("clientes", "campanhas", "metricas", "insights")
+PAGES = ("clientes", "campanhas", "resultados", "metricas", "insights")
 
 
 @pytest.fixture

@@ -66,3 +66,24 @@ def test_trending_grey_bars_say_why_they_are_grey() -> None:
     assert bars["encoding"]["color"]["scale"]["domain"] == [
         "em alta", "poucos clientes (menos de 5)", "abaixo do limite de 1,5"]
     assert any(t.get("title") == "Situação" for t in bars["encoding"]["tooltip"])
+
+
+def test_the_campaign_funnel_draws_each_step_per_tier_with_its_interval() -> None:
+    from services.campaign_results import funnel, outcomes
+    from services.campaigns import Campaign
+
+    sent = pd.Timestamp("2026-02-01", tz="UTC").to_pydatetime()
+    campaign = Campaign(1, "Junho", ("Loja",), None, {}, {}, "ana", sent, sent)
+    members = pd.DataFrame({
+        "campaign_id": 1, "customer_id": ["a", "b", "c", "d"], "store": "Loja",
+        "tier": ["primary", "primary", "secondary", "secondary"], "group": "envio",
+    })
+    frame = outcomes([campaign], members, pd.DataFrame(columns=["customer_id", "at", "source", "kind",
+                                                                "products", "value_brl"]))
+    out = spec(charts.campaign_funnel(funnel([campaign], frame)))
+    values = next(iter(out["datasets"].values()))
+    assert [(v["nivel"], v["etapa"]) for v in values] == [
+        (tier, step) for tier in ("Principal", "Secundário") for step in ("Respondeu", "Visitou", "Comprou")]
+    assert {layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+            for layer in out["layer"]} == {"bar", "rule"}
+    assert all(v["rate"] == 0 and v["high"] > 0 for v in values)

@@ -38,7 +38,7 @@ def markdown_texts(at) -> list[str]:
 
 
 def test_every_page_runs_without_an_exception(db: Path) -> None:
-    for page in ("clientes", "campanhas", "metricas", "insights"):
+    for page in ("clientes", "campanhas", "resultados", "metricas", "insights"):
         at = open_app(page)
         assert not at.exception, page
         assert at.title, page

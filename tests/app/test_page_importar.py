@@ -40,7 +40,8 @@ def upload(at: AppTest, data: bytes, name: str = "Customers-Grid view.csv") -> A
 def test_the_page_renders_for_an_admin_and_waits_for_a_file(db: Path) -> None:
     at = open_app("importar")
     assert not at.exception
-    assert at.title[0].value == "Importar clientes"
+    assert at.title[0].value == "Importar"
+    assert [tab.label for tab in at.tabs] == ["Clientes", "Compras do caixa"]
     assert at.file_uploader(key="importar_arquivo").allowed_type == [".csv", ".xlsx"]
     assert [b.key for b in at.button if b.key == "importar_aplicar"] == []
 
@@ -96,3 +97,42 @@ def test_the_page_run_on_its_own_refuses_a_manager(db: Path) -> None:
     at.run()
     assert "administradores" in at.error[0].value
     assert not at.get("file_uploader")
+
+
+# --- purchases from the till ------------------------------------------------------------------------
+
+TILL = (
+    b"Telefone;Data;Produto;Valor\n"
+    b"+55 11 98765-4321;20/02/2026;Daytona;R$ 145.000,00\n"
+    b"+55 11 98765-4321;21/02/2026;Submariner;98000\n"
+)
+
+
+def upload_till(at: AppTest, data: bytes, store: str | None = JARDINS) -> AppTest:
+    at.selectbox(key="importar_compras_loja").select(store).run()
+    at.file_uploader(key="importar_compras_arquivo").upload("caixa.csv", data, "text/csv")
+    return at.run()
+
+
+def test_purchases_from_the_till_are_checked_then_written_on_the_button(db: Path) -> None:
+    store = SqliteStore(db)
+    known = store.find(JARDINS, "+5511987654321").id
+    before = len(store.events.for_customer(known))
+    at = upload_till(open_app("importar"), TILL)
+    assert not at.exception
+    shown = {m.label: m.value for m in at.metric}
+    assert (shown["Compras novas"], shown["Com problema"]) == ("2", "0")
+    assert len(store.events.for_customer(known)) == before  # the preview writes nothing
+    at.button(key="importar_compras_aplicar").click().run()
+    assert "Importado: 2 compra(s), R$ 243.000,00." in at.success[0].value
+    bought = [e for e in store.events.for_customer(known) if e.kind == "compra"]
+    assert [(e.products, e.value_brl, e.source) for e in bought[:2]] == [
+        (("Submariner",), 98000.0, "importacao"), (("Daytona",), 145000.0, "importacao")]
+
+
+def test_a_till_row_of_an_unknown_customer_blocks_the_whole_file(db: Path) -> None:
+    at = upload_till(open_app("importar"), TILL + b"+55 11 91111-2222;21/02/2026;Submariner;98000\n")
+    assert "1 linha(s) com problema" in at.error[0].value
+    problems = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert problems["line"].tolist() == [4] and "não é cliente da loja" in problems["reason"][0]
+    assert [b.key for b in at.button if b.key == "importar_compras_aplicar"] == []

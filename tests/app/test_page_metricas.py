@@ -7,7 +7,7 @@ from pathlib import Path
 from apptest_support import JARDINS, LEBLON, NOW, SAVASSI, data_of, open_app
 
 from dashboard.health import metric_value, store_table, verdict
-from services.metrics import CAMPAIGN_PERFORMANCE_NOTE, COVERAGE, DEPTH, METRICS, RECENCY, compute
+from services.metrics import COVERAGE, DEPTH, METRICS, RECENCY, compute
 from services.quality import quality_report
 from services.wording import percent
 
@@ -89,9 +89,11 @@ def test_the_distribution_selector_charts_one_store(db: Path) -> None:
     assert len(at.get("vega_lite_chart")) == 4  # the weekly history, then the three distributions
 
 
-def test_campaign_performance_is_said_to_be_unavailable(db: Path) -> None:
+def test_campaign_performance_points_to_the_results_page(db: Path) -> None:
     at = open_app("metricas")
-    assert any(info.value == CAMPAIGN_PERFORMANCE_NOTE for info in at.info)
+    (link,) = [e for e in at.get("page_link") if "Resultados" in e.proto.label]
+    assert link.proto.page == "resultados"
+    assert not any("Desempenho de campanhas" in s.value for s in at.subheader)
 
 
 def test_the_quality_panel_lists_problem_records_and_duplicate_pairs(db: Path) -> None:

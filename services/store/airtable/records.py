@@ -86,10 +86,13 @@ def _category(value: object, title: str) -> str:
 
 
 def product_rows(records: Sequence[Mapping[str, Any]], schema: Schema
-                 ) -> list[tuple[str, str, str | None, str, int | None]]:
-    """Catalog rows ``(key, title, brand, category, price_brl)`` of the Products table."""
+                 ) -> list[tuple[str, str, str | None, str, int | None, str | None]]:
+    """Catalog rows ``(key, title, brand, category, price_brl, url)`` of the Products table.
+
+    ``url`` is the product's page (the optional ``url`` field), or None.
+    """
     names = schema.products_fields
-    rows: dict[str, tuple[str, str, str | None, str, int | None]] = {}
+    rows: dict[str, tuple[str, str, str | None, str, int | None, str | None]] = {}
     for record in records:
         values = record.get("fields") or {}
         title = values.get(names.get("title", ""))
@@ -103,8 +106,10 @@ def product_rows(records: Sequence[Mapping[str, Any]], schema: Schema
         brand = " ".join(str(brand).split()) if brand else resolve_title(title).brand
         price = values.get(names.get("price", ""))
         price_brl = int(price) if isinstance(price, int | float) and not isinstance(price, bool) else None
+        url = values.get(names.get("url", ""))
+        url = url.strip() if isinstance(url, str) and url.strip() else None
         rows.setdefault(key, (key, title, brand or None, _category(values.get(names.get("category", "")),
-                                                                      title), price_brl))
+                                                                      title), price_brl, url))
     return list(rows.values())
 
 

@@ -52,7 +52,7 @@ class Schema:
         tenants: id of the table ``tenant_id`` links to (None when it is text).
         tenants_primary: name of that table's primary field.
         products: id of the Products table, when the base has one.
-        products_fields: ``title`` / ``brand`` / ``category`` / ``price`` -> field names present.
+        products_fields: ``title`` / ``brand`` / ``category`` / ``price`` / ``url`` -> field names present.
     """
 
     customers: str
@@ -157,7 +157,8 @@ def parse_schema(tables: Sequence[Mapping[str, Any]], settings: AirtableSettings
     products_fields: dict[str, str] = {}
     if products is not None:
         for logical, options in (("title", ("title", "name")), ("brand", ("brand",)),
-                                 ("category", ("category",)), ("price", ("price_brl", "price"))):
+                                 ("category", ("category",)), ("price", ("price_brl", "price")),
+                                 ("url", ("url", "link", "pagina"))):
             for option in options:
                 column = _by_name(list(products.get("fields", [])), option)
                 if column is not None:

@@ -111,6 +111,9 @@ class AirtableStore(CustomerRepository):
     def find(self, store: str, phone: str) -> Customer | None:
         return self.mirror.find(store, phone)
 
+    def product_urls(self) -> dict[str, str]:
+        return self.mirror.product_urls()
+
     # --- schema and tenants ---------------------------------------------------
 
     def schema(self, refresh: bool = False) -> Schema:
