@@ -179,12 +179,12 @@ def test_dates_outside_1900_2200_are_listed_as_unreadable_and_every_rule_still_r
     customers = data.customers.set_index("id")
     for i in range(len(OUT_OF_RANGE)):
         assert pd.isna(customers.loc[f"r{i}", "last_interaction"])
-        assert BAD_DATE.format(field="last_interaction") in customers.loc[f"r{i}", "problems"]
-        assert BAD_DATE.format(field="created_at") in customers.loc[f"r{i}", "problems"]
+        assert field_problem(BAD_DATE, "last_interaction") in customers.loc[f"r{i}", "problems"]
+        assert field_problem(BAD_DATE, "created_at") in customers.loc[f"r{i}", "problems"]
     assert customers.loc["edge", "problems"] == []
     assert customers.loc["edge", "last_interaction"].year == 2200
     report = quality.quality_report(data)
-    flagged = report[report["reason"] == BAD_DATE.format(field="last_interaction")]
+    flagged = report[report["reason"] == field_problem(BAD_DATE, "last_interaction")]
     assert sorted(flagged["id"]) == sorted(f"r{i}" for i in range(len(OUT_OF_RANGE)))
 
     report = metrics.compute(data, now)
@@ -195,11 +195,11 @@ def test_dates_outside_1900_2200_are_listed_as_unreadable_and_every_rule_still_r
 
 
 def test_invisible_only_products_are_dropped_and_listed_like_blank_ones():
-    from services.frame import BLANK_ITEMS
+    from services.frame import BLANK_ITEMS, field_problem
 
     data = build(pd.DataFrame([record("a", interests=["\u200b\ufeff", "Daytona"],
                                       interests_all=["Daytona", "\x00"])]))
     assert data.customers.loc[0, "recent"] == ["Daytona"]
     assert data.customers.loc[0, "history"] == ["Daytona"]
-    assert BLANK_ITEMS.format(field="interests") in data.customers.loc[0, "problems"]
-    assert BLANK_ITEMS.format(field="interests_all") in data.customers.loc[0, "problems"]
+    assert field_problem(BLANK_ITEMS, "interests") in data.customers.loc[0, "problems"]
+    assert field_problem(BLANK_ITEMS, "interests_all") in data.customers.loc[0, "problems"]
