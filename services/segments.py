@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from numbers import Integral
@@ -217,12 +217,23 @@ class CampaignList:
     excluded: dict[str, int]
     counts: dict[str, int]
     segment: Segment = field(default_factory=Segment)
-    left_out: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(LEFT_OUT_COLUMNS)))
+    # Built on first use: only the download of the people left out reads it, and at 100,000
+    # customers it costs a third of the list.
+    _left_out: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
+    _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def total(self) -> int:
         """Number of rows."""
         return len(self.rows)
+
+    @property
+    def left_out(self) -> pd.DataFrame:
+        """The customers left out (see the class's attributes)."""
+        if "left_out" not in self._cache:
+            self._cache["left_out"] = (self._left_out() if self._left_out is not None
+                                       else pd.DataFrame(columns=list(LEFT_OUT_COLUMNS)))
+        return self._cache["left_out"]
 
 
 def _utc(now: datetime) -> pd.Timestamp:
@@ -376,8 +387,8 @@ def build_list(
     )
     rows.index = pd.Index(customers["id"].iloc[chosen], name="id")
     counts = {PRIMARY: int(is_primary.sum()), SECONDARY: int(m - is_primary.sum())}
-    left_out = _left_out(data, why, primary, known, last_ns, now)
-    return CampaignList(rows=rows, excluded=excluded, counts=counts, segment=segment, left_out=left_out)
+    return CampaignList(rows=rows, excluded=excluded, counts=counts, segment=segment,
+                        _left_out=lambda: _left_out(data, why, primary, known, last_ns, now))
 
 
 def _left_out(data: CustomerData, why: np.ndarray, primary: np.ndarray, known: np.ndarray,
