@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -16,6 +17,7 @@ from pyairtable import formulas as F
 
 from services.config import AirtableSettings
 from services.store.airtable.errors import OffsetExpired, translate, unreachable
+from services.store.airtable.throttle import Throttle, shared_throttle
 
 log = logging.getLogger("vitrine.airtable")
 
@@ -53,49 +55,6 @@ class ClientPolicy:
     settle_seconds: float = 1.5
 
 
-class Throttle:
-    """At most ``rate`` requests in any ``period`` seconds, shared by the threads of a process.
-
-    A request's place in the window is the moment its answer arrived, not the moment it
-    left: Airtable counted it before answering, so a request sent ``period`` after that
-    answer reaches Airtable more than ``period`` after it, however late the earlier one
-    travelled (a slow network, a paused server). Requests in flight count as now.
-    """
-
-    def __init__(self, rate: int | None, period: float) -> None:
-        self.rate = rate
-        self.period = period
-        self._slots: list[list[float | None]] = []  # [answered at] or [None] while in flight
-        self._lock = threading.Lock()
-
-    def wait(self) -> list[float | None] | None:
-        """Block until one more request fits in the window; returns its slot for ``done``."""
-        if not self.rate:
-            return None
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                self._slots = [s for s in self._slots if s[0] is None or s[0] > now - self.period]
-                if len(self._slots) < self.rate:
-                    slot: list[float | None] = [None]
-                    self._slots.append(slot)
-                    return slot
-                answered = [s[0] for s in self._slots if s[0] is not None]
-                pause = min(answered) + self.period - now if answered else 0.005
-            time.sleep(max(pause, 0.001))
-
-    def done(self, slot: list[float | None] | None) -> None:
-        """The request of ``slot`` got its answer (or failed): its window starts now."""
-        if slot is not None:
-            with self._lock:
-                slot[0] = time.monotonic()
-
-    def reset(self) -> None:
-        """Forget the window (after a 429 block, which restarts Airtable's count too)."""
-        with self._lock:
-            self._slots = [s for s in self._slots if s[0] is None]
-
-
 _THROTTLES: dict[tuple[str, str, int | None, float], Throttle] = {}
 _THROTTLES_LOCK = threading.Lock()
 
@@ -107,6 +66,16 @@ def throttle_for(settings: AirtableSettings, policy: ClientPolicy) -> Throttle:
         if key not in _THROTTLES:
             _THROTTLES[key] = Throttle(policy.rate, policy.period)
         return _THROTTLES[key]
+
+
+def machine_throttle(policy: ClientPolicy, mirror: Path) -> Throttle:
+    """The throttle shared by every process writing the base of ``mirror`` (a lock file beside it).
+
+    A request in flight stops counting after the longest a request can take (its
+    timeouts), so a writer killed mid-request frees its place.
+    """
+    return shared_throttle(policy.rate, policy.period, mirror,
+                           stale=sum(policy.timeout) + policy.period + 5.0)
 
 
 class _PolicyApi(Api):
@@ -146,10 +115,11 @@ class _PolicyApi(Api):
                 status = exc.response.status_code if exc.response is not None else 0
                 if status == 429 and blocks < self.policy.max_blocks:
                     blocks += 1
-                    self._pause(self.policy.block_seconds * (1 + 0.1 * random.random()),
-                                "O Airtable pediu uma pausa (limite de requisições): aguardando"
+                    seconds = self.policy.block_seconds * (1 + 0.1 * random.random())
+                    # Every writer of the base waits out the block, not only the one that saw it.
+                    self.throttle.block(seconds)
+                    self._pause(seconds, "O Airtable pediu uma pausa (limite de requisições): aguardando"
                                 f" {self.policy.block_seconds:.0f} s…")
-                    self.throttle.reset()
                     continue
                 if status >= 500 and repeatable and retries < self.policy.network_retries:
                     retries += 1
@@ -175,10 +145,11 @@ class _PolicyApi(Api):
 class Client:
     """One Airtable base behind Vitrine's policy. ``repr`` shows the base, never the token."""
 
-    def __init__(self, settings: AirtableSettings, policy: ClientPolicy | None = None) -> None:
+    def __init__(self, settings: AirtableSettings, policy: ClientPolicy | None = None,
+                 throttle: Throttle | None = None) -> None:
         self.settings = settings
         self.policy = policy or ClientPolicy()
-        self.api = _PolicyApi(settings, self.policy, throttle_for(settings, self.policy))
+        self.api = _PolicyApi(settings, self.policy, throttle or throttle_for(settings, self.policy))
 
     def __repr__(self) -> str:
         return f"Client(base_id={self.settings.base_id!r}, endpoint_url={self.settings.endpoint_url!r})"

@@ -31,7 +31,7 @@ from services.interests import (
     require_phone,
     split_raw,
 )
-from services.store.airtable.client import Client, ClientPolicy
+from services.store.airtable.client import Client, ClientPolicy, machine_throttle
 from services.store.airtable.errors import (
     SCHEMA_ERRORS,
     MissingField,
@@ -72,7 +72,10 @@ class AirtableStore(CustomerRepository):
                  policy: ClientPolicy | None = None) -> None:
         self.mirror = SqliteStore(path)
         self.settings = settings
-        self.client = Client(settings, policy)
+        policy = policy or ClientPolicy()
+        # Every process that writes this base from this machine (the CLI, the dashboard)
+        # shares one window of requests: the lock file beside the mirror.
+        self.client = Client(settings, policy, machine_throttle(policy, self.mirror.path))
         self._schema: Schema | None = None
         self._schema_lock = threading.RLock()
         self._write_locks: dict[str, threading.Lock] = {}
