@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from pyairtable.formulas import to_formula_str
 
-from services.store.airtable import ServerError
+from services.store.airtable import ClientPolicy, ServerError
 from services.store.airtable.client import partition_formulas
 from services.store.airtable.sync import Progress, sync
 from tests.airtable_helpers import (
@@ -85,14 +86,47 @@ def test_the_parts_are_read_at_the_same_time(tmp_path: Path):
         assert len(firsts) == 5 and max(firsts) - min(firsts) < 0.3
 
 
-def test_parts_read_at_once_share_the_one_throttle(tmp_path: Path):
-    """At Airtable's real rate, with 150 ms a page: the parallel walks never cause a 429."""
+def test_slow_pages_are_read_in_parts_under_the_one_throttle(tmp_path: Path):
+    """At Airtable's real rate, 300 ms a page leaves one walk below the throttle: the table is
+    read in parts at once, and the parallel walks never cause a 429."""
     with FakeAirtable(tokens=[TOKEN], rate_limit_per_sec=5, block_seconds=30.0, seed=9,
-                      page_latency=0.15) as server:
+                      page_latency=0.3) as server:
         base = make_base(server, customers=2_000, products=False)
         store = base.store(tmp_path / "mirror.db", replace(REAL_RATE, block_seconds=30.0))
+        server.reset_stats()
         report = sync(store)
         assert report.fetched == 2_000 and rate_limited(server) == 0
+        assert sorted({part_of(r) for r in customer_pages(server)}) == ["", "0", "1", "2", "3", "4"]
+
+
+def test_quick_pages_are_read_in_one_walk_from_the_first_page(tmp_path: Path):
+    """Pages that come back at once let one walk fill the throttle: no part, no request lost."""
+    with FakeAirtable(tokens=[TOKEN], rate_limit_per_sec=5, block_seconds=30.0, seed=9) as server:
+        base = make_base(server, customers=1_234, products=False)
+        store = base.store(tmp_path / "mirror.db", replace(REAL_RATE, block_seconds=30.0))
+        server.reset_stats()
+        report = sync(store)
+        pages = customer_pages(server)
+        assert report.fetched == 1_234 and len(pages) == 13 and {part_of(r) for r in pages} == {""}
+        assert rate_limited(server) == 0
+
+
+def test_progress_is_told_in_the_callers_thread_429_pauses_too(tmp_path: Path):
+    """A Streamlit page draws only from its own thread: pages and 429 waits reach it there."""
+    with FakeAirtable(tokens=[TOKEN], rate_limit_per_sec=5, block_seconds=0.2, seed=3) as server:
+        base = make_base(server, customers=2_000, products=False)
+        store = base.store(tmp_path / "mirror.db", ClientPolicy(rate=None, block_seconds=0.2, max_blocks=8,
+                                                                 retry_backoff=0.01))
+        threads: set[threading.Thread] = set()
+        phases: list[str] = []
+
+        def progress(step: Progress) -> None:
+            threads.add(threading.current_thread())
+            phases.append(step.phase)
+
+        report = sync(store, progress=progress)
+        assert report.fetched == 2_000 and rate_limited(server) > 0 and "aguardando" in phases
+        assert threads == {threading.current_thread()}
 
 
 def test_an_expired_offset_restarts_only_its_part(base: Base, tmp_path: Path):

@@ -95,6 +95,7 @@ class _PolicyApi(Api):
         self.on_wait: Callable[[str], None] | None = None
         self.request_count = 0
         self._count_lock = threading.Lock()
+        self.timing = threading.local()  # .seconds: this thread's last answer, throttle wait excluded
 
     def request(self, method: str, url: str, fallback: tuple[str, str] | None = None,
                 options: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
@@ -106,12 +107,14 @@ class _PolicyApi(Api):
             slot = self.throttle.wait()
             with self._count_lock:
                 self.request_count += 1
+            sent = time.monotonic()
             try:
                 try:
                     return super().request(method, url, fallback=fallback, options=options,
                                            params=params, json=json)
                 finally:
                     self.throttle.done(slot)
+                    self.timing.seconds = time.monotonic() - sent
             except requests.HTTPError as exc:
                 status = exc.response.status_code if exc.response is not None else 0
                 if status == 429 and blocks < self.policy.max_blocks:
@@ -179,11 +182,14 @@ class Client:
         on_page: Callable[[list[dict[str, Any]]], None] | None = None,
         on_restart: Callable[[], None] | None = None,
         max_restarts: int = 3,
+        first: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Every record of ``table`` (``fields`` only), 100 a page.
 
-        An expired offset (422 ``LIST_RECORDS_ITERATOR_NOT_AVAILABLE``) starts the walk
-        again from the first page, at most ``max_restarts`` times.
+        ``first`` is a first page already read (the answer of a list request with the
+        same options): the walk goes on from its offset. An expired offset (422
+        ``LIST_RECORDS_ITERATOR_NOT_AVAILABLE``) starts the walk again from the first
+        page, at most ``max_restarts`` times.
         """
         options: dict[str, Any] = {"page_size": PAGE_SIZE, "fields": list(fields)}
         if formula is not None:
@@ -191,7 +197,7 @@ class Client:
         for attempt in range(max_restarts + 1):
             records: list[dict[str, Any]] = []
             try:
-                for page in self.table(table).iterate(**options):
+                for page in self._pages(table, options, first if attempt == 0 else None):
                     records.extend(page)
                     if on_page is not None:
                         on_page(page)
@@ -204,6 +210,14 @@ class Client:
                     on_restart()
         raise AssertionError("unreachable")
 
+    def _pages(self, table: str, options: dict[str, Any], first: dict[str, Any] | None
+               ) -> Iterator[list[dict[str, Any]]]:
+        if first is None:
+            yield from self.table(table).iterate(**options)
+            return
+        yield list(first.get("records", []))
+        if first.get("offset"):
+            yield from self.table(table).iterate(**options, offset=first["offset"])
 
     def walk_partitions(
         self,
@@ -217,18 +231,23 @@ class Client:
     ) -> list[dict[str, Any]]:
         """Every record of ``table``, the table read as ``partitions`` walks at once.
 
-        A page takes Airtable a while to answer (150 ms and more); one walk waits for
-        each answer before asking the next page, so it stays below the throttle when
-        that wait is longer than the throttle's spacing. Several walks over disjoint
-        parts of the table (``partition_formulas``) keep the throttle's window full:
-        they share the client's one throttle, so they never exceed the base's rate.
+        A page takes Airtable a while to answer (latency L); one walk waits for each
+        answer before asking the next page, so it makes 1/L requests a second, below
+        the throttle's rate/(period + L) once L passes period/(rate - 1) (a quarter
+        second at 5 requests a second). Several walks over disjoint parts of the table
+        (``partition_formulas``) keep the throttle's window full whatever L is: they
+        share the client's one throttle, so together they never exceed the base's rate.
 
-        A first page without a filter comes first: a table of one page costs one
-        request, as a single walk would (``partitions`` 1 is that single walk). Each
-        partition restarts alone when its offset expires. The calling thread receives every page (``on_page(part, page)``,
-        ``on_restart(part)``), so progress callbacks never run elsewhere; when a walk
-        fails (or a callback raises), the others stop after their current request and
-        the error is raised here.
+        A first page without a filter comes first and says which is faster: a table of
+        one page, or pages answered quickly enough for one walk to fill the throttle
+        (``waits_between_pages``), is walked once from there, with no request lost
+        (``partitions`` 1: always that single walk). Each partition restarts alone
+        when its offset expires. The calling thread receives
+        every page (``on_page(part, page)``), restart (``on_restart(part)``) and 429
+        pause (the api's ``on_wait``), so progress callbacks never run elsewhere (a
+        Streamlit page draws only from its own thread). When a walk fails (or a
+        callback raises), the others stop after their current request and the error
+        is raised here.
 
         Returns:
             The records, each exactly once, partition after partition.
@@ -241,13 +260,26 @@ class Client:
         options: dict[str, Any] = {"page_size": PAGE_SIZE, "fields": list(fields)}
         first = self.api.request("get", source.urls.records, fallback=("post", source.urls.records_post),
                                  options=options)
-        if not first.get("offset"):
-            records = list(first.get("records", []))
-            if on_page is not None:
-                on_page(0, records)
-            return records
-        return _Partitioned(self, table, fields, max_restarts).run(
-            partition_formulas(partitions), on_page, on_restart)
+        if first.get("offset") and self.waits_between_pages(self.api.timing.seconds):
+            return _Partitioned(self, table, fields, max_restarts).run(
+                partition_formulas(partitions), on_page, on_restart)
+        # One page, or pages quick enough for one walk to fill the throttle: go on from there.
+        return self.walk(table, fields=fields, max_restarts=max_restarts, first=first,
+                         on_page=lambda page: on_page(0, page) if on_page else None,
+                         on_restart=lambda: on_restart(0) if on_restart else None)
+
+    def waits_between_pages(self, seconds: float) -> bool:
+        """True when pages answered in ``seconds`` leave one walk below the throttle.
+
+        One walk asks 1/seconds pages a second; the throttle lets ``rate`` requests
+        through every ``period + seconds`` (each counted from its answer). One walk is
+        the slower while ``seconds`` passes ``period / (rate - 1)``: 0.25 s at Airtable's
+        5 requests a second. Without a throttle, several walks are always faster.
+        """
+        rate = self.policy.rate
+        if not rate:
+            return True
+        return rate > 1 and seconds > self.policy.period / (rate - 1)
 
 
 class _Stopped(Exception):
@@ -268,6 +300,11 @@ class _Partitioned:
         threads = [threading.Thread(target=self._walk, args=(part, formula), daemon=True,
                                     name=f"airtable-partition-{part}")
                    for part, formula in enumerate(formulas)]
+        api, caller = self.client.api, threading.current_thread()
+        on_wait = api.on_wait
+        if on_wait is not None:  # a 429 pause seen by a walk is told from this thread
+            api.on_wait = lambda message: (on_wait(message) if threading.current_thread() is caller
+                                           else self.events.put(("wait", -1, message)))
         for thread in threads:
             thread.start()
         results: dict[int, list[dict[str, Any]]] = {}
@@ -278,6 +315,8 @@ class _Partitioned:
                     on_page(part, value)
                 elif kind == "restart" and on_restart is not None:
                     on_restart(part)
+                elif kind == "wait" and on_wait is not None:
+                    on_wait(value)
                 elif kind == "done":
                     results[part] = value
                 elif kind == "error":
@@ -290,6 +329,8 @@ class _Partitioned:
         except BaseException:  # Ctrl-C: leave at once; the walks stop at their next page
             self.stop.set()
             raise
+        finally:
+            api.on_wait = on_wait
         return [record for part in sorted(results) for record in results[part]]
 
     def _walk(self, part: int, formula: F.Formula) -> None:

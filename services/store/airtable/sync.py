@@ -120,7 +120,8 @@ def sync(
     """Bring the mirror up to date with the base: all or nothing.
 
     The first sync (or ``full``) reads every record, several parts of the table at
-    once (``partitions``) under the client's one throttle; later ones read the
+    once (``partitions``, under the client's one throttle) when Airtable's pages are
+    slow enough for one walk to leave the throttle idle; later ones read the
     records modified since the previous sync began, less ``overlap``, in one walk
     (a few pages: 1 + changes/100 requests), and every ``sweep_every`` also the
     list of record ids, to drop the deleted. Nothing is written until every page
@@ -133,8 +134,9 @@ def sync(
         sweep: force (True) or skip (False) the deletion sweep; None: when due.
         progress: called with a ``Progress`` after every page.
         now: the clock (the sync's cursor is the time the walk began).
-        partitions: walks at once for a whole table (default: the throttle's rate, so
-            every request the window allows can be in flight; 1: a single walk).
+        partitions: walks at once over a whole table when pages are slow (default: the
+            throttle's rate, so every request the window allows can be in flight; 1:
+            always a single walk). See ``Client.walk_partitions``.
 
     Returns:
         A ``SyncReport``.
