@@ -73,11 +73,6 @@ class Throttle:
             self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
             self._slots = [s for s in self._slots if s[0] is None]
 
-    def reset(self) -> None:
-        """Forget the window (after a 429 block, which restarts Airtable's count too)."""
-        with self._lock:
-            self._slots = [s for s in self._slots if s[0] is None]
-
 
 class SharedThrottle(Throttle):
     """``Throttle`` for every process of this machine that writes the same base.
@@ -127,11 +122,6 @@ class SharedThrottle(Throttle):
         """No request from any process for ``seconds``, then a fresh window."""
         with self._lock, self._window() as window:
             window["blocked_until"] = max(window["blocked_until"], time.time() + seconds)
-            window["slots"] = [s for s in window["slots"] if s[3] is None]
-
-    def reset(self) -> None:
-        """Forget the answered requests of the shared window."""
-        with self._lock, self._window() as window:
             window["slots"] = [s for s in window["slots"] if s[3] is None]
 
     @contextlib.contextmanager
