@@ -360,16 +360,9 @@ def measure_sync(log) -> list[Figure]:
                        note=f"sync_bench failed: {note[0][:200]}")]
     result = json.loads(lines[-1])
     log(f"  sync: {result}")
-    share = result["share_of_ceiling"]
-    return [
-        Figure("full sync: share of the 500 rec/s ceiling", "%", share, "≥ 90%", share >= 0.90,
-               note=f"{result['customers']} customers in {result['sync_seconds']} s, "
-                    f"{result['records_per_second']} rec/s, {result['requests']} requests, "
-                    f"{result['rate_limited_429']} × 429"),
-        Figure("unchanged incremental sync: requests", "",
-               result["incremental_unchanged_requests"], "= 1",
-               result["incremental_unchanged_requests"] == 1),
-    ]
+    from benchmarks.sync_bench import figures
+
+    return figures(result, Figure)
 
 
 # --- the report ------------------------------------------------------------------------------

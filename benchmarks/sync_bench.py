@@ -1,18 +1,27 @@
 """Sync throughput at Airtable's real rate limit: ``python -m services sync`` against the local fake.
 
-Run: ``.venv/bin/python benchmarks/sync_bench.py [--customers 20000] [--json]``
+Run: ``.venv/bin/python benchmarks/sync_bench.py [--customers 20000] [--latency-customers 100000]
+[--page-latency 0.15] [--changed 0.01] [--skip-latency] [--json]``
 
 A fake Airtable (tests/fake_airtable.py) enforces the real limit: 5 requests per second
 per base, and a 30 s block after a 429. The CLI, in a subprocess configured only through
 ``AIRTABLE_*`` like a user's, mirrors the base with its default policy. The ceiling is
 5 requests/s x 100 records a page = 500 records/s; "done" is 90% of it. Then a second
 ``sync`` with nothing changed must cost exactly one request.
+
+Then the same at ``--latency-customers`` with every page answered ``--page-latency``
+seconds late (Airtable's own pace), the table read in parts at once; then
+``--changed`` of the records edited and an incremental sync, which may cost at most
+1 + ceil(changes / 100) list requests. Vitrine counts each request's second from its
+answer (Airtable counted it at some moment before answering), so at latency L no
+client can exceed 5 / (period + L) requests a second: that ceiling is printed too.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import subprocess
@@ -30,6 +39,7 @@ from tests.fake_airtable import FakeAirtable  # noqa: E402
 
 CEILING = 5 * 100  # requests per second per base x records per page
 TARGET = 0.90
+PERIOD = 1.01  # ClientPolicy.period: the throttle's second, counted from each answer
 _SUMMARY = re.compile(r"(\d+) registros lidos.*?(\d+) requisições em ([\d.]+) s")
 
 
@@ -40,55 +50,146 @@ def run_cli(fake: FakeAirtable, base_id: str, db: Path, *args: str) -> tuple[flo
                VITRINE_DB=str(db), PYTHONIOENCODING="utf-8")
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "services", "--db", str(db), "sync", *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     wall = time.monotonic() - started
     if done.returncode != 0:
         raise SystemExit(f"sync failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     return wall, done.stderr
 
 
-def main(argv: list[str] | None = None) -> int:
-    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    options.add_argument("--customers", type=int, default=20_000)
-    options.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    args = options.parse_args(argv)
+def full_sync(fake: FakeAirtable, base_id: str, db: Path, customers: int) -> dict[str, float | int]:
+    """A first full sync through the CLI: records, seconds, rate, requests and 429s seen by the fake."""
+    fake.reset_stats()
+    wall, stderr = run_cli(fake, base_id, db, "--full")
+    match = _SUMMARY.search(stderr.replace("\r", "\n"))
+    records, seconds = (int(match[1]), float(match[3])) if match else (customers, wall)
+    return {
+        "records": records,
+        "seconds": seconds,
+        "wall": wall,
+        "rate": records / seconds,
+        "requests": fake.count(),
+        "blocked": sum(1 for r in fake.log if r.status == 429),
+    }
 
+
+def measure_plain(customers: int) -> dict[str, object]:
+    """The first figures: a full sync without page latency, then an unchanged incremental one."""
     with FakeAirtable(tokens=[TOKEN], rate_limit_per_sec=5, block_seconds=30.0, seed=5) as fake, \
             tempfile.TemporaryDirectory() as tmp:
-        base = make_base(fake, customers=args.customers)
+        base = make_base(fake, customers=customers)
         db = Path(tmp) / "mirror.db"
-        fake.reset_stats()
-        wall, stderr = run_cli(fake, base.base_id, db, "--full")
-        requests = fake.count()
-        blocked = sum(1 for r in fake.log if r.status == 429)
-        match = _SUMMARY.search(stderr.replace("\r", "\n"))
-        records, sync_seconds = (int(match[1]), float(match[3])) if match else (args.customers, wall)
-        rate = records / sync_seconds
+        full = full_sync(fake, base.base_id, db, customers)
         time.sleep(1.1)  # a fresh rate window, as a later refresh would have
         fake.reset_stats()
         run_cli(fake, base.base_id, db)
         unchanged = fake.count()
-
-    result = {
-        "customers": records,
-        "sync_seconds": round(sync_seconds, 2),
-        "cli_wall_seconds": round(wall, 2),
-        "records_per_second": round(rate, 1),
+    return {
+        "customers": full["records"],
+        "sync_seconds": round(full["seconds"], 2),
+        "cli_wall_seconds": round(full["wall"], 2),
+        "records_per_second": round(full["rate"], 1),
         "ceiling_records_per_second": CEILING,
-        "share_of_ceiling": round(rate / CEILING, 4),
-        "requests": requests,
-        "rate_limited_429": blocked,
+        "share_of_ceiling": round(full["rate"] / CEILING, 4),
+        "requests": full["requests"],
+        "rate_limited_429": full["blocked"],
         "incremental_unchanged_requests": unchanged,
-        "ok": rate / CEILING >= TARGET and blocked == 0 and unchanged == 1,
     }
+
+
+def measure_latency(customers: int, latency: float, changed: float) -> dict[str, object]:
+    """A full sync with ``latency`` per page, then an incremental one after ``changed`` of the records."""
+    with FakeAirtable(tokens=[TOKEN], rate_limit_per_sec=5, block_seconds=30.0, seed=6,
+                      page_latency=latency) as fake, tempfile.TemporaryDirectory() as tmp:
+        base = make_base(fake, customers=customers)
+        db = Path(tmp) / "mirror.db"
+        full = full_sync(fake, base.base_id, db, customers)
+        ids = [r["id"] for r in fake.records(base.base_id, "Customers")]
+        edits = max(1, round(len(ids) * changed))
+        for i, record_id in enumerate(ids[:: max(1, len(ids) // edits)][:edits]):
+            fake.edit_record(base.base_id, "Customers", record_id,
+                             {"interests_all": base.items(["Submariner", "Datejust", f"Daytona {i}"])})
+        time.sleep(1.1)
+        fake.reset_stats()
+        _, stderr = run_cli(fake, base.base_id, db)
+        match = _SUMMARY.search(stderr.replace("\r", "\n"))
+        lists = fake.count(kind="list") + fake.count(kind="list_post")
+        incremental = {"fetched": int(match[1]) if match else None, "requests": fake.count(),
+                       "lists": lists}
+    ceiling = 5 * 100 / (PERIOD + latency)
+    return {
+        "latency_customers": full["records"],
+        "page_latency_seconds": latency,
+        "latency_sync_seconds": round(full["seconds"], 2),
+        "latency_records_per_second": round(full["rate"], 1),
+        "latency_share_of_ceiling": round(full["rate"] / CEILING, 4),
+        "latency_throttle_ceiling_share": round(ceiling / CEILING, 4),
+        "latency_requests": full["requests"],
+        "latency_rate_limited_429": full["blocked"],
+        "incremental_changed": edits,
+        "incremental_fetched": incremental["fetched"],
+        "incremental_list_requests": incremental["lists"],
+        "incremental_requests": incremental["requests"],
+        "incremental_budget": 1 + math.ceil(edits / 100),
+    }
+
+
+def figures(result: dict[str, object], figure: type) -> list:
+    """The rows of ``make bench``'s table for ``result`` (``figure``: benchmarks' ``Figure``)."""
+    share = result["share_of_ceiling"]
+    rows = [
+        figure("full sync: share of the 500 rec/s ceiling", "%", share, "≥ 90%", share >= TARGET,
+               note=f"{result['customers']} customers in {result['sync_seconds']} s, "
+                    f"{result['records_per_second']} rec/s, {result['requests']} requests, "
+                    f"{result['rate_limited_429']} × 429"),
+        figure("unchanged incremental sync: requests", "", result["incremental_unchanged_requests"], "= 1",
+               result["incremental_unchanged_requests"] == 1),
+    ]
+    if "latency_customers" in result:
+        latency_ms = round(1000 * float(result["page_latency_seconds"]))
+        share = result["latency_share_of_ceiling"]
+        rows += [
+            figure(f"full sync, {latency_ms} ms a page: share of the 500 rec/s ceiling", "%", share,
+                   "≥ 90%", share >= TARGET,
+                   note=f"{result['latency_customers']} customers in {result['latency_sync_seconds']} s,"
+                        f" {result['latency_records_per_second']} rec/s, {result['latency_requests']}"
+                        f" requests; counting each request from its answer allows at most"
+                        f" {result['latency_throttle_ceiling_share']:.1%}"),
+            figure(f"full sync, {latency_ms} ms a page: 429 answers", "", result["latency_rate_limited_429"],
+                   "= 0", result["latency_rate_limited_429"] == 0),
+            figure(f"incremental sync after {result['incremental_changed']} changes: list requests", "",
+                   result["incremental_list_requests"], f"≤ {result['incremental_budget']}",
+                   result["incremental_list_requests"] <= result["incremental_budget"],
+                   note=f"{result['incremental_fetched']} records read, {result['incremental_requests']}"
+                        f" requests in all, of {result['latency_customers']} customers"),
+        ]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--customers", type=int, default=20_000)
+    options.add_argument("--latency-customers", type=int, default=100_000)
+    options.add_argument("--page-latency", type=float, default=0.15, help="seconds per page (default 0.15)")
+    options.add_argument("--changed", type=float, default=0.01, help="share edited before the last sync")
+    options.add_argument("--skip-latency", action="store_true", help="only the first figures")
+    options.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    args = options.parse_args(argv)
+
+    result = measure_plain(args.customers)
+    if not args.skip_latency:
+        result.update(measure_latency(args.latency_customers, args.page_latency, args.changed))
+    from benchmarks.__main__ import Figure, table
+
+    rows = figures(result, Figure)
+    result["ok"] = all(row.met for row in rows) and result["rate_limited_429"] == 0
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"full sync: {records} customers in {sync_seconds:.1f} s (CLI wall {wall:.1f} s, "
-              f"{requests} requests, {blocked} x 429)")
-        print(f"throughput: {rate:.0f} records/s = {rate / CEILING:.1%} of the {CEILING} records/s ceiling"
-              f" (target {TARGET:.0%})")
-        print(f"incremental sync with nothing changed: {unchanged} request(s) (target 1)")
+        print(table(rows))
+        for row in rows:
+            if row.note:
+                print(f"  {row.name}: {row.note}")
         print("OK" if result["ok"] else "NOT OK")
     return 0 if result["ok"] else 1
 

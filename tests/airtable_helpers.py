@@ -20,6 +20,10 @@ STORES = ("Vitrine Jardins", "Vitrine Leblon", "Vitrine Savassi")
 #: No client throttle and a short 429 block: tests run at local speed.
 FAST = ClientPolicy(rate=None, block_seconds=0.2, max_blocks=6, retry_backoff=0.01,
                     timeout=(2.0, 5.0), network_retries=2, settle_seconds=0.05)
+#: Airtable's real limit in Vitrine's policy, with a short 429 block and read-back pause: writers at
+#: the real pace, faults at test speed.
+REAL_RATE = ClientPolicy(rate=5, block_seconds=0.5, max_blocks=6, retry_backoff=0.01,
+                         timeout=(2.0, 10.0), network_retries=2, settle_seconds=0.2)
 #: Records seeded a day ago, so an incremental sync's overlap window never reaches them.
 SEEDED_AT = datetime.now(UTC) - timedelta(days=1)
 
@@ -130,6 +134,40 @@ def make_base(fake: FakeAirtable, *, kind: str = "list", link: bool = True, cust
     if customers:
         base.add_customers(customers)
     return base
+
+
+def reads_when_told(endpoint: str, base_id: str, mirror: str, count: int, record_id: str) -> None:
+    """A writer process of the shared-throttle tests: says ``ready``, waits for a line on stdin,
+    then reads one customer ``count`` times through the machine-wide throttle of ``mirror``."""
+    import sys
+
+    from services.store.airtable.client import Client, machine_throttle
+
+    settings = AirtableSettings(api_key=TOKEN, base_id=base_id, endpoint_url=endpoint)
+    client = Client(settings, REAL_RATE, machine_throttle(REAL_RATE, Path(mirror)))
+    table = client.table("Customers")
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for _ in range(count):
+        table.get(record_id)
+
+
+def records_when_told(endpoint: str, base_id: str, mirror: str, store: str, phone: str, product: str) -> None:
+    """A ``record`` process of the many-writers tests: says ``ready``, waits for a line on stdin,
+    then records ``product`` for one customer with ``REAL_RATE`` (a short read-back pause)."""
+    import sys
+
+    settings = AirtableSettings(api_key=TOKEN, base_id=base_id, endpoint_url=endpoint)
+    writer = AirtableStore(Path(mirror), settings, REAL_RATE)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    writer.record(store, phone, [product], datetime.now(UTC))
+
+
+def rate_limited(server: FakeAirtable) -> int:
+    """The 429 answers the fake gave since its last ``reset_stats``."""
+    with server.lock:
+        return sum(1 for r in server.log if r.status == 429)
 
 
 @pytest.fixture

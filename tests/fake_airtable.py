@@ -10,8 +10,10 @@ It speaks enough of the API for pyairtable 3.5 pointed at it with
 * schema: ``GET /v0/meta/bases`` and ``GET /v0/meta/bases/{base}/tables``.
 
 On top of that: tokens (401/403), a per-base rate limit (429 and a block),
-request counters and a request log, expiring offsets, and fault injection
-(an error status, a dropped connection or a delay on matching requests).
+request counters and a request log, expiring offsets, fault injection
+(an error status, a dropped connection or a delay on matching requests), and a
+page latency (``page_latency``: every list request answers that much later,
+without holding up the requests served meanwhile).
 
 Usage::
 
@@ -23,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import string
@@ -523,6 +526,17 @@ def _compare(op: str, left: Any, right: Any) -> bool:
     return bool(a <= b)
 
 
+def _right(text: str, count: int) -> str:
+    return text[-count:] if count > 0 else ""
+
+
+def _mod(value: float, divisor: float) -> float:
+    """Airtable's MOD: the remainder takes the sign of the divisor (as in spreadsheets)."""
+    if divisor == 0:
+        raise _EvalError("MOD by zero")
+    return value - divisor * math.floor(value / divisor)
+
+
 def _find(args: list[Any], none_if_missing: bool) -> Any:
     needle, haystack = _to_text(args[0]), _to_text(args[1])
     start = int(_to_num(args[2])) if len(args) > 2 else 0
@@ -625,6 +639,10 @@ _FUNCTIONS: dict[str, tuple[int, int | None, Callable[[_Ctx, list[Any]], Any]]] 
     "UPPER": (1, 1, lambda c, a: _to_text(a[0]).upper()),
     "TRIM": (1, 1, lambda c, a: _to_text(a[0]).strip()),
     "LEN": (1, 1, lambda c, a: len(_to_text(a[0]))),
+    "LEFT": (2, 2, lambda c, a: _to_text(a[0])[: max(int(_to_num(a[1])), 0)]),
+    "RIGHT": (2, 2, lambda c, a: _right(_to_text(a[0]), int(_to_num(a[1])))),
+    "MOD": (2, 2, lambda c, a: _mod(_to_num(a[0]), _to_num(a[1]))),
+    "SUM": (1, None, lambda c, a: sum(_to_num(v) for v in a)),
     "CONCATENATE": (1, None, lambda c, a: "".join(_to_text(v) for v in a)),
     "ARRAYJOIN": (1, 2, lambda c, a: _arrayjoin(a)),
     "REGEX_MATCH": (2, 2, lambda c, a: _regex_match(a)),
@@ -819,6 +837,7 @@ class FakeAirtable:
         seed: int | None = None,
         now: Callable[[], datetime] = utc_now,
         port: int = 0,
+        page_latency: float = 0.0,
     ) -> None:
         self.valid_tokens: set[str] = set(tokens)
         self.token_bases: dict[str, set[str]] = {}  # token -> bases it may use (else all)
@@ -828,6 +847,7 @@ class FakeAirtable:
         self.expire_offsets = expire_offsets
         self.offset_ttl = offset_ttl
         self.unknown_base_status = unknown_base_status
+        self.page_latency = page_latency
         self.now = now
         self.bases: dict[str, FakeBase] = {}
         self.log: list[RequestInfo] = []
@@ -1166,6 +1186,10 @@ class FakeAirtable:
                         500, {"error": {"type": "FAKE_AIRTABLE_BUG", "message": self.errors[-1]}}
                     )
             info.status = response.status
+        if self.page_latency and info.kind in ("list", "list_post"):
+            # Airtable took the request into account on arrival and answers a page later;
+            # other requests are served meanwhile (each connection has its own thread).
+            time.sleep(self.page_latency)
         if fault is not None and fault.after and (fault.drop or fault.status):
             return self._fault_response(info, fault)
         return response

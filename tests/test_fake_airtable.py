@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext as _no_error
@@ -362,6 +363,23 @@ def test_injected_status_and_delay(fake: FakeAirtable) -> None:
         customers(fake, retry_strategy=None, timeout=(2, 0.2)).first()
 
 
+def test_page_latency_delays_pages_without_holding_up_other_requests(clock: ManualClock) -> None:
+    with FakeAirtable(seed=7, now=clock, rate_limit_per_sec=None, page_latency=0.4) as server:
+        server.add_base(BASE, SCHEMA)
+        (rid,) = server.add_records(BASE, "Customers", [{"name": "Cliente 0"}])
+        table = server.api().table(BASE, "Customers")
+        arrived = threading.Event()
+        server.inject(times=None, match=lambda info: info.kind == "list" and arrived.set())
+        started = time.monotonic()
+        page = threading.Thread(target=table.all)
+        page.start()
+        assert arrived.wait(5)  # the page request is in, its answer 0.4 s away
+        assert table.get(rid)["fields"]["name"] == "Cliente 0"  # served meanwhile
+        fetched = time.monotonic() - started
+        page.join()
+        assert fetched < 0.4 <= time.monotonic() - started
+
+
 def test_counters_and_log(fake: FakeAirtable) -> None:
     table = customers(fake)
     table.all(page_size=100)
@@ -429,6 +447,12 @@ def test_schema_changes_show_up(fake: FakeAirtable) -> None:
         (F.IS_BEFORE(F.CREATED_TIME(), F.DATETIME_PARSE("2024-03-01T10:00:02Z")), [0, 1]),
         (F.EQ(F.Field("interests_all"), "") & F.LT(F.Field("phone"), "+5511987650003"), [0, 2]),
         ("AND({name}='Cliente 5', RECORD_ID()!='')", [5]),
+        # the functions of a partitioned read (services/store/airtable/client.py partition_formulas)
+        (F.EQ(F.RIGHT(F.Field("name"), 2), "17") | F.EQ(F.LEFT(F.Field("name"), 9), "Cliente 9"),
+         [9, 17, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 117, 217]),
+        (F.EQ(F.MOD(F.SUM(F.VALUE(F.RIGHT(F.Field("name"), 1)), 2), 10), 1)
+         & F.LT(F.Field("phone"), "+5511987650030"), [9, 19, 29]),
+        ("MOD(-3, 5)=2", list(range(250))),  # the remainder takes the divisor's sign
     ],
 )
 def test_formulas(fake: FakeAirtable, formula: Any, expected: list[int]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,9 +53,12 @@ def test_a_20000_customer_base_is_mirrored(fake: FakeAirtable, tmp_path: Path): 
     assert len(store.raw_customers(STORES)) == 20_000
     held = sorted(store.mirror.record_ids())
     assert held == sorted(r["id"] for r in fake.records(base.base_id, "Customers"))
-    # 200 pages of 100, plus the schema, the tenants and the products: nothing else
+    # a first page, then five parts of the table read at once, each in full pages but its last;
+    # plus the schema, the tenants and the products: nothing else
     pages = list_requests(fake)
-    assert len(pages) == 200 and report.requests == 203
+    parts = Counter(r.query.get("filterByFormula", [""])[0] for r in pages)
+    assert parts.pop("") == 1 and len(parts) == 5
+    assert len(pages) <= 1 + 200 + 5 and report.requests == len(pages) + 3
     assert all(r.query.get("pageSize") == ["100"] for r in pages)
     # only the fields Vitrine uses are asked for ("notes" is never downloaded)
     assert "notes" not in pages[0].query["fields[]"] and "interests_all" in pages[0].query["fields[]"]
@@ -108,8 +112,9 @@ def test_a_deleted_record_is_found_by_the_sweep(base: Base, store):
     report = sync(store, sweep=True)
     assert report.swept and report.deleted == 2
     assert store.mirror.record_ids() == set(ids[2:])
-    sweep_pages = [r for r in list_requests(base.fake) if "filterByFormula" not in r.query]
-    assert len(sweep_pages) == 4  # 348 ids, 100 a page
+    sweep_pages = [r for r in list_requests(base.fake)
+                   if "LAST_MODIFIED_TIME" not in r.query.get("filterByFormula", [""])[0]]
+    assert len(sweep_pages) == 1 + 5  # a first page, then five parts of 348 ids (a page each)
     assert all(r.query["fields[]"] == ["phone"] for r in sweep_pages)  # one small field
 
 
@@ -159,7 +164,8 @@ def test_a_connection_dropped_mid_sync_leaves_the_mirror_unchanged(base: Base, s
     before = snapshot(store)
     ids = sorted(store.mirror.record_ids())
     base.fake.edit_record(base.base_id, "Customers", ids[0], {"name": "Mudou"})
-    base.fake.inject(drop=True, kind="list", times=None, match=lambda info: "offset" in info.query)
+    base.fake.inject(drop=True, kind="list", times=None,  # every page of one part of the table
+                     match=lambda info: info.query.get("filterByFormula", [""])[0].endswith(", 5)=3"))
     with pytest.raises(Unreachable) as caught:
         sync(store, full=True)
     assert snapshot(store) == before
@@ -198,7 +204,7 @@ def test_an_expired_offset_restarts_the_walk(base: Base, store):
             base.fake.expire_all_offsets()
 
     expired: list[bool] = []
-    report = sync(store, full=True, progress=expire_after_two_pages)
+    report = sync(store, full=True, progress=expire_after_two_pages, partitions=1)  # a single walk
     assert expired and report.fetched == 350
     assert any(r.status == 422 for r in base.fake.log)
     assert len(store.raw_customers(STORES)) == 350

@@ -17,6 +17,7 @@ import pandas as pd
 from services.catalog import Resolution
 from services.config import AirtableSettings
 from services.interests import (
+    RECENT_LIMIT,
     Customer,
     InvalidBatch,
     apply_event,
@@ -29,10 +30,11 @@ from services.interests import (
     now_utc,
     parse_interests,
     phone_key,
+    product_key,
     require_phone,
     split_raw,
 )
-from services.store.airtable.client import Client, ClientPolicy
+from services.store.airtable.client import Client, ClientPolicy, machine_throttle
 from services.store.airtable.errors import (
     SCHEMA_ERRORS,
     MissingField,
@@ -50,6 +52,7 @@ from services.store.airtable.records import (
     to_row,
 )
 from services.store.airtable.schema import Schema, detect_schema
+from services.store.airtable.turns import customer_turn
 from services.store.base import CustomerRepository, StoreError, UnknownStore
 from services.store.events import EventLog
 from services.store.sqlite import SqliteStore, check_one_phone
@@ -73,10 +76,12 @@ class AirtableStore(CustomerRepository):
                  policy: ClientPolicy | None = None) -> None:
         self.mirror = SqliteStore(path)
         self.settings = settings
-        self.client = Client(settings, policy)
+        policy = policy or ClientPolicy()
+        # Every process that writes this base from this machine (the CLI, the dashboard)
+        # shares one window of requests: the lock file beside the mirror.
+        self.client = Client(settings, policy, machine_throttle(policy, self.mirror.path))
         self._schema: Schema | None = None
         self._schema_lock = threading.RLock()
-        self._write_locks: dict[str, threading.Lock] = {}
 
     def __repr__(self) -> str:
         return f"AirtableStore(path={str(self.path)!r}, base_id={self.settings.base_id!r})"
@@ -164,9 +169,9 @@ class AirtableStore(CustomerRepository):
         products = dedupe(split_raw(list(batch)))
         if not products:
             raise InvalidBatch("Nenhum produto informado.")
-        # Writers sharing this store (the dashboard's sessions) take turns per customer; other
-        # programs are covered by the read-back protocol of ``_record``.
-        with self._lock_for(f"{store}\n{phone_key(e164)}"):
+        # Writers of this machine (the dashboard's sessions, `record` commands) take turns per
+        # customer; other programs are covered by the read-back protocol of ``_record``.
+        with customer_turn(self.path, f"{store}\n{phone_key(e164)}"):
             before = self.mirror.find(store, e164)
             saved = self._record_checked(store, e164, products, at, name)
         # The write is in Airtable and in the mirror; its dates go to the local timeline.
@@ -182,10 +187,6 @@ class AirtableStore(CustomerRepository):
 
     def keeps_visits_locally(self) -> bool:
         return True
-
-    def _lock_for(self, key: str) -> threading.Lock:
-        with self._schema_lock:
-            return self._write_locks.setdefault(key, threading.Lock())
 
     def _record_checked(self, store: str, e164: str, products: list[str], at: datetime,
                         name: str | None) -> Customer:
@@ -206,6 +207,8 @@ class AirtableStore(CustomerRepository):
         read_at = time.monotonic()
         fresh = self._locate(store, e164, schema)
         expected: list[str] = list(products)
+        # What the customer had asked about before this batch, as first read: the batch is newer.
+        before = customer_of(fresh, schema, store).history if fresh is not None else []
         for attempt in range(self.client.policy.write_attempts):
             if fresh is None:
                 after = apply_event(Customer(id="", store=store, phone=e164), products, at)
@@ -233,11 +236,15 @@ class AirtableStore(CustomerRepository):
             time.sleep(max(self.client.policy.settle_seconds, 3 * gap))
             read_at = time.monotonic()
             back = table.get(record_id)
-            saved = parse_interests((back.get("fields") or {}).get(schema.name("interests_all")))
-            if not missing_items(expected, saved):
+            fields = back.get("fields") or {}
+            lost = missing_items(expected, parse_interests(fields.get(schema.name("interests_all"))))
+            pushed = dropped_from_recent(products, after.interests, before,
+                                         parse_interests(fields.get(schema.name("interests"))))
+            if not lost and not pushed:
                 self._mirror_row(back, schema, store)
                 return customer_of(back, schema, store)
-            log.warning("interest dropped by a concurrent write (attempt %d): merging again", attempt + 1)
+            log.warning("interest dropped by a concurrent write (attempt %d, %s): merging again",
+                        attempt + 1, "interests_all" if lost else "interests")
             fresh = back
             # A little jitter, so two writers that collided do not collide again in step.
             time.sleep(random.uniform(0, self.client.policy.settle_seconds / 2))
@@ -255,7 +262,7 @@ class AirtableStore(CustomerRepository):
         schema = self.schema()
         first = self._read_customers(store, wanted, schema)
         check_one_phone(first, wanted)
-        with self._lock_for(f"{store}\n{phone_key(normalize_phone(first[0].phone))}"):
+        with customer_turn(self.path, f"{store}\n{phone_key(normalize_phone(first[0].phone))}"):
             return self._merge(store, wanted, at, schema)
 
     def _read_customers(self, store: str, ids: Sequence[str], schema: Schema) -> list[Customer]:
@@ -387,3 +394,40 @@ def _named(customer: Customer, name: str | None) -> Customer:
     if name and name.strip():
         return replace(customer, name=" ".join(name.split()))
     return customer
+
+
+def dropped_from_recent(batch: Sequence[str], written: Sequence[str], before: Sequence[str],
+                        saved: Sequence[str]) -> list[str]:
+    """Items of ``batch`` a concurrent writer dropped from ``interests`` (SPEC §3, no lost interests).
+
+    The recording rule puts the batch last in ``interests``; later batches push the
+    oldest items out first, and only from a full list. So an item of the batch that we
+    wrote (``written``) may be missing from the ``saved`` list only when that list is
+    full of items newer than it. When the saved list has room, or still holds a product
+    the customer had asked about before this batch (``before``: the history we first
+    read), the item was not pushed out: a writer that read the record before our write
+    landed put back its older copy, and the batch must be merged again. A product that
+    another writer mentioned again after ours counts as older here; the repair then only
+    puts ours after it.
+
+    Args:
+        batch: the products we recorded, cleaned.
+        written: the ``interests`` we wrote.
+        before: the customer's history before the batch (empty on first contact).
+        saved: the ``interests`` read back.
+
+    Returns:
+        The items to merge again, in batch order (empty when nothing was dropped).
+
+    Example: ``dropped_from_recent(["X"], ["a", "X"], ["a"], ["a", "Y"]) == ["X"]``
+    """
+    batch_keys = {product_key(item) for item in batch}
+    have = {product_key(item) for item in saved}
+    wrote = {product_key(item) for item in written}
+    missing = [item for item in batch if product_key(item) in wrote and product_key(item) not in have]
+    if not missing:
+        return []
+    older = {product_key(item) for item in before} - batch_keys
+    if len(saved) < RECENT_LIMIT or have & older:
+        return missing
+    return []

@@ -25,6 +25,8 @@ from services.store.base import StoreError
 OVERLAP = timedelta(minutes=5)
 #: How often an incremental sync also sweeps every record id to find deletions.
 SWEEP_EVERY = timedelta(hours=6)
+#: Walks at once over a whole table when the client has no throttle to size them by.
+PARTITIONS = 5
 
 META_KEYS = (
     "source", "airtable_base", "airtable_schema", "sync_cursor", "last_sync_at",
@@ -113,14 +115,18 @@ def sync(
     now: Callable[[], datetime] = now_utc,
     overlap: timedelta = OVERLAP,
     sweep_every: timedelta = SWEEP_EVERY,
+    partitions: int | None = None,
 ) -> SyncReport:
     """Bring the mirror up to date with the base: all or nothing.
 
-    The first sync (or ``full``) reads every record; later ones read the records
-    modified since the previous sync began, less ``overlap``, and every
-    ``sweep_every`` also the list of record ids, to drop the deleted. Nothing is
-    written until every page has arrived, then one transaction applies it all, so
-    a sync stopped at any point leaves the mirror as it was.
+    The first sync (or ``full``) reads every record, several parts of the table at
+    once (``partitions``, under the client's one throttle) when Airtable's pages are
+    slow enough for one walk to leave the throttle idle; later ones read the
+    records modified since the previous sync began, less ``overlap``, in one walk
+    (a few pages: 1 + changes/100 requests), and every ``sweep_every`` also the
+    list of record ids, to drop the deleted. Nothing is written until every page
+    has arrived, then one transaction applies it all, so a sync stopped at any
+    point leaves the mirror and the timeline as they were.
 
     Args:
         store: the Airtable store (its client, and the mirror it fills).
@@ -128,6 +134,9 @@ def sync(
         sweep: force (True) or skip (False) the deletion sweep; None: when due.
         progress: called with a ``Progress`` after every page.
         now: the clock (the sync's cursor is the time the walk began).
+        partitions: walks at once over a whole table when pages are slow (default: the
+            throttle's rate, so every request the window allows can be in flight; 1:
+            always a single walk). See ``Client.walk_partitions``.
 
     Returns:
         A ``SyncReport``.
@@ -140,9 +149,10 @@ def sync(
         previous_wait = store.client.api.on_wait
         store.client.api.on_wait = lambda message: notify(Progress("aguardando", 0, None, message))
         try:
+            parts = partitions or store.client.policy.rate or PARTITIONS
             if full or not is_current(store):
-                return _full(store, notify, now)
-            return _incremental(store, notify, now, overlap, sweep, sweep_every)
+                return _full(store, notify, now, parts)
+            return _incremental(store, notify, now, overlap, sweep, sweep_every, parts)
         except StoreError as exc:
             _remember_error(store, str(exc), now)
             raise
@@ -171,22 +181,36 @@ def _customer_count(store: AirtableStore) -> int | None:
 
 
 class _Pages:
-    """Counts records page by page and reports them."""
+    """Counts records page by page (per partition of the table) and reports them."""
 
     def __init__(self, notify: ProgressFn, phase: str, expected: int | None, label: str) -> None:
         self.notify, self.phase, self.expected, self.label = notify, phase, expected, label
-        self.done = 0
+        self.parts: dict[int, int] = {}
 
-    def page(self, records: list[dict[str, Any]]) -> None:
-        self.done += len(records)
-        self.notify(Progress(self.phase, self.done, self.expected, f"{self.label}: {self.done} registros"))
+    @property
+    def done(self) -> int:
+        return sum(self.parts.values())
 
-    def restart(self) -> None:
-        self.done = 0
-        self.notify(Progress(self.phase, 0, self.expected, "A listagem expirou no Airtable; recomeçando…"))
+    def page(self, records: list[dict[str, Any]], part: int = 0) -> None:
+        self.parts[part] = self.parts.get(part, 0) + len(records)
+        done = self.done
+        self.notify(Progress(self.phase, done, self.expected, f"{self.label}: {done} registros"))
+
+    def restart(self, part: int = 0) -> None:
+        self.parts[part] = 0
+        self.notify(Progress(self.phase, self.done, self.expected,
+                             "A listagem expirou no Airtable; recomeçando…"))
+
+    def read_all(self, store: AirtableStore, table: str, fields: list[str], partitions: int
+                 ) -> list[dict[str, Any]]:
+        """Every record of ``table``, several parts at once (``Client.walk_partitions``)."""
+        return store.client.walk_partitions(table, fields=fields, partitions=partitions,
+                                            on_page=lambda part, page: self.page(page, part),
+                                            on_restart=self.restart)
 
 
-def _full(store: AirtableStore, notify: ProgressFn, now: Callable[[], datetime]) -> SyncReport:
+def _full(store: AirtableStore, notify: ProgressFn, now: Callable[[], datetime], partitions: int
+          ) -> SyncReport:
     started, clock, requests_before = now(), time.monotonic(), store.client.request_count
     expected = _customer_count(store) if store.mirror.get_meta("source") == "airtable" else None
     notify(Progress("esquema", 0, expected, "Lendo a estrutura da base…"))
@@ -195,8 +219,7 @@ def _full(store: AirtableStore, notify: ProgressFn, now: Callable[[], datetime])
     tenants = store.fetch_tenants(schema)
     products = _products(store, schema, notify, expected)
     pages = _Pages(notify, "clientes", expected, "Clientes")
-    records = store.client.walk(schema.customers, fields=schema.read_fields(),
-                                on_page=pages.page, on_restart=pages.restart)
+    records = pages.read_all(store, schema.customers, schema.read_fields(), partitions)
     notify(Progress("gravando", pages.done, expected, "Gravando a cópia local…"))
     stamp = iso(now())
     rows = [to_row(record, schema, tenants, stamp) for record in records]
@@ -234,7 +257,8 @@ def _stores(schema: Schema, tenants: dict[str, str], rows: list[dict[str, object
 
 
 def _incremental(store: AirtableStore, notify: ProgressFn, now: Callable[[], datetime],
-                 overlap: timedelta, sweep: bool | None, sweep_every: timedelta) -> SyncReport:
+                 overlap: timedelta, sweep: bool | None, sweep_every: timedelta, partitions: int
+                 ) -> SyncReport:
     started, clock, requests_before = now(), time.monotonic(), store.client.request_count
     cursor = parse_time(store.mirror.get_meta("sync_cursor"))
     last_sweep = parse_time(store.mirror.get_meta("last_sweep_at"))
@@ -251,8 +275,8 @@ def _incremental(store: AirtableStore, notify: ProgressFn, now: Callable[[], dat
         schema = detect_schema(store.client)
         meta["airtable_schema"] = schema.to_json()
         pages = _Pages(notify, "varredura", expected, "Procurando registros apagados")
-        swept = {str(r["id"]) for r in store.client.walk(
-            schema.customers, fields=[schema.name("phone")], on_page=pages.page, on_restart=pages.restart)}
+        swept = {str(r["id"]) for r in pages.read_all(store, schema.customers, [schema.name("phone")],
+                                                       partitions)}
         tenants = store.fetch_tenants(schema) if schema.tenant_is_link else tenants
         products = _products(store, schema, notify, expected)
         meta["last_sweep_at"] = iso(started)
@@ -352,5 +376,5 @@ def run_cli(store: AirtableStore, *, full: bool = False, stream: TextIO = sys.st
     return 0
 
 
-__all__ = ["OVERLAP", "Progress", "SWEEP_EVERY", "SyncReport", "TextBar", "is_current",
+__all__ = ["OVERLAP", "PARTITIONS", "Progress", "SWEEP_EVERY", "SyncReport", "TextBar", "is_current",
            "last_error", "mirror_age", "run_cli", "sync"]
