@@ -523,3 +523,16 @@ def test_a_purchase_without_a_positive_value_is_refused_in_one_line(db, value: s
     result = call(db, "purchase", "--store", STORE, "--phone", PHONE, "--product", "Daytona",
                   "--value", value)
     assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_parallel_first_use_of_a_new_file_invents_nothing_and_says_how_to_create_it(tmp_path):
+    db = tmp_path / "novo.db"
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "services", "--db", str(db), "record", "--store", STORE,
+                          "--phone", f"(11) 9 8765-43{i:02d}", "--at", "2026-01-05T10:00:00Z", "Daytona"],
+                         cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(10)
+    ]
+    results = [(p.wait(120), p.stderr.read()) for p in processes]
+    assert all(code == 1 and "python -m services demo" in err for code, err in results)
+    assert not db.exists()  # no demo built by one writer and replaced under the others
