@@ -75,11 +75,27 @@ def weekly(ctx: Context, key: str = "metricas") -> None:
         "Métrica", options=["coverage", "recency_days", "depth"], default="coverage", required=True,
         format_func=charts.WEEKLY_TITLES.get, key=f"{key}_weekly_metric")
     st.altair_chart(charts.weekly_history(history, choice), width="stretch")
+    st.caption(weekly_reading(history, choice))
     if history["before_timeline"].any():
         st.caption("Semanas antes da primeira sincronização contam o que a base tinha então sem datas: "
                    "os interesses sem data entram como já presentes.")
     st.caption("Cada ponto é a base como estava no fim da semana, refeita pela linha do tempo; a faixa "
                "dourada é a meta.")
+
+
+def weekly_reading(history: pd.DataFrame, metric: str) -> str:
+    """``"12 semanas, de 07/12 a 01/03: cobertura total de 95% para 89%"`` (the total's first and last)."""
+    total = history[history["store"] == "total"].sort_values("week_end")
+    first, last = total.iloc[0], total.iloc[-1]
+
+    def shown(value: float) -> str:
+        if pd.isna(value):
+            return "—"
+        return percent(value) if metric == "coverage" else number(value, 1)
+
+    label = charts.WEEKLY_TITLES[metric].split(" (")[0].lower()
+    return (f"{len(total)} semanas, de {first['week_end']:%d/%m} a {last['week_end']:%d/%m}: {label} "
+            f"total de {shown(first[metric])} para {shown(last[metric])}.")
 
 
 def tiles(figures: Figures) -> None:

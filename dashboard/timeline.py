@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-import pandas as pd
 import streamlit as st
 
 from dashboard.format import date as ddmmyyyy
@@ -31,14 +30,21 @@ def when(moment: datetime, now: datetime) -> str:
     return days_ago(moment, now) if (now - moment).days < 31 else ddmmyyyy(moment)
 
 
-def rows(events: list[Event], now: datetime) -> pd.DataFrame:
-    """The customer's events as the card lists them, newest first."""
-    return pd.DataFrame({
-        "Quando": [f"{when(e.at, now)} · {SOURCE_LABELS.get(e.source, e.source)}" for e in events],
-        "O quê": [KIND_LABELS.get(e.kind, e.kind) for e in events],
-        "Produtos": [", ".join(e.products) for e in events],
-        "Valor": [money(e.value_brl) if e.value_brl is not None else "" for e in events],
-    })
+def lines(events: list[Event], now: datetime) -> list[str]:
+    """The customer's events as the card lists them, newest first (plain text, not yet escaped).
+
+    Example: ``"há 3 dias · WhatsApp — Perguntou por Submariner, Daytona"``.
+    """
+    out = []
+    for event in events:
+        what = KIND_LABELS.get(event.kind, event.kind)
+        if event.products:
+            items = ", ".join(event.products)
+            what += f" ({items})" if event.kind == VISITA else f" {items}"
+        if event.value_brl is not None:
+            what += f" ({money(event.value_brl)})"
+        out.append(f"{when(event.at, now)} · {SOURCE_LABELS.get(event.source, event.source)} — {what}")
+    return out
 
 
 def section(profile: Profile, ctx: Context) -> None:
@@ -50,9 +56,9 @@ def section(profile: Profile, ctx: Context) -> None:
     since = ctx.repository.events.since()
     st.markdown("**Linha do tempo** (o mais recente primeiro)")
     if events:
-        st.dataframe(rows(events[:SHOWN], ctx.now), hide_index=True, width="stretch",
-                     key="clientes_timeline",
-                     height=min(38 + 35 * min(len(events), SHOWN), 420))
+        with st.container(key="clientes_timeline", height=min(40 + 34 * min(len(events), SHOWN), 420),
+                          border=False):
+            st.markdown("\n".join(f"- {plain(line)}" for line in lines(events[:SHOWN], ctx.now)))
         if len(events) > SHOWN:
             st.caption(f"Os {SHOWN} eventos mais recentes.")
     else:

@@ -8,6 +8,7 @@ from apptest_support import HOSTILE, JARDINS, KNOWN, KNOWN_PHONE, LEBLON, NOW, d
 
 from dashboard.customer import result_label
 from dashboard.format import plain
+from dashboard.timeline import when
 from services.profile import profile
 from services.search import lookup, search
 from services.store.sqlite import SqliteStore
@@ -274,15 +275,19 @@ def test_a_result_list_holding_an_unreadable_phone_still_shows(db: Path) -> None
     assert all(label.endswith(("sem telefone",)) or "final " in label for label in shown)
 
 
+def timeline_lines(at) -> list[str]:
+    """The card's timeline, newest first, as the list items on screen."""
+    (shown,) = [m.value for m in at.markdown if " — " in m.value and m.value.startswith("- ")]
+    return [line.removeprefix("- ") for line in shown.splitlines()]
+
+
 def test_an_in_store_note_shows_on_the_timeline_dated_and_placed(db: Path) -> None:
     at = search_for(open_app(), "(11) 9 8765-4321")
     assert "Nenhum evento datado ainda." in [c.value for c in at.caption]
     save(choose_products(at, "Daytona"))
     assert not at.exception
-    events = table(at, "Quando")
-    assert events["Quando"].tolist()[:2] == ["hoje · na loja", "hoje · na loja"]
-    assert events["O quê"].tolist()[:2] == ["Visitou a loja", "Perguntou por"]
-    assert events["Produtos"].tolist()[1] == "Daytona"
+    assert timeline_lines(at)[:2] == [plain("hoje · na loja — Visitou a loja (Daytona)"),
+                                      plain("hoje · na loja — Perguntou por Daytona")]
 
 
 def test_a_purchase_recorded_on_the_card_shows_with_its_value(db: Path) -> None:
@@ -291,8 +296,7 @@ def test_a_purchase_recorded_on_the_card_shows_with_its_value(db: Path) -> None:
     at.number_input(key="clientes_purchase_value").set_value(215000.0)
     at.button(key="FormSubmitter:clientes_purchase_form-Registrar compra").click().run()
     assert not at.exception
-    events = table(at, "Quando")
-    assert events.iloc[0].tolist() == ["hoje · na loja", "Comprou", "Aquanaut", "R$ 215.000,00"]
+    assert timeline_lines(at)[0] == plain("hoje · na loja — Comprou Aquanaut (R$ 215.000,00)")
     (bought,) = [e for e in SqliteStore(db).events.for_customer(KNOWN["id"]) if e.kind == "compra"]
     assert bought.value_brl == 215000.0 and bought.at == NOW
 
@@ -311,5 +315,5 @@ def test_a_demo_customer_shows_dated_interests_newest_first(db: Path) -> None:
     customer_id = with_events["customer_id"].iloc[-1]
     phone = store.raw_customers(store.stores()).set_index("id").loc[customer_id, "phone"]
     at = search_for(open_app(), phone)
-    events = table(at, "Quando")
-    assert len(events) >= 1 and "·" in events["Quando"].iloc[0]
+    newest = store.events.for_customer(customer_id)[0]
+    assert timeline_lines(at)[0].startswith(plain(f"{when(newest.at, NOW)} · "))

@@ -14,14 +14,18 @@ from e2e_support import screenshot
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
+from dashboard.charts import WEEKLY_TITLES
 from dashboard.health import metric_value as tile_value
+from dashboard.health import weekly_reading
 from services.audit import AuditLog
 from services.exports import EXPORT_HEADERS
 from services.insights import compute as insights
+from services.insights import times
 from services.metrics import COVERAGE
 from services.metrics import compute as metrics
 from services.segments import PRESETS, TIER_LABELS, build_list
 from services.store.sqlite import SqliteStore
+from services.weekly import weekly_metrics
 from services.wording import percent
 
 pytestmark = pytest.mark.e2e
@@ -84,6 +88,8 @@ def test_phone_lookup_then_an_in_store_note_shows_on_the_card(e2e_page: Page, vi
     expect(chips.first).to_have_text("Daytona · Rolex")
     saved = SqliteStore(e2e_db).find(JARDINS, KNOWN_PHONE)
     assert saved.interests[-1] == "Daytona" and len(saved.interests_all) == 12
+    # The note is dated on the card's timeline: when, where, what.
+    expect(page.get_by_text("hoje · na loja — Perguntou por Daytona")).to_be_visible()
 
 
 def test_a_hostile_name_is_shown_as_typed(e2e_page: Page, vitrine: str) -> None:
@@ -169,6 +175,14 @@ def test_metricas_shows_the_coverage_the_services_compute(e2e_page: Page, vitrin
     expect_metric(page, "Cobertura", tile_value(COVERAGE, report.total))
     expect(page.get_by_text("Qualidade dos dados")).to_be_visible()
     expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
+    # Twelve weekly points per metric, rebuilt from the timeline: the reading under the chart
+    # quotes the first and last of the services' twelve.
+    history = weekly_metrics(data_of(e2e_db), SqliteStore(e2e_db).events.frame(), NOW)
+    for metric in ("coverage", "recency_days", "depth"):
+        assert history[history["store"] == "total"]["week_end"].nunique() == 12
+        if metric != "coverage":
+            page.get_by_text(WEEKLY_TITLES[metric], exact=True).click()
+        expect(page.get_by_text(weekly_reading(history, metric))).to_be_visible()
     screenshot(page, "metricas")
 
 
@@ -179,6 +193,14 @@ def test_insights_quotes_the_first_brand_share(e2e_page: Page, vitrine: str, e2e
     expect(page.get_by_text(f"{percent(first['share'])} começam com {first['brand']}")).to_be_visible()
     expect(page.get_by_text("Venda cruzada")).to_be_visible()
     expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(4)
+    # Trending by the time-window rule: the page says so, and names what the services find.
+    found = insights(data_of(e2e_db), events=SqliteStore(e2e_db).events.frame(), now=NOW).trending
+    assert found.mode == "timeline"
+    hot = found.products[found.products["trending"]].iloc[0]
+    expect(page.get_by_text(re.compile(r"^Pela linha do tempo \(linha do tempo de \d+ dias"))).to_be_visible()
+    reading = (f"{hot['title']} em alta: {times(hot['lift'])} mais clientes por dia nos últimos 30 dias "
+               f"({hot['customers_recent']} clientes) que nos 90 anteriores")
+    expect(page.get_by_text(reading)).to_be_visible()
     screenshot(page, "insights")
 
 
