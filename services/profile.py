@@ -24,10 +24,10 @@ from services.interests import (
     RECENT_LIMIT,
     Customer,
     depth_segment,
-    merge_customers,
     product_key,
 )
 from services.search import person_rows
+from services.twins import merge_customers
 from services.wording import days_ago, join_pt
 
 QUIET_DAYS = 7
@@ -186,7 +186,7 @@ def _row_customer(data: CustomerData, cid: int) -> Customer:
 
 def _record(data: CustomerData, cid: int) -> tuple[Customer, tuple[str, ...], tuple[str, ...]]:
     """The customer of row ``cid`` with the other records of the same phone, read as one
-    (``interests.merge_customers``: the older record's history, then the newer's); their
+    (``twins.merge_customers``: the older record's history, then the newer's); their
     ids; the data problems of them all (the duplicate itself is said on the card)."""
     rows = person_rows(data, cid)
     records = [_row_customer(data, i) for i in rows]

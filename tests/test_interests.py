@@ -338,7 +338,8 @@ def test_typed_date_is_read_or_refused_in_one_line():
 def test_merging_records_keeps_every_interest_older_record_first():
     from datetime import UTC, datetime
 
-    from services.interests import Customer, merge_customers, merge_interests
+    from services.interests import Customer
+    from services.twins import merge_customers, merge_interests
 
     assert merge_interests([(["A", "B"], ["X", "A", "B"]), (["B", "C"], ["B", "C"])]) == (
         ["A", "B", "C"], ["X", "A", "B", "C"])

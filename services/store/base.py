@@ -109,8 +109,8 @@ class CustomerRepository(ABC):
     def merge(self, store: str, ids: Sequence[str], at: datetime) -> Customer:
         """Unite records of one customer (one phone of ``store``, with and without the ninth digit).
 
-        The kept record (``interests.record_to_keep``: the phone with the ninth digit) gets
-        every interest of all of them (``interests.merge_customers``); the others are deleted
+        The kept record (``twins.record_to_keep``: the phone with the ninth digit) gets
+        every interest of all of them (``twins.merge_customers``); the others are deleted
         only once the kept one is saved with all of it. Returns the kept customer.
         Raises ``CustomerNotFound`` when a record is gone, ``StoreError`` when the records are
         not one phone of ``store`` or the write could not be made (then nothing is deleted).

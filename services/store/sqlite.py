@@ -20,15 +20,16 @@ from services.interests import (
     Customer,
     apply_event,
     iso,
-    merge_customers,
     normalize_phone,
     phone_key,
     require_phone,
 )
 from services.records import customer_of, raw_of
 from services.store.base import CustomerNotFound, CustomerRepository, StoreError
+from services.store.codec import decode, encode, shared
 from services.store.events import EventLog
 from services.timeline import LOJA, WHATSAPP, Event, events_between, events_for_batch
+from services.twins import check_one_phone, merge_customers
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -68,44 +69,6 @@ END;
 #: A catalog row: ``(key, title, brand, category, price_brl)``, optionally followed by the page ``url``.
 ProductRow = (tuple[str, str, str | None, str, int | None]
               | tuple[str, str, str | None, str, int | None, str | None])
-
-
-def encode(value: object) -> str | None:
-    """A raw field value as stored: JSON, so a list stays a list and text stays text."""
-    return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
-# The C scanner behind json.loads, called directly: a 100,000-customer read decodes
-# 600,000 values, and json.loads' own checks cost more than the parse of a short value.
-_SCAN = json.JSONDecoder().scan_once
-
-
-def decode(text: str | None) -> object:
-    """The raw field value back; text that is not JSON is returned as it is."""
-    if text is None:
-        return None
-    if type(text) is str:
-        try:
-            value, end = _SCAN(text, 0)
-        except (StopIteration, ValueError):
-            pass
-        else:
-            if end == len(text):
-                return value
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        return text
-
-
-def _shared(value: object, same: dict[str, str]) -> object:
-    """A decoded list with each text replaced by the first equal one seen (``same``)."""
-    if type(value) is not list:
-        return value
-    try:
-        return [same.setdefault(item, item) for item in value]
-    except TypeError:  # an unhashable item (a list in a list): kept as it is
-        return value
 
 
 # A mirror written without its base would lose the write at the next sync (SPEC §9).
@@ -217,7 +180,7 @@ class SqliteStore(CustomerRepository):
             values = frame[column].tolist()
             frame[column] = None  # the JSON texts go before the decoded values come
             if column.startswith("interests"):
-                frame[column] = [_shared(decode(value), same) for value in values]
+                frame[column] = [shared(decode(value), same) for value in values]
             else:
                 frame[column] = [decode(value) for value in values]
             del values
@@ -498,19 +461,6 @@ def _raw_row(row: dict[str, object]) -> tuple:
 def _customer(row: tuple) -> Customer:
     return customer_of({name: decode(value) if name not in ("id", "store", "opt_out") else value
                         for name, value in zip(RAW_COLUMNS, row, strict=True)})
-
-
-def check_one_phone(records: Sequence[Customer], ids: Sequence[str]) -> None:
-    """Refuse to unite records that are not all there, or not one phone of one store."""
-    found = {record.id for record in records}
-    missing = [rid for rid in ids if rid not in found]
-    if missing:
-        raise CustomerNotFound(f"Cadastro não encontrado: {missing[0]}. Atualize a página e tente de novo.")
-    if len(records) < 2:
-        raise StoreError("Escolha pelo menos dois cadastros para unir.")
-    keys = {phone_key(normalize_phone(record.phone) if record.phone else None) for record in records}
-    if len(keys) != 1 or None in keys or len({record.store for record in records}) != 1:
-        raise StoreError("Só se unem cadastros do mesmo telefone na mesma loja.")
 
 
 def _with_name(customer: Customer, name: str) -> Customer:

@@ -23,7 +23,6 @@ from services.interests import (
     apply_event,
     dedupe,
     iso,
-    merge_customers,
     merge_history,
     missing_items,
     normalize_phone,
@@ -55,8 +54,9 @@ from services.store.airtable.schema import Schema, detect_schema
 from services.store.airtable.turns import customer_turn
 from services.store.base import CustomerRepository, StoreError, UnknownStore
 from services.store.events import EventLog
-from services.store.sqlite import SqliteStore, check_one_phone
+from services.store.sqlite import SqliteStore
 from services.timeline import LOJA, WHATSAPP, Event, events_for_batch
+from services.twins import check_one_phone, merge_customers
 
 log = logging.getLogger("vitrine.airtable")
 
