@@ -148,7 +148,8 @@ def to_csv(rows: pd.DataFrame | CampaignList) -> bytes:
     table = _files_frame(rows)
     for header in table.columns:
         if header != EXPORT_HEADERS["phone"]:
-            cells = strings(table[header])
+            # Control characters (NUL, ESC, BEL…) have no place in a messaging tool's file.
+            cells = pc.replace_substring_regex(strings(table[header]), _CONTROL.pattern, "")
             risky = pc.match_substring_regex(cells, _INJECTION_RE2)
             table[header] = as_column(pc.if_else(risky, pc.binary_join_element_wise(
                 large("'"), cells, large("")), cells))

@@ -274,3 +274,8 @@ def test_hostile_values_never_reach_markdown_on_any_page(hostile_db: Path, page:
     shown = "\n".join(markdown_bodies(at))
     for payload in RAW_PAYLOADS:
         assert not unescaped(payload, shown), (page, payload)
+
+
+def test_no_control_character_reaches_the_csv(hostile_list) -> None:
+    raw = to_csv(hostile_list).decode("utf-8-sig")
+    assert "\x00" not in raw and "\x1b" not in raw and "\x07" not in raw
