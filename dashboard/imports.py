@@ -38,10 +38,7 @@ def customers(ctx: Context, key: str = "importar") -> None:
     if plan.ignored:
         st.caption("Colunas ignoradas: " + ", ".join(plan.ignored))
     if plan.problems:
-        st.error(f"{number(len(plan.problems))} linha(s) com problema: nada será importado. Corrija o "
-                 "arquivo e envie de novo.")
-        st.dataframe(importer.problems_frame(plan), hide_index=True, width="stretch", key=f"{key}_problemas",
-                     column_config={"line": st.column_config.NumberColumn("linha"), "reason": "motivo"})
+        _refuse(plan, key)
         return
     if not plan.customers:
         st.warning("O arquivo não tem nenhuma linha de cliente.")
@@ -81,10 +78,7 @@ def till(ctx: Context, key: str = "importar_compras") -> None:
     if plan.ignored:
         st.caption("Colunas ignoradas: " + ", ".join(plan.ignored))
     if plan.problems:
-        st.error(f"{number(len(plan.problems))} linha(s) com problema: nada será importado. Corrija o "
-                 "arquivo e envie de novo.")
-        st.dataframe(purchases.problems_frame(plan), hide_index=True, width="stretch", key=f"{key}_problemas",
-                     column_config={"line": st.column_config.NumberColumn("linha"), "reason": "motivo"})
+        _refuse(plan, key)
         return
     if not plan.events:
         st.warning("Nenhuma compra nova no arquivo.")
@@ -100,3 +94,12 @@ def till(ctx: Context, key: str = "importar_compras") -> None:
                  icon=":material/shopping_bag:"):
         written = purchases.apply(ctx.repository, plan)
         st.success(f"Importado: {number(written)} compra(s), {money(plan.revenue)}.")
+
+
+def _refuse(plan: object, key: str) -> None:
+    """Nothing is imported while a row is bad: say so and list the rows with their reason."""
+    problems = importer.problems_frame(plan)
+    st.error(f"{number(len(problems))} linha(s) com problema: nada será importado. Corrija o "
+             "arquivo e envie de novo.")
+    st.dataframe(problems, hide_index=True, width="stretch", key=f"{key}_problemas",
+                 column_config={"line": st.column_config.NumberColumn("linha"), "reason": "motivo"})

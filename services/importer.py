@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 import pandas as pd
 
@@ -409,8 +410,14 @@ def report_lines(report: Report, database: str = "") -> list[str]:
     return lines
 
 
-def problems_frame(plan: Plan) -> pd.DataFrame:
-    """The bad rows as a table: ``line``, ``reason``."""
+class HasProblems(Protocol):
+    """A checked file: a customers ``Plan`` or a purchases plan."""
+
+    problems: Sequence[Problem]
+
+
+def problems_frame(plan: HasProblems) -> pd.DataFrame:
+    """The bad rows of a customers or a purchases file as a table: ``line``, ``reason``."""
     return pd.DataFrame([(p.line, p.reason) for p in plan.problems], columns=["line", "reason"])
 
 

@@ -299,11 +299,6 @@ def report_lines(plan: PurchasePlan, applied: bool = False, database: str = "") 
     return lines
 
 
-def problems_frame(plan: PurchasePlan) -> pd.DataFrame:
-    """The bad rows as a table: ``line``, ``reason``."""
-    return pd.DataFrame([(p.line, p.reason) for p in plan.problems], columns=["line", "reason"])
-
-
 def events_frame(plan: PurchasePlan) -> pd.DataFrame:
     """The purchases to write: ``line``, ``store``, ``at``, ``product``, ``value_brl``."""
     return pd.DataFrame([(line, e.store, e.at, e.products[0], e.value_brl)
@@ -312,4 +307,4 @@ def events_frame(plan: PurchasePlan) -> pd.DataFrame:
 
 
 __all__ = ["ALIASES", "PurchasePlan", "apply", "check", "columns_of", "events_frame", "parse_value",
-           "preview", "problems_frame", "purchase_time", "report_lines"]
+           "preview", "purchase_time", "report_lines"]
