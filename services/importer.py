@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -126,27 +126,45 @@ def header_key(text: str) -> str:
 _FIELD_OF = {header_key(alias): field for field, aliases in ALIASES.items() for alias in aliases}
 
 
+def match_columns(
+    header: Sequence[str], field_of: Mapping[str, str], labels: Mapping[str, str] | None = None
+) -> tuple[dict[str, int], tuple[str, ...]]:
+    """The column of each field named in ``header`` (by ``header_key``), and the headers ignored.
+
+    Args:
+        header: the sheet's first row.
+        field_of: header key -> field.
+        labels: the fields' names in messages (default: the field itself).
+
+    Raises:
+        InvalidImport: two columns for one field.
+    """
+    found: dict[str, int] = {}
+    ignored: list[str] = []
+    for index, title in enumerate(header):
+        field = field_of.get(header_key(title))
+        if field is None:
+            if title:
+                ignored.append(title)
+        elif field in found:
+            label = (labels or {}).get(field, field)
+            raise InvalidImport(f"duas colunas para {label}: {header[found[field]]!r} e {title!r}")
+        else:
+            found[field] = index
+    return found, tuple(ignored)
+
+
 def columns_of(header: Sequence[str]) -> tuple[dict[str, int], tuple[str, ...]]:
     """The column of each field, and the headers ignored.
 
     Raises:
         InvalidImport: no phone column, or two columns for one field.
     """
-    found: dict[str, int] = {}
-    ignored: list[str] = []
-    for index, title in enumerate(header):
-        field = _FIELD_OF.get(header_key(title))
-        if field is None:
-            if title:
-                ignored.append(title)
-        elif field in found:
-            raise InvalidImport(f"duas colunas para {field}: {header[found[field]]!r} e {title!r}")
-        else:
-            found[field] = index
+    found, ignored = match_columns(header, _FIELD_OF)
     if "phone" not in found:
         raise InvalidImport("a planilha não tem a coluna de telefone (phone ou telefone); cabeçalho lido: "
                             + ", ".join(repr(h) for h in header if h))
-    return found, tuple(ignored)
+    return found, ignored
 
 
 def check(sheet: Sheet, stores: Sequence[str], default_store: str | None = None) -> Plan:

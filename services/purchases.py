@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time
 
 import pandas as pd
 
-from services.importer import InvalidImport, Problem, header_key
+from services.importer import InvalidImport, Problem, header_key, match_columns
 from services.interests import InvalidPhone, InvalidTime, normalize_phone, phone_key, product_key, split_raw
 from services.sheets import Sheet, read_sheet, text_of, time_of
 from services.store.base import CustomerRepository
@@ -133,23 +133,13 @@ def columns_of(header: Sequence[str]) -> tuple[dict[str, int], tuple[str, ...]]:
     Raises:
         InvalidImport: a required column missing, or two columns for one field.
     """
-    found: dict[str, int] = {}
-    ignored: list[str] = []
-    for index, title in enumerate(header):
-        field = _FIELD_OF.get(header_key(title))
-        if field is None:
-            if title:
-                ignored.append(title)
-        elif field in found:
-            raise InvalidImport(f"duas colunas para {LABELS[field]}: {header[found[field]]!r} e {title!r}")
-        else:
-            found[field] = index
+    found, ignored = match_columns(header, _FIELD_OF, LABELS)
     missing = [LABELS[field] for field in REQUIRED if field not in found]
     if missing:
         read = ", ".join(repr(h) for h in header if h)
         raise InvalidImport("a planilha de compras precisa das colunas telefone, data, produto e valor;"
                             f" falta {', '.join(missing)}; cabeçalho lido: {read}")
-    return found, tuple(ignored)
+    return found, ignored
 
 
 def check(sheet: Sheet, repository: CustomerRepository, allowed: Collection[str], now: datetime,
