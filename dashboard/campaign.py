@@ -267,7 +267,7 @@ def why(rows: pd.DataFrame, has_terms: bool, two_tiers: bool = True) -> pd.Serie
 def preview_table(result: CampaignList, limit: int = PREVIEW_ROWS) -> pd.DataFrame:
     """The first ``limit`` rows as the preview shows them: name and WhatsApp first (they stay in view
     on a phone), the same words as the downloads."""
-    rows = result.rows.head(limit)
+    rows = result.head(limit)
     phones = rows["phone"].astype(str)
     two_tiers = has_two_tiers(result.segment)
     words = EXPORT_HEADERS
@@ -323,10 +323,9 @@ def examples(result: CampaignList) -> None:
     """The message each tier gets, rendered for a real customer of the list."""
     two_tiers = has_two_tiers(result.segment)
     for tier in (PRIMARY, SECONDARY):
-        rows = result.rows[result.rows["tier"] == tier]
-        if rows.empty:
+        first = result.first_of(tier)
+        if first is None:
             continue
-        first = rows.iloc[0]
         with st.container(border=True):
             who = plain(first["name"]) or "cliente sem nome"
             st.caption(f"Exemplo real: {who} ({TIER_LABELS[tier]})" if two_tiers else f"Exemplo real: {who}")
@@ -361,7 +360,7 @@ def downloads(ctx: Context, result: CampaignList, preset: Preset | None, templat
             fmt="xlsx", rows=result.total, segment=audit,
         ), "Baixar XLSX (Excel)", key=f"{key}_xlsx", icon=":material/table_view:")
     with left_col:
-        left_out = len(result.left_out)
+        left_out = sum(result.excluded.values())
         download_button(ctx, Export(
             build=lambda: left_out_xlsx(result),
             file_name=export_filename(f"{label} fora da lista", ctx.now, "xlsx", result.segment.terms),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -123,7 +123,7 @@ def build(data: CustomerData, events: Sequence[Event], now: datetime, seed: int,
         result = build_list(data.for_stores(stores), segment, sent, preset.templates)
         keep = _quiet_in(touched, result.rows.index.astype(str).tolist(), sent,
                          sent + timedelta(days=WINDOW_DAYS))
-        result = replace(result, rows=result.rows[keep])
+        result = result.keeping(np.asarray(keep, dtype=bool))
         if result.rows.empty:
             continue
         campaign, members = freeze(

@@ -122,36 +122,24 @@ def _grouped(cid: np.ndarray, pos: np.ndarray, pid: np.ndarray) -> tuple[np.ndar
     return cid, pid
 
 
-def matched(
-    cid: np.ndarray, pid: np.ndarray, chosen: np.ndarray, n: int, titles: pa.Array
-) -> tuple[pa.Array, np.ndarray]:
-    """Per row of the list: the matching products, most recent first, and the product row of the first.
+def matched_rows(row: np.ndarray, pid: np.ndarray, m: int, titles: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Per row of a list: the matching products, most recent first, and the product row of the first.
 
     Args:
-        cid: the customer of each matching entry, in ``display_order`` (grouped by customer,
-            most recent first); only customers of the list.
+        row: the list row of each matching entry, ascending (entries grouped by row, each
+            row's in display order: most recent first).
         pid: the product row (of ``products``) of each entry.
-        chosen: the customers of the list (frame positions), in list order.
-        n: the number of customers of the frame.
+        m: the number of rows.
         titles: the title of each product row.
 
     Returns:
-        ``(matched, top)``: the titles joined with ", " per row, and the product row of the
-        first match (-1 without one).
+        ``(matched, top)`` as ``matched`` gives them.
     """
-    m = len(chosen)
-    count = np.bincount(cid, minlength=n)
-    by_row = count[chosen]
-    row_start = np.cumsum(by_row) - by_row
-    start = np.zeros(n, dtype=np.int64)
-    start[chosen] = row_start
-    rank = np.arange(len(cid)) - (np.cumsum(count) - count)[cid]
-    pids = np.empty(len(cid), dtype=np.int64)
-    pids[start[cid] + rank] = pid
-    joined = join_runs(by_row, titles.take(pa.array(pids)), SEPARATOR)
+    by_row = np.bincount(row, minlength=m)
+    joined = join_runs(by_row, titles.take(pa.array(pid, type=pa.int64())), SEPARATOR)
     top = np.full(m, -1, dtype=np.int64)
     has = by_row > 0
-    top[has] = pids[row_start[has]]
+    top[has] = pid[(np.cumsum(by_row) - by_row)[has]]
     return joined, top
 
 

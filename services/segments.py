@@ -14,12 +14,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from services import list_columns
-from services.catalog import terms_mask
+from services import list_columns, selection
 from services.frame import CustomerData
 from services.interests import product_key
 from services.links import ProductLinks
 from services.messages import AVAILABLE, BRANDS, LAUNCH, REMEMBER, Templates, render_rows
+from services.selection import E164_PATTERN, EXCLUSION_REASONS
 from services.text_arrays import as_column, large, strings, take
 
 Scope = Literal["recent", "all"]
@@ -37,12 +37,10 @@ LEFT_OUT_COLUMNS: tuple[str, ...] = (
     "reason", "tier", "name", "phone", "store", "last_interaction", "days_since", "depth",
 )
 
-# The order is the order of precedence: a customer is counted once, under the first.
-# ``duplicate_phone`` comes last: of the records of one store that share a WhatsApp number
-# (the same phone key) and pass every other rule, only the best stays on the list.
-EXCLUSION_REASONS: tuple[str, ...] = (
-    "opted_out", "invalid_phone", "recently_active", "duplicate_phone",
-)
+# ``EXCLUSION_REASONS`` (services.selection): the order is the order of precedence, a customer
+# is counted once, under the first. ``duplicate_phone`` comes last: of the records of one store
+# that share a WhatsApp number (the same phone key) and pass every other rule, only the best
+# stays on the list.
 EXCLUSION_LABELS: Mapping[str, str] = {
     "opted_out": "pediram para não receber mensagens",
     "invalid_phone": "sem telefone válido",
@@ -51,7 +49,6 @@ EXCLUSION_LABELS: Mapping[str, str] = {
 }
 TIER_LABELS: Mapping[str, str] = {PRIMARY: "principal", SECONDARY: "secundário"}
 
-E164_PATTERN = r"\+[1-9]\d{7,14}"
 E164 = re.compile(rf"^{E164_PATTERN}$")
 _DAY_NS = 86_400 * 10**9
 
@@ -200,32 +197,72 @@ def default_templates(segment: Segment) -> Templates:
 
 @dataclass(frozen=True)
 class CampaignList:
-    """A built campaign list.
+    """A built campaign list: who is on it at once, the rows when they are read.
 
     Attributes:
-        rows: one row per customer, columns ``COLUMNS``, indexed by the customer's
-            record id (index name ``id``; exports never write it).
         excluded: customers left out, by reason (``EXCLUSION_REASONS``, all present).
         counts: rows per tier (``primary``, ``secondary``).
         segment: the segment the list was built from.
+        rows: one row per customer, columns ``COLUMNS``, indexed by the customer's
+            record id (index name ``id``; exports never write it). Rendered on first use:
+            the counts and a preview (``head``) never render the whole list.
         left_out: the customers left out, one row each: ``LEFT_OUT_COLUMNS`` (``reason`` one
             of ``EXCLUSION_REASONS``; ``phone`` as the record holds it), by reason in that
             order, then the most recent interaction first.
     """
 
-    rows: pd.DataFrame
     excluded: dict[str, int]
     counts: dict[str, int]
     segment: Segment = field(default_factory=Segment)
-    # Built on first use: only the download of the people left out reads it, and at 100,000
-    # customers it costs a third of the list.
+    # ``_render(start, stop)``: the rows of list places [start, stop); stop None is the end.
+    _render: Callable[[int, int | None], pd.DataFrame] | None = field(default=None, repr=False,
+                                                                      compare=False)
+    # Built on first use: only the download of the people left out reads it.
     _left_out: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
     _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def of_rows(cls, rows: pd.DataFrame, segment: Segment,
+                excluded: dict[str, int] | None = None) -> CampaignList:
+        """A list whose rows are already rendered (``rows``: ``COLUMNS``, indexed by id)."""
+        tiers = rows["tier"].astype(str)
+        counts = {PRIMARY: int((tiers == PRIMARY).sum()), SECONDARY: int((tiers == SECONDARY).sum())}
+        made = cls(excluded=dict(excluded or dict.fromkeys(EXCLUSION_REASONS, 0)), counts=counts,
+                   segment=segment)
+        made._cache["rows"] = rows
+        return made
 
     @property
     def total(self) -> int:
         """Number of rows."""
-        return len(self.rows)
+        return self.counts[PRIMARY] + self.counts[SECONDARY]
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """Every row of the list (rendered once, then kept)."""
+        if "rows" not in self._cache:
+            self._cache["rows"] = (self._render(0, None) if self._render is not None
+                                   else pd.DataFrame(columns=list(COLUMNS)))
+        return self._cache["rows"]
+
+    def head(self, limit: int) -> pd.DataFrame:
+        """The first ``limit`` rows, rendered alone when the whole list is not (a preview)."""
+        if "rows" in self._cache or self._render is None:
+            return self.rows.head(limit)
+        return self._render(0, min(limit, self.total))
+
+    def first_of(self, tier: str) -> pd.Series | None:
+        """The first row of ``tier`` (primary rows come first), or None when the tier is empty."""
+        if not self.counts[tier]:
+            return None
+        place = 0 if tier == PRIMARY else self.counts[PRIMARY]
+        rows = self.rows.iloc[place:place + 1] if "rows" in self._cache or self._render is None \
+            else self._render(place, place + 1)
+        return rows.iloc[0]
+
+    def keeping(self, keep: np.ndarray) -> CampaignList:
+        """The list with only the rows where ``keep`` is True (same order, counts recomputed)."""
+        return CampaignList.of_rows(self.rows[keep], self.segment, self.excluded)
 
     @property
     def left_out(self) -> pd.DataFrame:
@@ -241,13 +278,6 @@ def _utc(now: datetime) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-def _ns(series: pd.Series) -> np.ndarray:
-    """Instants as int64 nanoseconds since the epoch; NaT stays NaT's integer."""
-    stamps = pd.to_datetime(series, utc=True)
-    return stamps.dt.as_unit("ns").array.asi8
-
-
-
 def build_list(
     data: CustomerData, segment: Segment, now: datetime, templates: Templates | None = None,
     links: ProductLinks | None = None,
@@ -261,6 +291,10 @@ def build_list(
     phone, or a Brazilian mobile with and without the ninth digit) and pass every
     other rule make one row: primary over secondary, then the most recent
     interaction, then the larger depth; the others count as ``duplicate_phone``.
+
+    Who is on the list and in which order is decided at once (``selection.select``);
+    the rows (names, matches, messages) are rendered when read, so the counts and a
+    preview of a list of 250,000 customers do not render 250,000 messages.
 
     Args:
         data: the customer frame, already limited to the stores of the campaign (and to
@@ -281,90 +315,53 @@ def build_list(
         → ``{"primary": 12, "secondary": 30}``
     """
     templates = templates or default_templates(segment)
-    customers = data.customers
-    n = len(customers)
     now_ns = _utc(now).value
-    # What does not depend on the segment is computed once per frame (every control change reuses it).
+    chosen = selection.select(data, segment, now_ns)
+    primary, secondary = chosen.counts
+
+    def render(start: int, stop: int | None) -> pd.DataFrame:
+        return _render(data, chosen, start, stop, now, templates, links)
+
+    def left_out() -> pd.DataFrame:
+        col = selection.columns(data)
+        return _left_out(data, chosen.why, chosen.primary, col.known, col.last_ns, now)
+
+    return CampaignList(excluded=chosen.excluded, counts={PRIMARY: primary, SECONDARY: secondary},
+                        segment=segment, _render=render, _left_out=left_out)
+
+
+def _render(data: CustomerData, chosen: selection.Selection, start: int, stop: int | None,
+            now: datetime, templates: Templates, links: ProductLinks | None) -> pd.DataFrame:
+    """The rows of list places [start, stop) of ``chosen`` (``CampaignList.rows``)."""
+    customers = data.customers
+    col = selection.columns(data)
+    rows_of = chosen.chosen[start:stop]
+    is_primary = chosen.is_primary[start:stop]
+    m = len(rows_of)
     products = list_columns.products(data)
-
-    # Tiers: terms are matched once per distinct product, then joined through the long tables.
-    primary = np.zeros(n, dtype=bool)
-    secondary = np.zeros(n, dtype=bool)
-    if segment.terms:
-        hit = np.append(terms_mask(list(segment.terms), products).to_numpy(bool), False)
-        # Each customer's products once, in the order a list shows them (``list_columns.display_order``).
-        d_cid, d_pid, d_recent = list_columns.display_order(data)
-        d_hit = hit[d_pid]
-        if segment.scope != "all":
-            d_hit &= d_recent
-        hits = np.flatnonzero(d_hit)
-        hit_cid = d_cid[hits]
-        primary[hit_cid[d_recent[hits]]] = True
-        secondary[hit_cid] = True
-        secondary &= ~primary
-    else:
-        primary[:] = True
-
-    # Filters.
-    last_ns = _ns(customers["last_interaction"])
-    known = last_ns != np.iinfo(np.int64).min
-    age_ns = np.where(known, now_ns - last_ns, 0)
-    candidate = primary | secondary
-    if segment.inactive_days is not None:
-        candidate &= ~known | (age_ns >= segment.inactive_days * _DAY_NS)
-    depth = customers["depth"].to_numpy(np.int64)
-    if segment.min_depth is not None:
-        candidate &= depth >= segment.min_depth
-    if segment.max_depth is not None:
-        candidate &= depth <= segment.max_depth
-
-    # Always left out, each customer under the first reason that applies.
-    def reason_applies(reason: str, idx: np.ndarray) -> np.ndarray:
-        if reason == "opted_out":
-            return customers["opt_out"].to_numpy(bool)[idx]
-        if reason == "invalid_phone":
-            return ~data.derived("segments.valid_phone", _valid_phones)[idx]
-        if reason == "recently_active" and segment.quiet_days:
-            # A date in the future (a skewed clock) is as recent as it gets.
-            return known[idx] & (age_ns[idx] < segment.quiet_days * _DAY_NS)
-        return np.zeros(len(idx), dtype=bool)
-
-    left = candidate.copy()
-    excluded: dict[str, int] = {}
-    why = np.full(n, -1, dtype=np.int64)
-    for code, reason in enumerate(EXCLUSION_REASONS):
-        idx = np.flatnonzero(left)
-        if reason == "duplicate_phone":
-            out = _duplicate_phones(data, idx, primary, known, last_ns, depth)
-        else:
-            out = reason_applies(reason, idx) if len(idx) else np.zeros(0, dtype=bool)
-        excluded[reason] = int(out.sum())
-        left[idx[out]] = False
-        why[idx[out]] = code
-
-    # Order: primary first, then the most recent interaction, then the record order.
-    chosen = np.flatnonzero(left)
-    recency = np.where(known[chosen], -last_ns[chosen], np.iinfo(np.int64).max)
-    chosen = chosen[np.lexsort((chosen, recency, ~primary[chosen]))]
-    m = len(chosen)
-    row_of = np.full(n, -1, dtype=np.int64)
-    row_of[chosen] = np.arange(m)
-    is_primary = primary[chosen]
-
     titles = strings(products["title"])
     brand_names = strings(products["brand"])
-    if segment.terms and m:
-        listed = row_of[hit_cid] >= 0
-        matched, top = list_columns.matched(hit_cid[listed], d_pid[hits[listed]], chosen, n, titles)
+    if chosen.hit is not None and m:
+        # The matching items of these customers, in display order (``list_columns.display_order``).
+        _, d_pid, d_recent = list_columns.display_order(data)
+        items, row = selection.customer_items(data, rows_of)
+        pid = d_pid[items]
+        hit = np.append(chosen.hit, False)[pid]
+        if chosen.recent_only:
+            hit &= d_recent[items]
+        matched, top = list_columns.matched_rows(row[hit], pid[hit], m, titles)
     else:
         matched, top = strings([""] * m), np.full(m, -1, dtype=np.int64)
     every_brands, every_top_brands = list_columns.brands(data)
-    brands, top_brands = every_brands.take(pa.array(chosen)), every_top_brands.take(pa.array(chosen))
+    brands, top_brands = every_brands.take(pa.array(rows_of)), every_top_brands.take(pa.array(rows_of))
 
-    days = pd.array(np.maximum(age_ns[chosen], 0) // _DAY_NS, dtype="Int64")
-    days[~known[chosen]] = pd.NA
-    names = strings(customers["name"].iloc[chosen])
-    stores = strings(customers["store"].iloc[chosen])
+    known = col.known[rows_of]
+    last_ns = col.last_ns[rows_of]
+    age_ns = np.where(known, _utc(now).value - last_ns, 0)
+    days = pd.array(np.maximum(age_ns, 0) // _DAY_NS, dtype="Int64")
+    days[~known] = pd.NA
+    names = strings(customers["name"].iloc[rows_of])
+    stores = strings(customers["store"].iloc[rows_of])
     product = take(titles, top)
     values = {"product": product, "brand": take(brand_names, top), "brands": top_brands, "store": stores}
     if links is not None:
@@ -373,22 +370,21 @@ def build_list(
 
     rows = pd.DataFrame(
         {
-            "tier": as_column(pc.if_else(pa.array(is_primary), large(PRIMARY), large(SECONDARY))),
+            "tier": as_column(pc.if_else(pa.array(is_primary, type=pa.bool_()), large(PRIMARY),
+                                         large(SECONDARY))),
             "name": as_column(names),
-            "phone": customers["phone"].iloc[chosen].reset_index(drop=True),
+            "phone": customers["phone"].iloc[rows_of].reset_index(drop=True),
             "store": as_column(stores),
             "matched": as_column(matched),
             "brands": as_column(brands),
-            "last_interaction": _dates(last_ns[chosen], known[chosen], now),
+            "last_interaction": _dates(last_ns, known, now),
             "days_since": days,
-            "depth": depth[chosen],
+            "depth": col.depth[rows_of],
             "message": as_column(message),
         },
     )
-    rows.index = pd.Index(customers["id"].iloc[chosen], name="id")
-    counts = {PRIMARY: int(is_primary.sum()), SECONDARY: int(m - is_primary.sum())}
-    return CampaignList(rows=rows, excluded=excluded, counts=counts, segment=segment,
-                        _left_out=lambda: _left_out(data, why, primary, known, last_ns, now))
+    rows.index = pd.Index(customers["id"].iloc[rows_of], name="id")
+    return rows
 
 
 def _left_out(data: CustomerData, why: np.ndarray, primary: np.ndarray, known: np.ndarray,
@@ -422,48 +418,6 @@ def _links(links: ProductLinks, product: pa.Array, top: np.ndarray, keys: pd.Ind
     key_of = np.append(np.asarray(keys, dtype=object), None)[top] if len(top) else []
     tiers = np.where(is_primary, PRIMARY, SECONDARY)
     return pa.array(links.column(product.to_pylist(), list(key_of), tiers.tolist()), type=pa.large_string())
-
-
-def _phone_numbers(data: CustomerData) -> np.ndarray:
-    """One code per (store, phone key) of each customer; -1 without a phone key."""
-    customers = data.customers
-    stores, _ = pd.factorize(customers["store"])
-    keys, uniques = pd.factorize(customers["phone_key"])
-    numbers = stores.astype(np.int64) * (len(uniques) + 1) + keys
-    numbers[(keys < 0) | (stores < 0)] = -1
-    return numbers
-
-
-def _duplicate_phones(
-    data: CustomerData, idx: np.ndarray, primary: np.ndarray, known: np.ndarray,
-    last_ns: np.ndarray, depth: np.ndarray,
-) -> np.ndarray:
-    """Which of the rows ``idx`` (positions, ascending) repeat a WhatsApp number of their store.
-
-    Of the rows of one store that share a phone key, the one kept is primary
-    over secondary, then the most recent ``last_interaction`` (unknown is the
-    oldest), then the larger depth, then the first record; the others are True.
-    """
-    out = np.zeros(len(idx), dtype=bool)
-    if len(idx) < 2:
-        return out
-    numbers = data.derived("segments.phone_numbers", _phone_numbers)[idx]
-    at = np.flatnonzero(numbers >= 0)
-    rows = idx[at]
-    recency = np.where(known[rows], -last_ns[rows], np.iinfo(np.int64).max)
-    # lexsort: the last key is the first compared; ``at`` keeps the record order in a tie.
-    order = np.lexsort((at, -depth[rows], recency, ~primary[rows], numbers[at]))
-    grouped = numbers[at][order]
-    repeated = np.zeros(len(order), dtype=bool)
-    repeated[1:] = grouped[1:] == grouped[:-1]
-    out[at[order]] = repeated
-    return out
-
-
-def _valid_phones(data: CustomerData) -> np.ndarray:
-    """Whether each customer's phone is E.164 (a campaign needs one)."""
-    phones = data.customers["phone"]
-    return phones.str.fullmatch(E164_PATTERN).fillna(False).to_numpy(bool)
 
 
 def _dates(last_ns: np.ndarray, known: np.ndarray, now: datetime) -> pd.Series:
