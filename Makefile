@@ -33,5 +33,8 @@ lint: install
 demo: install
 	$(PY) -m services demo
 
+# `make bench SIZE=500000` (make itself takes no `--size`); BENCH_ARGS passes any other option.
+SIZE ?= 100000
+BENCH_ARGS ?=
 bench: install browser
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks --size $(SIZE) $(BENCH_ARGS)

@@ -33,6 +33,12 @@ READY_JS = """() => {
   const side = document.querySelector('[data-testid="stSidebar"]');
   return !!figure && figure.offsetParent !== null && !!side && /\\d clientes/.test(side.innerText);
 }""".replace("FIGURE", repr(FIGURE))
+# The bare page (benchmarks/bare_app.py) is ready when its metric is drawn: Streamlit's first paint.
+BARE_APP = ROOT / "benchmarks" / "bare_app.py"
+BARE_READY_JS = """() => {
+  const metric = document.querySelector('[data-testid="stMetricValue"]');
+  return !!metric && metric.offsetParent !== null;
+}"""
 
 
 def _nav(title: str):
@@ -126,9 +132,13 @@ def _visible_errors(page) -> list[str]:
 
 
 def run_dashboard(
-    db: Path, browser, *, visit_pages: bool, now: str | None = None, log=print
+    db: Path, browser, *, visit_pages: bool, now: str | None = None, log=print, bare: bool = False
 ) -> Startup:
-    """Start the dashboard once and time it to the first figure; optionally visit every page."""
+    """Start the dashboard once and time it to the first figure; optionally visit every page.
+
+    ``bare``: start ``BARE_APP`` instead (Streamlit alone, same flags, same browser) and time
+    it to its first paint: what any Streamlit page costs on this machine at this moment.
+    """
     port = free_port()
     env = {**os.environ, "VITRINE_DB": str(db), "PYTHONUNBUFFERED": "1"}
     if now is not None:
@@ -136,7 +146,7 @@ def run_dashboard(
     env.pop("AIRTABLE_API_KEY", None)
     env.pop("AIRTABLE_BASE_ID", None)
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+        sys.executable, "-m", "streamlit", "run", str(BARE_APP if bare else ROOT / "dashboard" / "app.py"),
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
     ]
@@ -151,7 +161,7 @@ def run_dashboard(
         deadline = started + TIMEOUT_S
         _wait_for_port(port, process, deadline)
         page.goto(f"http://127.0.0.1:{port}/", wait_until="commit")
-        page.wait_for_function(READY_JS, timeout=TIMEOUT_S * 1000, polling="raf")
+        page.wait_for_function(BARE_READY_JS if bare else READY_JS, timeout=TIMEOUT_S * 1000, polling="raf")
         result = Startup(first_page_s=time.monotonic() - started, first_page_peak_mb=vm_hwm_mb(process.pid))
         result.errors.extend(_visible_errors(page))
         if visit_pages:
@@ -190,15 +200,27 @@ def _wait_settled(page) -> None:
     page.locator(FIGURE).first.wait_for(state="visible", timeout=TIMEOUT_S * 1000)
 
 
-def measure(db: Path, runs: int, now: str | None = None, log=print) -> list[Startup]:
-    """``runs`` starts of the dashboard; the last one also visits every page."""
+def measure(db: Path, runs: int, now: str | None = None, log=print,
+            bare: list[Startup] | None = None) -> list[Startup]:
+    """``runs`` starts of the dashboard; the last one also visits every page.
+
+    With ``bare`` (a list), each start is preceded by a start of the bare Streamlit page,
+    appended to it: both see the same machine load.
+    """
     from playwright.sync_api import sync_playwright
 
     results: list[Startup] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run"])
         try:
             for i in range(runs):
+                if bare is not None:
+                    plain = run_dashboard(db, browser, visit_pages=False, now=now, log=log, bare=True)
+                    bare.append(plain)
+                    log(f"  bare Streamlit page start {i + 1}: {plain.first_page_s:.2f} s")
                 result = run_dashboard(db, browser, visit_pages=i == runs - 1, now=now, log=log)
                 log(f"  dashboard start {i + 1}: {result.first_page_s:.2f} s"
                     f" (peak {result.first_page_peak_mb or 0:.0f} MB at the first page)")
