@@ -24,7 +24,6 @@ from services.frame import CustomerData
 from services.tally import (
     MIN_CUSTOMERS,
     TIER_BY_RANK,
-    attribute_codes,
     brand_ranks,
     count_distinct_sorted,
     distinct_pairs,
@@ -96,7 +95,7 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
         A ``Journeys``.
     """
     history = data.history_items
-    brand, brands = attribute_codes(history, data.products, "brand")
+    brand, brands = tally.history_codes(data, "brand")
     ranks = brand_ranks(brands, data.products)
     n_brands = len(brands)
     branded = brand >= 0
@@ -310,12 +309,12 @@ def cross_selling(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Cro
     """
     history = data.history_items
     cid = history["cid"].to_numpy()
-    brand, brands = attribute_codes(history, data.products, "brand")
+    brand, brands = tally.history_codes(data, "brand")
     by_brand = _pairs(cid, brand, brands)
     by_brand.insert(2, "a_label", by_brand["a"])
     by_brand.insert(3, "b_label", by_brand["b"])
 
-    category, categories = attribute_codes(history, data.products, "category")
+    category, categories = tally.history_codes(data, "category")
     # "unknown" is no category: such items stay out of the pairs.
     named = np.isin(categories, [WATCH, JEWELRY])
     category = with_none(np.where(named, np.arange(len(categories)), -1))[category]

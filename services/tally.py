@@ -31,17 +31,35 @@ def product_rows(items: pd.DataFrame, products: pd.DataFrame) -> np.ndarray:
     return with_none(where)[key.cat.codes.to_numpy()]
 
 
+def history_rows(data) -> np.ndarray:
+    """``product_rows`` of ``data.history_items`` (a ``CustomerData``), computed once per frame."""
+    return data.derived("tally.history_rows", lambda d: product_rows(d.history_items, d.products))
+
+
+def recent_rows(data) -> np.ndarray:
+    """``product_rows`` of ``data.recent_items`` (a ``CustomerData``), computed once per frame."""
+    return data.derived("tally.recent_rows", lambda d: product_rows(d.recent_items, d.products))
+
+
+def history_codes(data, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """``attribute_codes`` of ``data.history_items`` for ``column``, computed once per frame."""
+    return data.derived(f"tally.history_codes.{column}",
+                        lambda d: attribute_codes(d.history_items, d.products, column, history_rows(d)))
+
+
 def with_none(lookup: np.ndarray) -> np.ndarray:
     """``lookup`` with a trailing -1, so that indexing it with -1 gives -1."""
     return np.append(lookup.astype(np.int64), -1)
 
 
 def attribute_codes(
-    items: pd.DataFrame, products: pd.DataFrame, column: str
+    items: pd.DataFrame, products: pd.DataFrame, column: str, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-item code of ``products[column]`` (-1: none) and the sorted distinct values."""
+    """Per-item code of ``products[column]`` (-1: none) and the sorted distinct values.
+
+    ``rows``: the items' ``product_rows`` when already known."""
     codes, values = pd.factorize(products[column].to_numpy(), sort=True)
-    rows = product_rows(items, products)
+    rows = product_rows(items, products) if rows is None else rows
     return with_none(codes)[rows], np.asarray(values, dtype=object)
 
 

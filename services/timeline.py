@@ -21,7 +21,7 @@ from services.interests import (
     repaired_history,
     split_raw,
 )
-from services.tally import ordered, product_rows
+from services.tally import history_rows, ordered
 
 WHATSAPP, LOJA, IMPORTACAO = "whatsapp", "loja", "importacao"
 SOURCES: tuple[str, ...] = (WHATSAPP, LOJA, IMPORTACAO)
@@ -357,7 +357,7 @@ def first_upgrade_days(
     history = data.history_items
     cid_h, _, row_h = ordered(
         history["cid"].to_numpy().astype(np.int64), history["pos"].to_numpy(),
-        product_rows(history, products),
+        history_rows(data),
     )
     branded = brand[row_h] >= 0
     cid_h, row_h = cid_h[branded], row_h[branded]

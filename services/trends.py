@@ -8,13 +8,13 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from services import tally
 from services.frame import CustomerData
 from services.tally import (
     MIN_CUSTOMERS,
     TIER_BY_RANK,
     brand_ranks,
     distinct_pairs,
-    product_rows,
     times,
     with_none,
 )
@@ -160,8 +160,8 @@ def _share_frame(
 def _by_share(data: CustomerData, min_customers: int, reason: str, span: int | None) -> Trending:
     products = data.products
     n_products = len(products)
-    recent_rows = product_rows(data.recent_items, products)
-    history_rows = product_rows(data.history_items, products)
+    recent_rows = tally.recent_rows(data)
+    history_rows = tally.history_rows(data)
     recent_cid = data.recent_items["cid"].to_numpy()
     history_cid = data.history_items["cid"].to_numpy()
 
