@@ -48,7 +48,8 @@ def _item_arrays(items: pd.DataFrame, products: pd.DataFrame) -> tuple[np.ndarra
     to_product = products.index.get_indexer(keys.cat.categories)
     codes = keys.cat.codes.to_numpy()
     # Code -1 (a missing key) reads the appended -1.
-    pid = np.append(to_product, -1)[codes]
+    # int32: millions of items at half the memory (a catalog never holds 2**31 products).
+    pid = np.append(to_product, -1).astype(np.int32)[codes]
     return items["cid"].to_numpy(np.int64), items["pos"].to_numpy(np.int64), pid
 
 
@@ -103,7 +104,8 @@ def _display_of(data: CustomerData) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     at_r = start[r_cid] + r_count[r_cid] - 1 - (np.arange(len(r_cid)) - (np.cumsum(r_count) - r_count)[r_cid])
     at_h = (start[h_cid] + r_count[h_cid] + h_count[h_cid] - 1
             - (np.arange(len(h_cid)) - (np.cumsum(h_count) - h_count)[h_cid]))
-    cid = np.empty(int(total.sum()), dtype=np.int64)
+    # int32: millions of items at half the memory (2**31 customers or products is out of reach).
+    cid = np.empty(int(total.sum()), dtype=np.int32)
     pid = np.empty_like(cid)
     from_recent = np.zeros(len(cid), dtype=bool)
     cid[at_r], pid[at_r], from_recent[at_r] = r_cid, r_pid, True

@@ -146,7 +146,8 @@ def _index_of(data: CustomerData) -> ProductIndex:
     count = np.bincount(d_pid[known], minlength=len(list_columns.products(data)))
     start = np.zeros(len(count) + 1, dtype=np.int64)
     np.cumsum(count, out=start[1:])
-    return ProductIndex(start=start, item=order, cid=d_cid[order], from_recent=d_recent[order])
+    return ProductIndex(start=start, item=order.astype(np.int32), cid=d_cid[order],
+                        from_recent=d_recent[order])
 
 
 def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:

@@ -33,18 +33,23 @@ def product_rows(items: pd.DataFrame, products: pd.DataFrame) -> np.ndarray:
 
 def history_rows(data) -> np.ndarray:
     """``product_rows`` of ``data.history_items`` (a ``CustomerData``), computed once per frame."""
-    return data.derived("tally.history_rows", lambda d: product_rows(d.history_items, d.products))
+    return data.derived("tally.history_rows",
+                        lambda d: product_rows(d.history_items, d.products).astype(np.int32))
 
 
 def recent_rows(data) -> np.ndarray:
     """``product_rows`` of ``data.recent_items`` (a ``CustomerData``), computed once per frame."""
-    return data.derived("tally.recent_rows", lambda d: product_rows(d.recent_items, d.products))
+    return data.derived("tally.recent_rows",
+                        lambda d: product_rows(d.recent_items, d.products).astype(np.int32))
 
 
 def history_codes(data, column: str) -> tuple[np.ndarray, np.ndarray]:
     """``attribute_codes`` of ``data.history_items`` for ``column``, computed once per frame."""
-    return data.derived(f"tally.history_codes.{column}",
-                        lambda d: attribute_codes(d.history_items, d.products, column, history_rows(d)))
+    def compute(d) -> tuple[np.ndarray, np.ndarray]:
+        codes, values = attribute_codes(d.history_items, d.products, column, history_rows(d))
+        return codes.astype(np.int32), values  # millions of items: half the memory of int64
+
+    return data.derived(f"tally.history_codes.{column}", compute)
 
 
 def with_none(lookup: np.ndarray) -> np.ndarray:
