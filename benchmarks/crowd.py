@@ -297,10 +297,10 @@ async def manage(page, steps: list[Change], until: float, seed: int) -> Session:
 
 
 async def _crowd(db: Path, now: str, sessions: int, seconds: float, plans: list[list[Change]],
-                 log) -> dict[str, object]:
+                 log) -> tuple[dict[str, object], list[Session]]:
     from playwright.async_api import async_playwright
 
-    result: dict[str, object] = {"sessions": sessions, "seconds": seconds}
+    result: dict[str, object] = {"sessions": sessions, "seconds": seconds, "client": "browser"}
     with serve(db, now) as (process, url):
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
@@ -340,13 +340,7 @@ async def _crowd(db: Path, now: str, sessions: int, seconds: float, plans: list[
                 }
             finally:
                 await browser.close()
-    latencies = [t for s in seen for t in s.latencies]
-    result["latencies_s"] = [round(t, 3) for t in latencies]
-    result["changes"] = len(latencies)
-    result["per_session_changes"] = [len(s.latencies) for s in seen]
-    result["kinds"] = {kind: sum(s.kinds.get(kind, 0) for s in seen) for kind in ("preset", "add", "remove")}
-    result["errors"] = [error for s in seen for error in s.errors]
-    return result
+    return result, list(seen)
 
 
 def _p95(values: list[float]) -> float:
@@ -354,7 +348,8 @@ def _p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
 
 
-def measure(db: Path, now: str, sessions: int = 20, seconds: float = 60.0, log=print) -> dict:
+def measure(db: Path, now: str, sessions: int = 20, seconds: float = 60.0, log=print,
+            client: str = "browser") -> dict:
     """``sessions`` browser sessions on one dashboard server, each changing presets and terms for
     ``seconds``.
 
@@ -364,6 +359,8 @@ def measure(db: Path, now: str, sessions: int = 20, seconds: float = 60.0, log=p
         sessions: browser sessions at once (at least 2).
         seconds: how long every session keeps making changes.
         log: where progress lines go.
+        client: ``"browser"`` (Chromium, one context a session) or ``"websocket"`` (the browser's
+            protocol without a page: the server's share alone, ``benchmarks/crowd_ws.py``).
 
     Returns:
         A JSON-ready dict: ``latencies_s`` (change to counts on screen), ``p95_s``, ``median_s``,
@@ -377,8 +374,18 @@ def measure(db: Path, now: str, sessions: int = 20, seconds: float = 60.0, log=p
     plans = [plan(expected, seed=i) for i in range(sessions)]
     del expected  # the frame is the harness's, not the server's: let it go before the browsers
     log(f"  {sessions} plans of {PLANNED} changes in {time.monotonic() - started:.0f} s")
-    result = asyncio.run(_crowd(db, now, sessions, seconds, plans, log))
-    latencies = result["latencies_s"]
+    if client == "websocket":
+        from benchmarks import crowd_ws
+
+        result, seen = asyncio.run(crowd_ws.crowd(db, now, sessions, seconds, plans, log))
+    else:
+        result, seen = asyncio.run(_crowd(db, now, sessions, seconds, plans, log))
+    latencies = [t for s in seen for t in s.latencies]
+    result["latencies_s"] = [round(t, 3) for t in latencies]
+    result["changes"] = len(latencies)
+    result["per_session_changes"] = [len(s.latencies) for s in seen]
+    result["kinds"] = {kind: sum(s.kinds.get(kind, 0) for s in seen) for kind in ("preset", "add", "remove")}
+    result["errors"] = [error for s in seen for error in s.errors]
     result["p95_s"] = round(_p95(latencies), 3) if latencies else None
     result["median_s"] = round(statistics.median(latencies), 3) if latencies else None
     result["max_s"] = max(latencies) if latencies else None
@@ -418,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     options.add_argument("--sessions", type=int, default=20)
     options.add_argument("--seconds", type=float, default=60.0)
     options.add_argument("--db", type=Path, default=None, help="the base (default: the 100,000-customer one)")
+    options.add_argument("--client", choices=("browser", "websocket"), default="browser",
+                         help="Chromium sessions (default) or websocket clients (the server alone)")
     options.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = options.parse_args(argv)
 
@@ -428,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
     db = args.db or ensure_base(100_000, 7, log=log)
     now = SqliteStore(db).get_meta("demo_now")
-    result = measure(db, now, args.sessions, args.seconds, log=log)
+    result = measure(db, now, args.sessions, args.seconds, log=log, client=args.client)
     rows = figures(result, Figure)
     result["ok"] = all(row.met is not False for row in rows)
     if args.json:
