@@ -396,26 +396,27 @@ def measure(db: Path, now: str, sessions: int = 20, seconds: float = 60.0, log=p
 
 def figures(result: dict, figure: type) -> list:
     """The rows of ``make bench``'s table for ``result`` (``figure``: benchmarks' ``Figure``)."""
-    n = result["sessions"]
+    who = "websocket clients" if result.get("client") == "websocket" else "browser sessions"
+    n = f"{result['sessions']} {who}"
     p95, per_session = result.get("p95_s"), result.get("mb_per_extra_session")
     errors = len(result["errors"])
     cpu = result.get("cpu") or {}
     return [
-        figure(f"{n} sessions at once: change to counts on screen, p95", "s", p95, f"≤ {P95_BUDGET_S:g} s",
+        figure(f"{n} at once: change to counts on screen, p95", "s", p95, f"≤ {P95_BUDGET_S:g} s",
                None if p95 is None else p95 <= P95_BUDGET_S, result["latencies_s"],
                note=f"{result['changes']} changes in {result['seconds']:g} s; server {cpu.get('server_s')}"
                     f" CPU s, browser {cpu.get('browser_s')} CPU s on {cpu.get('cores')} cores"),
-        figure(f"{n} sessions at once: errors", "", errors, "= 0", errors == 0,
+        figure(f"{n} at once: errors", "", errors, "= 0", errors == 0,
                note="; ".join(result["errors"])[:300]),
-        figure(f"{n} sessions at once: server memory per extra session", "MB", per_session,
+        figure(f"{n} at once: server memory per extra session", "MB", per_session,
                f"≤ {MB_PER_SESSION_BUDGET:g} MB",
                None if per_session is None else per_session <= MB_PER_SESSION_BUDGET,
                note=f"RSS {result.get('rss_1_session_mb') or 0:.0f} MB with 1 session, "
-                    f"{result.get('rss_n_sessions_mb') or 0:.0f} MB with {n};"
+                    f"{result.get('rss_n_sessions_mb') or 0:.0f} MB with {result['sessions']};"
                     f" peak {result.get('vm_hwm_mb') or 0:.0f} MB"),
-        figure(f"{n} sessions at once: change to counts on screen, median", "s", result.get("median_s"),
+        figure(f"{n} at once: change to counts on screen, median", "s", result.get("median_s"),
                runs=result["latencies_s"]),
-        figure(f"{n} sessions at once: changes measured", "", result["changes"],
+        figure(f"{n} at once: changes measured", "", result["changes"],
                note=", ".join(f"{kind} {count}" for kind, count in result["kinds"].items())),
     ]
 
