@@ -9,7 +9,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import access, sidebar, state  # noqa: E402
+from dashboard import access, memory, sidebar, state  # noqa: E402, F401 - memory: the allocator, once
 
 st.set_page_config(page_title="Vitrine", page_icon="💎", layout="wide")
 viewer = access.gate(lambda: state.source().repository.stores())

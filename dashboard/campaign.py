@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -23,6 +24,7 @@ from services.segments import (
     CampaignList,
     Preset,
     Segment,
+    build_list,
 )
 
 CUSTOM = "personalizada"
@@ -323,7 +325,7 @@ def examples(result: CampaignList) -> None:
     """The message each tier gets, rendered for a real customer of the list."""
     two_tiers = has_two_tiers(result.segment)
     for tier in (PRIMARY, SECONDARY):
-        first = result.first_of(tier)
+        first = result.first_of(tier)  # rendered alone: the whole list is not
         if first is None:
             continue
         with st.container(border=True):
@@ -339,8 +341,14 @@ def campaign_label(preset: Preset | None) -> str:
 
 def downloads(ctx: Context, result: CampaignList, preset: Preset | None, templates: Templates,
               key: str = "campanhas") -> None:
-    """CSV (messaging tools) and XLSX (Excel) of the whole list, named after campaign and date."""
+    """CSV (messaging tools) and XLSX (Excel) of the whole list, named after campaign and date.
+
+    The files are built on click from the list built again (the same frame, segment, reference time
+    and messages give the same list): a button that held ``result`` would keep a whole list in
+    memory per open session, for a file most runs never make.
+    """
     label = campaign_label(preset)
+    again = _list_again(ctx, result, templates)
     audit = {
         "campaign": label,
         **dataclasses.asdict(result.segment),
@@ -349,20 +357,26 @@ def downloads(ctx: Context, result: CampaignList, preset: Preset | None, templat
     csv_col, xlsx_col, left_col = st.columns(3)
     with csv_col:
         download_button(ctx, Export(
-            build=lambda: to_csv(result),
+            build=lambda: to_csv(again()),
             file_name=export_filename(label, ctx.now, "csv", result.segment.terms),
             fmt="csv", rows=result.total, segment=audit,
         ), "Baixar CSV (para envio)", key=f"{key}_csv", icon=":material/download:")
     with xlsx_col:
         download_button(ctx, Export(
-            build=lambda: to_xlsx(result),
+            build=lambda: to_xlsx(again()),
             file_name=export_filename(label, ctx.now, "xlsx", result.segment.terms),
             fmt="xlsx", rows=result.total, segment=audit,
         ), "Baixar XLSX (Excel)", key=f"{key}_xlsx", icon=":material/table_view:")
     with left_col:
-        left_out = sum(result.excluded.values())
+        left_out = sum(result.excluded.values())  # each one left out once, for the first reason
         download_button(ctx, Export(
-            build=lambda: left_out_xlsx(result),
+            build=lambda: left_out_xlsx(again()),
             file_name=export_filename(f"{label} fora da lista", ctx.now, "xlsx", result.segment.terms),
             fmt="xlsx", rows=left_out, segment={**audit, "list": "deixados de fora"},
         ), "Baixar quem ficou de fora", key=f"{key}_left_out", icon=":material/person_off:")
+
+
+def _list_again(ctx: Context, result: CampaignList, templates: Templates) -> Callable[[], CampaignList]:
+    """``build_list`` of ``result``'s segment again, holding only what it needs (not the list)."""
+    data, segment, now = ctx.data, result.segment, ctx.now
+    return lambda: build_list(data, segment, now, templates)

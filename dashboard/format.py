@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 
@@ -80,4 +81,10 @@ def phone(value: object) -> str:
 
     A frame's missing phone may be None or NaN: neither is a phone.
     """
-    return format_phone(value) if isinstance(value, str) and value else ""
+    return _phone(value) if isinstance(value, str) and value else ""
+
+
+@functools.lru_cache(maxsize=8192)
+def _phone(e164: str) -> str:
+    # Parsing costs about 0.1 ms a number: the preview of every rerun shows mostly the same people.
+    return format_phone(e164)
