@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +68,9 @@ def field_problem(reason: str, field: str) -> str:
     return reason.format(**_FIELD_WORDS[field])
 
 
+_DERIVING = threading.Lock()
+
+
 @dataclass(frozen=True)
 class CustomerData:
     """Customers with their interests exploded once into long tables.
@@ -98,8 +102,16 @@ class CustomerData:
         per data version, so every control change reuses them. The frame never
         changes, so neither can they; callers must not mutate what they get.
         """
-        if name not in self._derived:
-            self._derived[name] = compute(self)
+        if name in self._derived:
+            return self._derived[name]  # type: ignore[return-value]
+        # Sessions that open a page at once wait for one computation instead of each doing it
+        # (twenty managers on a new data version would otherwise compute the same brands twenty
+        # times over). One lock per name: a computation may read other derived values.
+        with _DERIVING:
+            lock = self._derived.setdefault(f"{name}.lock", threading.Lock())
+        with lock:  # type: ignore[union-attr]
+            if name not in self._derived:
+                self._derived[name] = compute(self)
         return self._derived[name]  # type: ignore[return-value]
 
     @property

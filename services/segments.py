@@ -249,16 +249,21 @@ class CampaignList:
         """The first ``limit`` rows, rendered alone when the whole list is not (a preview)."""
         if "rows" in self._cache or self._render is None:
             return self.rows.head(limit)
-        return self._render(0, min(limit, self.total))
+        if self._cache.get("head") is None or len(self._cache["head"]) < min(limit, self.total):
+            self._cache["head"] = self._render(0, min(limit, self.total))
+        return self._cache["head"].head(limit)
 
     def first_of(self, tier: str) -> pd.Series | None:
         """The first row of ``tier`` (primary rows come first), or None when the tier is empty."""
         if not self.counts[tier]:
             return None
         place = 0 if tier == PRIMARY else self.counts[PRIMARY]
-        rows = self.rows.iloc[place:place + 1] if "rows" in self._cache or self._render is None \
-            else self._render(place, place + 1)
-        return rows.iloc[0]
+        shown = self._cache.get("rows", self._cache.get("head"))
+        if shown is None and self._render is None:
+            shown = self.rows
+        if shown is not None and place < len(shown):
+            return shown.iloc[place]
+        return self._render(place, place + 1).iloc[0]
 
     def keeping(self, keep: np.ndarray) -> CampaignList:
         """The list with only the rows where ``keep`` is True (same order, counts recomputed)."""

@@ -24,6 +24,7 @@ EXCLUSION_REASONS: tuple[str, ...] = (
 E164_PATTERN = r"\+[1-9]\d{7,14}"
 DAY_NS = 86_400 * 10**9
 _NAT = np.iinfo(np.int64).min
+_KEPT_TERMS = 64  # term lists whose product matches each frame keeps
 
 
 @dataclass(frozen=True)
@@ -193,8 +194,7 @@ def select(data: CustomerData, segment, now_ns: int) -> Selection:
     recent_only = segment.scope != "all"
     hit = None
     if segment.terms:
-        products = list_columns.products(data)
-        hit = terms_mask(list(segment.terms), products).to_numpy(bool)
+        hit = _hits(data, tuple(segment.terms))
         cids, from_recent = by_product(data).customers_of(np.flatnonzero(hit))
         primary = np.zeros(n, dtype=bool)
         primary[cids[from_recent]] = True
@@ -250,6 +250,17 @@ def select(data: CustomerData, segment, now_ns: int) -> Selection:
     is_primary[: int(first.sum())] = True
     return Selection(chosen=chosen, is_primary=is_primary, hit=hit, recent_only=recent_only,
                      excluded=excluded, why=why, primary=primary)
+
+
+def _hits(data: CustomerData, terms: tuple[str, ...]) -> np.ndarray:
+    """Per product row, whether one of ``terms`` matches it; kept per frame for the last terms
+    asked (a manager goes back and forth between a few)."""
+    found: dict[tuple[str, ...], np.ndarray] = data.derived("selection.hits", lambda _: {})
+    if terms not in found:
+        if len(found) >= _KEPT_TERMS:
+            found.pop(next(iter(found)), None)
+        found[terms] = terms_mask(list(terms), list_columns.products(data)).to_numpy(bool)
+    return found[terms]
 
 
 def _duplicate_phones(col: Columns, candidate: np.ndarray, left: np.ndarray,

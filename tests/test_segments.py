@@ -812,3 +812,23 @@ def test_brands_are_the_same_when_counted_in_small_blocks(monkeypatch):
     blocks = build_list(data, Segment(), NOW).rows
     pd.testing.assert_frame_equal(whole, blocks)
     assert blocks.loc["c", "brands"] == "Rolex, Omega"
+
+
+def test_the_preview_and_the_examples_are_the_rows_of_the_whole_list():
+    # Counts and a preview come without rendering the list; they must be the same rows it would hold.
+    records = []
+    for i in range(30):
+        fields = AFTER_LATER if i % 3 == 0 else AFTER_MONTH_3
+        records.append(record(f"rec{i:02d}", name=f"Cliente {i:02d}", last_interaction=days_ago(10 + i),
+                              **fields))
+    data = frame(*records)
+    segment = PRESETS["estoque"].segment_for(["Submariner"], quiet_days=0)
+    fresh = build_list(data, segment, NOW)
+    head = fresh.head(7)
+    primary_example, secondary_example = fresh.first_of("primary"), fresh.first_of("secondary")
+    whole = build_list(data, segment, NOW).rows
+    assert fresh.counts == {"primary": 10, "secondary": 20}
+    pd.testing.assert_frame_equal(head, whole.head(7))
+    assert primary_example["name"] == whole[whole["tier"] == "primary"].iloc[0]["name"]
+    assert secondary_example["name"] == whole[whole["tier"] == "secondary"].iloc[0]["name"]
+    assert secondary_example["name"] != primary_example["name"]
