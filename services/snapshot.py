@@ -167,7 +167,8 @@ def customer_data(store: CustomerRepository, data_key: str | None = None) -> Cus
     if data is not None:
         return data
     with no_gc():
-        data = build(store.raw_customers(store.stores()), store.catalog())
+        # Part by part: the raw records of one part at a time, not of every customer beside the frame.
+        data = build(store.raw_customer_parts(store.stores()), store.catalog())
     # A read-only folder or a full disk costs the next start its speed, nothing else.
     with contextlib.suppress(OSError):
         save(data, path, key)
