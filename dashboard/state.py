@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import os
 import threading
@@ -30,6 +32,22 @@ NO_STORE_CHOSEN = "Escolha pelo menos uma loja na barra lateral."
 # every page's temporaries add up in the process's peak; the system allocator hands them back
 # (60 MB lower peak over the pages, same speed: `make bench`).
 pa.set_memory_pool(pa.system_memory_pool())
+
+
+def _fixed_mmap_threshold(size: int = 128 * 1024) -> None:
+    """Blocks from ``size`` up always get pages of their own, handed back when freed (glibc).
+
+    glibc raises its threshold after each such block is freed, up to 32 MB: after a data
+    change, the old frame's arrays and a new frame's or timeline's read would then come from
+    the heap, which keeps what they free; the next big temporary grows it again (issue #14:
+    a data change while the dashboard runs). Elsewhere than glibc, nothing to do.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, size)
+
+
+_M_MMAP_THRESHOLD = -3
+_fixed_mmap_threshold()
 # A fixed reference time (ISO 8601) instead of the clock: demos frozen in time, and tests.
 NOW_ENV = "VITRINE_NOW"
 
