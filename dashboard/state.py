@@ -182,17 +182,23 @@ class _Live:
                     del patched[stale]
                 for cached in _PER_DATA_VERSION:
                     cached.clear()
+                # A write to the customers often adds to the timeline too (a note, a sync): the
+                # old timeline goes now as well, before the new frame is built, not after.
+                self._events_now(repository)
                 gc.collect()  # anything of the old frame caught in a cycle goes now, not later
         return version
 
     def advance_events(self, repository: CustomerRepository) -> str:
         """The timeline's version now; a new one empties the caches of the older timeline first."""
         with self.lock:
-            version = repository.events.version()
-            if version != self.events:
-                self.events = version
-                for cached in _PER_EVENTS_VERSION:
-                    cached.clear()
+            return self._events_now(repository)
+
+    def _events_now(self, repository: CustomerRepository) -> str:
+        version = repository.events.version()
+        if version != self.events:
+            self.events = version
+            for cached in _PER_EVENTS_VERSION:
+                cached.clear()
         return version
 
     def serves(self, version: str, events_version: str | None = None) -> bool:
