@@ -219,7 +219,8 @@ def figures(result: dict, figure: type) -> list:
     shows_new = (result.get("found") and result.get("customers_after") is not None
                  and result.get("customers_before") is not None
                  and result["customers_after"] == result["customers_before"] + 1)
-    note = (f"steady {result['steady_mb']:.0f} MB, swap peak {result['swap_peak_mb']:.0f} MB, after"
+    note = (f"{ratio:.2f}× " if ratio is not None else "") + (
+            f"steady {result['steady_mb']:.0f} MB, swap peak {result['swap_peak_mb']:.0f} MB, after"
             f" {result['after_mb']:.0f} MB; customers {result['customers_before']} →"
             f" {result['customers_after']}")
     if not shows_new:
