@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from services.interests import parse_time
-from services.timeline import EVENT_COLUMNS, KINDS, SOURCES, Event, categorical, empty_frame, micros
+from services.timeline import EVENT_COLUMNS, KINDS, SOURCES, Event, empty_frame, micros
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -84,6 +84,62 @@ def _lists(texts: list[str]) -> np.ndarray:
     codes, uniques = pd.factorize(np.array(texts, dtype=object))
     parsed = json.loads("[" + ",".join(uniques) + "]")
     return np.fromiter(parsed, dtype=object, count=len(parsed))[codes]
+
+
+_PART_ROWS = 100_000
+
+
+class _Parts:
+    """The columns of the event frame, read part after part (``EventLog.frame``)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.ids: dict[str, int] = {}
+        self.columns: dict[str, list] = {name: [] for name in ("customer_id", "at", "store", "source",
+                                                                "kind", "products", "value_brl")}
+        self.lists: dict[str, list] = {}  # each distinct products text, parsed once for every part
+
+    def add(self, count: int, ids: str | None, at: str | None, store: str | None, source: str | None,
+            kind: str | None, products: str | None, values: str | None) -> None:
+        """One part's texts (``group_concat``), turned into arrays."""
+        if not count:
+            return
+        self.count += count
+        columns, known = self.columns, self.ids
+        columns["customer_id"].append(np.fromiter(
+            (known.setdefault(i, len(known)) for i in ids.split(_SEP)), dtype=np.int64, count=count))
+        columns["at"].append(pd.to_datetime(at.split(_SEP), format="ISO8601", utc=True).as_unit("us"))
+        for name, text in (("store", store), ("source", source), ("kind", kind)):
+            columns[name].append(np.fromstring(text, dtype=np.int64, sep=","))
+        columns["products"].append(self._lists(products.split(_SEP)))
+        columns["value_brl"].append(np.fromstring(values, sep=","))
+
+    def _lists(self, texts: list[str]) -> np.ndarray:
+        """JSON lists parsed once per distinct text: rows with the same products share one list."""
+        codes, uniques = pd.factorize(np.array(texts, dtype=object))
+        new = [text for text in uniques if text not in self.lists]
+        if new:
+            self.lists.update(zip(new, json.loads("[" + ",".join(new) + "]"), strict=True))
+        return np.fromiter(map(self.lists.__getitem__, uniques), dtype=object, count=len(uniques))[codes]
+
+    def frame(self, names: Sequence[str]) -> pd.DataFrame:
+        """The parts as one frame, in the order they were read."""
+        columns = self.columns
+        at = columns["at"][0].append(columns["at"][1:]) if len(columns["at"]) > 1 else columns["at"][0]
+        return pd.DataFrame({
+            "customer_id": pd.Categorical.from_codes(
+                np.concatenate(columns["customer_id"]), categories=pd.Index(list(self.ids), dtype=object)),
+            "store": _from_codes(columns["store"], names),
+            "at": at,
+            "source": _from_codes(columns["source"], SOURCES),
+            "kind": _from_codes(columns["kind"], KINDS),
+            "products": np.concatenate(columns["products"]),
+            "value_brl": np.concatenate(columns["value_brl"]),
+        })
+
+
+def _from_codes(parts: list[np.ndarray], values: Sequence[str]) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.concatenate(parts), categories=pd.Index(list(values), dtype=object))
 
 
 class EventLog:
@@ -255,32 +311,30 @@ class EventLog:
             where.append("at >= :since")
             params["since"] = stored_time(since)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
+        parts = _Parts()
         with self._reading() as db:
+            db.execute("BEGIN")  # one snapshot for every part
             names = [row[0] for row in db.execute(f"SELECT DISTINCT store FROM events{clause}", params)]
             if not names:
                 return empty_frame()
-            # Each column comes back as one text (a full scan in insertion order): a million rows
-            # cost a few C-level splits and parses instead of seven million Python values.
+            low, high = db.execute("SELECT min(rowid), max(rowid) FROM events").fetchone()
+            # Each column of a part comes back as one text (a scan in insertion order): a million
+            # rows cost a few C-level splits and parses instead of seven million Python values, and
+            # a part at a time holds its texts and their pieces, not the whole timeline's.
             query = (
                 "SELECT count(*), group_concat(customer_id, :sep), group_concat(at, :sep),"
                 f" group_concat({_codes('store', names)}, ','),"
                 f" group_concat({_codes('source', SOURCES)}, ','),"
                 f" group_concat({_codes('kind', KINDS)}, ','), group_concat(products, :sep),"
                 " group_concat(coalesce(value_brl, 'nan'), ',')"
-                f" FROM events NOT INDEXED{clause}"
+                f" FROM events NOT INDEXED{clause or ' WHERE 1'} AND rowid BETWEEN :low AND :high"
             )
-            count, ids, at, store, source, kind, products, values = db.execute(query, params).fetchone()
-        if not count:
+            for first in range(low, high + 1, _PART_ROWS):
+                bounds = {"low": first, "high": first + _PART_ROWS - 1}
+                parts.add(*db.execute(query, {**params, **bounds}).fetchone())
+        if not parts.count:
             return empty_frame()
-        frame = pd.DataFrame({
-            "customer_id": categorical(ids.split(_SEP), sort=False),
-            "store": _coded(store, names),
-            "at": pd.to_datetime(at.split(_SEP), format="ISO8601", utc=True).as_unit("us"),
-            "source": _coded(source, SOURCES),
-            "kind": _coded(kind, KINDS),
-            "products": _lists(products.split(_SEP)),
-            "value_brl": np.fromstring(values, sep=","),
-        })
+        frame = parts.frame(names)
         if not frame["at"].is_monotonic_increasing:
             # Stable: events of the same moment keep the order in which they were appended.
             order = np.argsort(micros(frame["at"]), kind="stable")
