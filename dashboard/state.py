@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-import pyarrow as pa
 import streamlit as st
 
+from dashboard import memory  # noqa: F401 - the allocators, set once for the process
 from dashboard.access import Viewer, viewer
 from services import access, config, insights, recording, snapshot, weekly
-from services.frame import CustomerData, with_customer
+from services.frame import CustomerData, build, with_customer
 from services.interests import Customer, now_utc, parse_time
 from services.search import Lookup, SearchIndex, lookup
 from services.source import Source, open_source
@@ -23,10 +26,6 @@ from services.timeline import LOJA
 STORE_KEY = "app_stores"
 NO_STORE_CHOSEN = "Escolha pelo menos uma loja na barra lateral."
 
-# Arrow's default allocator (mimalloc) keeps what a 100,000-customer list frees for reuse, so
-# every page's temporaries add up in the process's peak; the system allocator hands them back
-# (60 MB lower peak over the pages, same speed: `make bench`).
-pa.set_memory_pool(pa.system_memory_pool())
 # A fixed reference time (ISO 8601) instead of the clock: demos frozen in time, and tests.
 NOW_ENV = "VITRINE_NOW"
 
@@ -80,8 +79,9 @@ class Context:
                            min_customers, _hour(self.now))
 
     def events_version(self) -> str:
-        """A token that changes whenever the timeline changes (a cache key)."""
-        return self.repository.events.version()
+        """A token that changes whenever the timeline changes (a cache key); a new one drops the
+        objects of the older timeline from the caches."""
+        return _live(_path()).advance_events(self.repository)
 
     def events(self) -> pd.DataFrame:
         """The timeline of the chosen stores (``EventLog.frame``), cached per timeline version."""
@@ -132,18 +132,103 @@ def _open(path: str, settings: config.AirtableSettings | None) -> Source:
     return open_source(path, settings, create_demo=True, now=reference_time())
 
 
-@st.cache_resource(show_spinner="Carregando clientes…", max_entries=2)
+class _Live:
+    """The data and timeline versions this process serves for one file.
+
+    The caches below hold objects of these versions only: when a run reads a newer one, every
+    object of the older one is dropped before the new ones are built, so a data change costs
+    one frame at a time, not two (issue #14: a sync or the CLI writing while the dashboard runs).
+    A run that began on the older version keeps its own frame (``begin``) and computes what it
+    still asks for without caching it.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.data = ""
+        self.events = ""
+        # The full frames still in use, by data version: a run's own keeps it here until it ends.
+        self.frames: weakref.WeakValueDictionary[str, CustomerData] = weakref.WeakValueDictionary()
+
+    def advance(self, path: str, repository: CustomerRepository) -> str:
+        """The file's data version now; a new one empties the caches of the older one first."""
+        with self.lock:  # read under the lock: versions are adopted in the order they were read
+            version = repository.data_key()
+            if version != self.data:
+                self.data = version
+                patched = _after_own_writes(path)
+                for stale in [key for key in patched if key != version]:
+                    del patched[stale]
+                for cached in _PER_DATA_VERSION:
+                    cached.clear()
+                # A write to the customers often adds to the timeline too (a note, a sync): the
+                # old timeline goes now as well, before the new frame is built, not after.
+                self._events_now(repository)
+                gc.collect()  # anything of the old frame caught in a cycle goes now, not later
+        return version
+
+    def advance_events(self, repository: CustomerRepository) -> str:
+        """The timeline's version now; a new one empties the caches of the older timeline first."""
+        with self.lock:
+            return self._events_now(repository)
+
+    def _events_now(self, repository: CustomerRepository) -> str:
+        version = repository.events.version()
+        if version != self.events:
+            self.events = version
+            for cached in _PER_EVENTS_VERSION:
+                cached.clear()
+        return version
+
+    def serves(self, version: str, events_version: str | None = None) -> bool:
+        """True when ``version`` (and ``events_version``) are the ones the caches hold."""
+        return version == self.data and events_version in (None, self.events)
+
+
+@st.cache_resource(show_spinner=False)
+def _live(path: str) -> _Live:
+    return _Live()
+
+
+def _per_version(cached: Callable, path: str, version: str, *args: object,
+                 events_version: str | None = None) -> object:
+    """``cached(path, version, *args)`` for the current versions; an older version's (a run that
+    began before a write) computed without caching it, so no cache holds the old data again."""
+    live = _live(path)
+    if not live.serves(version, events_version):
+        return cached.__wrapped__(path, version, *args)
+    value = cached(path, version, *args)
+    if not live.serves(version, events_version):  # a newer version arrived meanwhile
+        cached.clear(path, version, *args)
+    return value
+
+
 def customer_data(path: str, version: str) -> CustomerData:
     """The customer frame of every store, rebuilt only when the data version changes.
 
     ``version`` is the cache key: the frame itself is never hashed, and never mutated.
     A new process loads it from the snapshot beside the SQLite file when it is current;
     after this process's own in-store note, the frame patched with that one customer.
+    A run still on an older version gets the frame it began with.
     """
+    live = _live(path)
+    frame = live.frames.get(version)
+    if frame is None:
+        frame = _per_version(_customer_data, path, version)
+        live.frames[version] = frame
+    return frame
+
+
+@st.cache_resource(show_spinner="Carregando clientes…", max_entries=1)
+def _customer_data(path: str, version: str) -> CustomerData:
     patched = _after_own_writes(path).pop(version, None)
     if patched is not None:
         return patched
-    return snapshot.customer_data(source().repository, version)
+    repository = source().repository
+    if not _live(path).serves(version):
+        # A run that began before a write and lost its frame: the records as they are now,
+        # never saved as the snapshot of a version they are not.
+        return build(repository.raw_customers(repository.stores()), repository.catalog())
+    return snapshot.customer_data(repository, version)
 
 
 @st.cache_resource(show_spinner=False)
@@ -163,16 +248,24 @@ def _one_write_apart(before: str, after: str) -> bool:
         return False
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
 def scoped_data(path: str, version: str, allowed: tuple[str, ...], stores: tuple[str, ...]) -> CustomerData:
     """The customer frame of the chosen ``stores`` (the access boundary), cached per version."""
+    return _per_version(_scoped_data, path, version, allowed, stores)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _scoped_data(path: str, version: str, allowed: tuple[str, ...], stores: tuple[str, ...]) -> CustomerData:
     return access.scoped(customer_data(path, version), allowed, stores)
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
 def catalog_of(path: str, version: str) -> tuple[dict[str, str], dict[str, str]]:
     """The catalog's titles by key, and its titles with their brand; ``version`` (the data key)
     holds the catalog's content."""
+    return _per_version(_catalog_of, path, version)
+
+
+@st.cache_resource(show_spinner=False, max_entries=1)
+def _catalog_of(path: str, version: str) -> tuple[dict[str, str], dict[str, str]]:
     repository = source().repository
     titles = repository.catalog_titles()
     catalog = repository.catalog()
@@ -183,38 +276,69 @@ def catalog_of(path: str, version: str) -> tuple[dict[str, str], dict[str, str]]
     return titles, labels
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
 def search_index(path: str, version: str, allowed: tuple[str, ...], stores: tuple[str, ...]) -> SearchIndex:
     """The search keys of the scoped frame, cached beside it."""
+    return _per_version(_search_index, path, version, allowed, stores)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _search_index(path: str, version: str, allowed: tuple[str, ...], stores: tuple[str, ...]) -> SearchIndex:
     return SearchIndex.of(scoped_data(path, version, allowed, stores))
 
 
-@st.cache_resource(show_spinner="Calculando jornadas, tendências e pares…", max_entries=8)
 def insights_of(path: str, version: str, events_version: str, allowed: tuple[str, ...],
                 stores: tuple[str, ...], min_customers: int, now: datetime) -> insights.Insights:
     """The analytics of the scoped frame and its timeline."""
+    return _per_version(_insights_of, path, version, events_version, allowed, stores, min_customers, now,
+                        events_version=events_version)
+
+
+@st.cache_resource(show_spinner="Calculando jornadas, tendências e pares…", max_entries=8)
+def _insights_of(path: str, version: str, events_version: str, allowed: tuple[str, ...],
+                 stores: tuple[str, ...], min_customers: int, now: datetime) -> insights.Insights:
     repository = source().repository
     return insights.compute(scoped_data(path, version, allowed, stores), min_customers,
                             events=events_of(path, events_version, allowed, stores), now=now,
                             since=repository.events.since())
 
 
-@st.cache_resource(show_spinner="Lendo a linha do tempo…", max_entries=4)
 def events_of(path: str, events_version: str, allowed: tuple[str, ...],
               stores: tuple[str, ...]) -> pd.DataFrame:
     """The timeline of the chosen stores (never mutated: shared by every session)."""
+    if events_version != _live(path).events:  # a run that began before the timeline changed
+        return _events_of.__wrapped__(path, events_version, allowed, stores)
+    value = _events_of(path, events_version, allowed, stores)
+    if events_version != _live(path).events:
+        _events_of.clear(path, events_version, allowed, stores)
+    return value
+
+
+@st.cache_resource(show_spinner="Lendo a linha do tempo…", max_entries=4)
+def _events_of(path: str, events_version: str, allowed: tuple[str, ...],
+               stores: tuple[str, ...]) -> pd.DataFrame:
     access.require_stores(stores, allowed)
     return source().repository.events.frame(stores)
 
 
-@st.cache_resource(show_spinner="Calculando a evolução semanal…", max_entries=8)
 def weekly_of(path: str, version: str, events_version: str, allowed: tuple[str, ...],
               stores: tuple[str, ...], now: datetime) -> pd.DataFrame:
     """The 12-week history of the metrics, per store and in total."""
+    return _per_version(_weekly_of, path, version, events_version, allowed, stores, now,
+                        events_version=events_version)
+
+
+@st.cache_resource(show_spinner="Calculando a evolução semanal…", max_entries=8)
+def _weekly_of(path: str, version: str, events_version: str, allowed: tuple[str, ...],
+               stores: tuple[str, ...], now: datetime) -> pd.DataFrame:
     repository = source().repository
     return weekly.weekly_metrics(scoped_data(path, version, allowed, stores),
                                   events_of(path, events_version, allowed, stores), now,
                                   first_sync=repository.events.since())
+
+
+# What the caches hold per data version, and per timeline version (``_Live`` empties them).
+_PER_DATA_VERSION = (_customer_data, _scoped_data, _search_index, _catalog_of, _insights_of, _weekly_of)
+_PER_EVENTS_VERSION = (_events_of, _insights_of, _weekly_of)
 
 
 def reference_time() -> datetime:
@@ -236,7 +360,9 @@ def begin(viewer: Viewer) -> Context:
     src = source()
     allowed = viewer.allowed(tuple(src.repository.stores()))
     chosen = chosen_stores(st.session_state.get(STORE_KEY), allowed)
-    version = src.repository.data_key()
+    version = _live(path).advance(path, src.repository)
+    # The run keeps its full frame: a write while it runs costs it nothing it already has.
+    _RUN.frame = customer_data(path, version)
     ctx = Context(
         data=scoped_data(path, version, allowed, chosen),
         stores=chosen,
@@ -276,6 +402,7 @@ def current() -> Context:
 def end() -> None:
     """Forget this run's context (the entrypoint calls it when the page is done)."""
     _RUN.context = None
+    _RUN.frame = None
 
 
 def record_interest(ctx: Context, store: str, phone: str, products: str, name: str | None) -> Customer:

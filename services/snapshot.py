@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -41,11 +43,9 @@ def full_key(data_key: str) -> str:
     return f"{FORMAT}:{phonenumbers.__version__}:{data_key}"
 
 
-def _ipc(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
+def _write_ipc(table: pa.Table, sink: BinaryIO) -> None:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
 
 
 def _lists_parts(values: pd.Series) -> tuple[pa.Table, pa.Table, pa.Table]:
@@ -65,36 +65,42 @@ def _lists_parts(values: pd.Series) -> tuple[pa.Table, pa.Table, pa.Table]:
     )
 
 
-def save(data: CustomerData, path: str | Path, key: str) -> None:
-    """Write the snapshot of ``data`` under ``key`` (atomically: readers see the old or the new)."""
-    path = Path(path)
+def _tables(data: CustomerData) -> Iterator[tuple[str, pa.Table]]:
+    """The snapshot's parts in file order, one at a time."""
     customers = data.customers
-    parts: dict[str, bytes] = {
-        "customers": _ipc(pa.Table.from_pandas(customers.drop(columns=list(LIST_COLUMNS)),
-                                               preserve_index=True)),
-        "recent_items": _ipc(pa.Table.from_pandas(data.recent_items, preserve_index=True)),
-        "history_items": _ipc(pa.Table.from_pandas(data.history_items, preserve_index=True)),
-        "products": _ipc(pa.Table.from_pandas(data.products, preserve_index=True)),
-    }
+    yield "customers", pa.Table.from_pandas(customers.drop(columns=list(LIST_COLUMNS)), preserve_index=True)
+    yield "recent_items", pa.Table.from_pandas(data.recent_items, preserve_index=True)
+    yield "history_items", pa.Table.from_pandas(data.history_items, preserve_index=True)
+    yield "products", pa.Table.from_pandas(data.products, preserve_index=True)
     for column in LIST_COLUMNS:
         lengths, codes, texts = _lists_parts(customers[column])
-        parts[f"{column}.lengths"] = _ipc(lengths)
-        parts[f"{column}.codes"] = _ipc(codes)
-        parts[f"{column}.texts"] = _ipc(texts)
-    header = {"key": key, "columns": list(customers.columns), "parts": {}}
-    offset = 0
-    for name, blob in parts.items():
-        header["parts"][name] = [offset, len(blob)]
-        offset += len(blob)
-    head = json.dumps(header).encode()
+        yield f"{column}.lengths", lengths
+        yield f"{column}.codes", codes
+        yield f"{column}.texts", texts
+
+
+def save(data: CustomerData, path: str | Path, key: str) -> None:
+    """Write the snapshot of ``data`` under ``key`` (atomically: readers see the old or the new).
+
+    Each part goes to disk as it is made: a spare file holds them until the header (their
+    offsets) is known, so saving never holds the whole snapshot in memory beside the frame.
+    """
+    path = Path(path)
+    header = {"key": key, "columns": list(data.customers.columns), "parts": {}}
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as out:
+        with os.fdopen(fd, "wb") as out, tempfile.TemporaryFile(dir=path.parent) as body:
+            for name, table in _tables(data):
+                offset = body.tell()
+                _write_ipc(table, body)
+                del table
+                header["parts"][name] = [offset, body.tell() - offset]
+            head = json.dumps(header).encode()
             out.write(_MAGIC)
             out.write(len(head).to_bytes(8, "little"))
             out.write(head)
-            for blob in parts.values():
-                out.write(blob)
+            body.seek(0)
+            shutil.copyfileobj(body, out, 1 << 20)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -167,7 +173,8 @@ def customer_data(store: CustomerRepository, data_key: str | None = None) -> Cus
     if data is not None:
         return data
     with no_gc():
-        data = build(store.raw_customers(store.stores()), store.catalog())
+        # Part by part: the raw records of one part at a time, not of every customer beside the frame.
+        data = build(store.raw_customer_parts(store.stores()), store.catalog())
     # A read-only folder or a full disk costs the next start its speed, nothing else.
     with contextlib.suppress(OSError):
         save(data, path, key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,6 +62,13 @@ class CustomerRepository(ABC):
     @abstractmethod
     def raw_customers(self, stores: Collection[str]) -> pd.DataFrame:
         """Raw records of ``stores``, one row each, with ``frame.RAW_COLUMNS``."""
+
+    def raw_customer_parts(
+        self, stores: Collection[str], size: int | None = 10_000
+    ) -> Iterator[pd.DataFrame]:
+        """``raw_customers`` in consecutive parts of at most ``size`` rows (None: one part), read
+        as one: ``frame.build`` takes them in turn, so only one part of the raw records is held."""
+        yield self.raw_customers(stores)
 
     @abstractmethod
     def catalog(self) -> dict[str, Resolution]:

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import union_categoricals
 
 from services.interests import parse_time
-from services.timeline import EVENT_COLUMNS, KINDS, SOURCES, Event, categorical, empty_frame, micros
+from services.timeline import EVENT_COLUMNS, KINDS, SOURCES, Event, empty_frame, micros
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -80,56 +79,67 @@ def _coded(text: str, values: Sequence[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(list(values), dtype=object))
 
 
-def _lists(texts: list[str], seen: dict[str, list] | None = None) -> np.ndarray:
-    """JSON lists parsed once per distinct text: rows with the same products share one list
-    (``seen``: the lists of earlier slices, by text; updated)."""
-    seen = {} if seen is None else seen
+def _lists(texts: list[str]) -> np.ndarray:
+    """JSON lists parsed once per distinct text: rows with the same products share one list."""
     codes, uniques = pd.factorize(np.array(texts, dtype=object))
-    new = [text for text in uniques if text not in seen]
-    if new:
-        seen.update(zip(new, json.loads("[" + ",".join(new) + "]"), strict=True))
-    lists = [seen[text] for text in uniques]
-    return np.fromiter(lists, dtype=object, count=len(lists))[codes]
+    parsed = json.loads("[" + ",".join(uniques) + "]")
+    return np.fromiter(parsed, dtype=object, count=len(parsed))[codes]
 
 
-#: Rows of the events table read at once by ``EventLog.frame``.
-_SLICE = 250_000
+_PART_ROWS = 100_000
 
 
-def _part(row: tuple, names: list[str], parsed: dict[str, list]) -> dict[str, object]:
-    """The columns of one slice of ``EventLog.frame``'s query (``parsed``: lists met so far)."""
-    _, ids, at, store, source, kind, products, values = row
-    return {
-        "customer_id": categorical(ids.split(_SEP), sort=False),
-        "store": _coded(store, names),
-        "at": pd.to_datetime(at.split(_SEP), format="ISO8601", utc=True).as_unit("us"),
-        "source": _coded(source, SOURCES),
-        "kind": _coded(kind, KINDS),
-        "products": _lists(products.split(_SEP), parsed),
-        "value_brl": np.fromstring(values, sep=","),
-    }
+class _Parts:
+    """The columns of the event frame, read part after part (``EventLog.frame``)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.ids: dict[str, int] = {}
+        self.columns: dict[str, list] = {name: [] for name in ("customer_id", "at", "store", "source",
+                                                                "kind", "products", "value_brl")}
+        self.lists: dict[str, list] = {}  # each distinct products text, parsed once for every part
+
+    def add(self, count: int, ids: str | None, at: str | None, store: str | None, source: str | None,
+            kind: str | None, products: str | None, values: str | None) -> None:
+        """One part's texts (``group_concat``), turned into arrays."""
+        if not count:
+            return
+        self.count += count
+        columns, known = self.columns, self.ids
+        columns["customer_id"].append(np.fromiter(
+            (known.setdefault(i, len(known)) for i in ids.split(_SEP)), dtype=np.int64, count=count))
+        columns["at"].append(pd.to_datetime(at.split(_SEP), format="ISO8601", utc=True).as_unit("us"))
+        for name, text in (("store", store), ("source", source), ("kind", kind)):
+            columns[name].append(np.fromstring(text, dtype=np.int64, sep=","))
+        columns["products"].append(self._lists(products.split(_SEP)))
+        columns["value_brl"].append(np.fromstring(values, sep=","))
+
+    def _lists(self, texts: list[str]) -> np.ndarray:
+        """JSON lists parsed once per distinct text: rows with the same products share one list."""
+        codes, uniques = pd.factorize(np.array(texts, dtype=object))
+        new = [text for text in uniques if text not in self.lists]
+        if new:
+            self.lists.update(zip(new, json.loads("[" + ",".join(new) + "]"), strict=True))
+        return np.fromiter(map(self.lists.__getitem__, uniques), dtype=object, count=len(uniques))[codes]
+
+    def frame(self, names: Sequence[str]) -> pd.DataFrame:
+        """The parts as one frame, in the order they were read."""
+        columns = self.columns
+        at = columns["at"][0].append(columns["at"][1:]) if len(columns["at"]) > 1 else columns["at"][0]
+        return pd.DataFrame({
+            "customer_id": pd.Categorical.from_codes(
+                np.concatenate(columns["customer_id"]), categories=pd.Index(list(self.ids), dtype=object)),
+            "store": _from_codes(columns["store"], names),
+            "at": at,
+            "source": _from_codes(columns["source"], SOURCES),
+            "kind": _from_codes(columns["kind"], KINDS),
+            "products": np.concatenate(columns["products"]),
+            "value_brl": np.concatenate(columns["value_brl"]),
+        })
 
 
-def _ids(parts: list[pd.Categorical]) -> pd.Categorical:
-    """The slices' customer ids as one categorical, in order of first appearance (as one read)."""
-    if len(parts) == 1:
-        return parts[0]
-    union = union_categoricals(parts)
-    return pd.Categorical.from_codes(union.codes, categories=pd.Index(
-        union.categories.to_numpy(dtype=object), dtype=object))
-
-
-def _joined(parts: list) -> object:
-    """One column from its slices (categoricals of the same categories stay categorical)."""
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    if isinstance(first, pd.Categorical):
-        codes = np.concatenate([part.codes for part in parts])
-        return pd.Categorical.from_codes(codes, categories=first.categories)
-    if isinstance(first, pd.DatetimeIndex):
-        return first.append(parts[1:])
-    return np.concatenate(parts)
+def _from_codes(parts: list[np.ndarray], values: Sequence[str]) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.concatenate(parts), categories=pd.Index(list(values), dtype=object))
 
 
 class EventLog:
@@ -301,37 +311,30 @@ class EventLog:
             where.append("at >= :since")
             params["since"] = stored_time(since)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
+        parts = _Parts()
         with self._reading() as db:
+            db.execute("BEGIN")  # one snapshot for every part
             names = [row[0] for row in db.execute(f"SELECT DISTINCT store FROM events{clause}", params)]
             if not names:
                 return empty_frame()
-            low, high = db.execute(f"SELECT min(rowid), max(rowid) FROM events{clause}", params).fetchone()
-            # Each column comes back as one text (a full scan in insertion order): a million rows
-            # cost a few C-level splits and parses instead of seven million Python values. The
-            # table is read in slices of rowids, so the texts and their splits never hold more
-            # than ``_SLICE`` rows at once (at 2.8 million events, 300 MB less at the peak).
+            low, high = db.execute("SELECT min(rowid), max(rowid) FROM events").fetchone()
+            # Each column of a part comes back as one text (a scan in insertion order): a million
+            # rows cost a few C-level splits and parses instead of seven million Python values, and
+            # a part at a time holds its texts and their pieces, not the whole timeline's.
             query = (
                 "SELECT count(*), group_concat(customer_id, :sep), group_concat(at, :sep),"
                 f" group_concat({_codes('store', names)}, ','),"
                 f" group_concat({_codes('source', SOURCES)}, ','),"
                 f" group_concat({_codes('kind', KINDS)}, ','), group_concat(products, :sep),"
                 " group_concat(coalesce(value_brl, 'nan'), ',')"
-                f" FROM events NOT INDEXED WHERE rowid > :low AND rowid <= :high"
-                + (f" AND {' AND '.join(where)}" if where else "")
+                f" FROM events NOT INDEXED{clause or ' WHERE 1'} AND rowid BETWEEN :low AND :high"
             )
-            parsed: dict[str, list] = {}
-            parts = []
-            for start in range(int(low) - 1, int(high), _SLICE):
-                row = db.execute(query, {**params, "low": start, "high": start + _SLICE}).fetchone()
-                if row[0]:
-                    parts.append(_part(row, names, parsed))
-        if not parts:
+            for first in range(low, high + 1, _PART_ROWS):
+                bounds = {"low": first, "high": first + _PART_ROWS - 1}
+                parts.add(*db.execute(query, {**params, **bounds}).fetchone())
+        if not parts.count:
             return empty_frame()
-        frame = pd.DataFrame({
-            "customer_id": _ids([part["customer_id"] for part in parts]),
-            **{column: _joined([part[column] for part in parts])
-               for column in ("store", "at", "source", "kind", "products", "value_brl")},
-        })
+        frame = parts.frame(names)
         if not frame["at"].is_monotonic_increasing:
             # Stable: events of the same moment keep the order in which they were appended.
             order = np.argsort(micros(frame["at"]), kind="stable")

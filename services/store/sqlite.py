@@ -161,31 +161,31 @@ class SqliteStore(CustomerRepository):
         return [row[0] for row in rows]
 
     def raw_customers(self, stores: Collection[str]) -> pd.DataFrame:
+        return next(self.raw_customer_parts(stores, None))
+
+    def raw_customer_parts(
+        self, stores: Collection[str], size: int | None = 10_000
+    ) -> Iterator[pd.DataFrame]:
+        # One statement, so the parts are one consistent read (WAL: writers do not wait for it).
         wanted = sorted(set(stores))
         marks = ",".join("?" * len(wanted))
+        # The same product names repeat across customers: decoded once per distinct text,
+        # a 100,000-customer read holds a thousand strings instead of a million.
+        same: dict[str, str] = {}
         with self.connect() as db:
-            rows = db.execute(
+            cursor = db.execute(
                 "SELECT id, store, phone, name, interests, interests_all, created_at,"
                 f" last_interaction, opt_out FROM customers WHERE store IN ({marks})"
                 " ORDER BY rowid",
                 wanted,
-            ).fetchall()
-        frame = pd.DataFrame(rows, columns=list(RAW_COLUMNS), dtype=object)
-        del rows
-        # The same product names repeat across customers: decoded once per distinct text,
-        # a 100,000-customer read holds a thousand strings instead of a million.
-        same: dict[str, str] = {}
-        for column in ("phone", "name", "interests", "interests_all", "created_at",
-                       "last_interaction"):
-            values = frame[column].tolist()
-            frame[column] = None  # the JSON texts go before the decoded values come
-            if column.startswith("interests"):
-                frame[column] = [shared(decode(value), same) for value in values]
-            else:
-                frame[column] = [decode(value) for value in values]
-            del values
-        frame["opt_out"] = [bool(value) for value in frame["opt_out"]]
-        return frame
+            )
+            while True:
+                part = _raw_frame(cursor.fetchall() if size is None else cursor.fetchmany(size), same)
+                last = size is None or len(part) < size
+                yield part
+                del part  # the caller's part goes before the next is read
+                if last:
+                    return
 
     def catalog(self) -> dict[str, Resolution]:
         with self.connect() as db:
@@ -468,3 +468,20 @@ def _with_name(customer: Customer, name: str) -> Customer:
 
 
 __all__ = ["SqliteStore", "StoreError", "encode", "decode"]
+
+
+def _raw_frame(rows: list[tuple], same: dict[str, str]) -> pd.DataFrame:
+    """Rows of the customers table as raw records: JSON decoded, texts shared through ``same``."""
+    frame = pd.DataFrame(rows, columns=list(RAW_COLUMNS), dtype=object)
+    del rows
+    for column in ("phone", "name", "interests", "interests_all", "created_at",
+                   "last_interaction"):
+        values = frame[column].tolist()
+        frame[column] = None  # the JSON texts go before the decoded values come
+        if column.startswith("interests"):
+            frame[column] = [shared(decode(value), same) for value in values]
+        else:
+            frame[column] = [decode(value) for value in values]
+        del values
+    frame["opt_out"] = [bool(value) for value in frame["opt_out"]]
+    return frame

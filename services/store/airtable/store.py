@@ -6,7 +6,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -106,6 +106,11 @@ class AirtableStore(CustomerRepository):
 
     def raw_customers(self, stores: Collection[str]) -> pd.DataFrame:
         return self.mirror.raw_customers(stores)
+
+    def raw_customer_parts(
+        self, stores: Collection[str], size: int | None = 10_000
+    ) -> Iterator[pd.DataFrame]:
+        return self.mirror.raw_customer_parts(stores, size)
 
     def catalog(self) -> dict[str, Resolution]:
         return self.mirror.catalog()
