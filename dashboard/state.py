@@ -350,6 +350,13 @@ def reference_time() -> datetime:
 _RUN = threading.local()
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def stores_of(path: str, version: str) -> tuple[str, ...]:
+    """The stores of the base at data version ``version`` (read once per version, not per run:
+    at 500,000 customers the query scans them all)."""
+    return tuple(source().repository.stores())
+
+
 def begin(viewer: Viewer) -> Context:
     """Resolve this run's context once: the viewer's stores, the stores chosen, the data.
 
@@ -358,9 +365,9 @@ def begin(viewer: Viewer) -> Context:
     """
     path = _path()
     src = source()
-    allowed = viewer.allowed(tuple(src.repository.stores()))
-    chosen = chosen_stores(st.session_state.get(STORE_KEY), allowed)
     version = _live(path).advance(path, src.repository)
+    allowed = viewer.allowed(stores_of(path, version))
+    chosen = chosen_stores(st.session_state.get(STORE_KEY), allowed)
     # The run keeps its full frame: a write while it runs costs it nothing it already has.
     _RUN.frame = customer_data(path, version)
     ctx = Context(
