@@ -46,6 +46,8 @@ def _rows_of(rows: pd.DataFrame | CampaignList) -> pd.DataFrame:
 
 
 def _as_text(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.StringDtype):  # a list's own text columns: stays in Arrow
+        return pd.Series(as_column(strings(values)).array, index=values.index)
     return values.astype(object).where(values.notna(), "").astype("str")
 
 
@@ -147,22 +149,28 @@ def to_csv(rows: pd.DataFrame | CampaignList) -> bytes:
         column is the WhatsApp link with the message already typed.
     """
     table = _files_frame(rows)
+    # The phone is E.164 and the WhatsApp link percent-encoded (letters, digits, ``_.-~%`` after a
+    # fixed ``https://wa.me/…?text=``): neither can hold a control character, a formula's first
+    # character, a comma, a quote or a line break. Only the other columns are scanned.
+    plain = {EXPORT_HEADERS["phone"], EXPORT_HEADERS["whatsapp"]}
     for header in table.columns:
-        if header != EXPORT_HEADERS["phone"]:
+        if header not in plain:
             # Control characters (NUL, ESC, BEL…) have no place in a messaging tool's file.
             cells = pc.replace_substring_regex(strings(table[header]), _CONTROL.pattern, "")
             risky = pc.match_substring_regex(cells, _INJECTION_RE2)
             table[header] = as_column(pc.if_else(risky, pc.binary_join_element_wise(
                 large("'"), cells, large("")), cells))
-    return ("\ufeff" + _csv_text(table)).encode("utf-8")
+    return ("\ufeff" + _csv_text(table, plain)).encode("utf-8")
 
 
-def _csv_text(table: pd.DataFrame) -> str:
+def _csv_text(table: pd.DataFrame, plain: set[str] | frozenset[str] = frozenset()) -> str:
     """``table.to_csv(index=False, lineterminator="\\r\\n")`` for text columns, column by column
     in Arrow (a 250,000-row list in a second, not in seven): a cell with a comma, a quote or a
-    line break is quoted, its quotes doubled (RFC 4180, as the csv module writes it)."""
+    line break is quoted, its quotes doubled (RFC 4180, as the csv module writes it). The columns
+    ``plain`` can hold none of these: they are written as they are."""
     head = ",".join(_csv_cells(pa.array([str(h) for h in table.columns])).to_pylist())
-    rows = [_csv_cells(strings(table[header].fillna(""))) for header in table.columns]
+    rows = [strings(table[header].fillna("")).cast(pa.large_string()) if header in plain
+            else _csv_cells(strings(table[header].fillna(""))) for header in table.columns]
     if not len(table):
         return head + "\r\n"
     lines = pc.binary_join_element_wise(*rows, large(","))

@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.exports import (
     EXPORT_HEADERS,
@@ -313,3 +315,12 @@ def test_a_list_with_one_tier_downloads_without_the_tier_column():
     assert "Nível" not in [c.value for c in read_xlsx(left_out_xlsx(campaign))[1]]
     # Two tiers: the column says which.
     assert read_csv(to_csv(built_list()))[0] == HEADER
+
+
+@given(messages=st.lists(st.text(max_size=40), min_size=1, max_size=8))
+@settings(max_examples=60, deadline=None)
+def test_every_files_link_opens_the_chat_with_its_own_message(messages):
+    # The file's links are written all at once; each must still be the one link of its row.
+    table = rows(*(row(message=message, name=f"C{i}") for i, message in enumerate(messages)))
+    lines = read_csv(to_csv(table))[1:]
+    assert [line[-1] for line in lines] == [whatsapp_link("+5511987654321", m) for m in messages]
