@@ -384,6 +384,24 @@ def measure_campaigns(runs: int, log) -> list[Figure]:
     return figures
 
 
+def measure_crowd(seed: int, log) -> list[Figure]:
+    """Twenty managers at once on one server, at 100,000 customers (the issue's size)."""
+    from benchmarks import crowd
+    from services.store.sqlite import SqliteStore
+
+    db = ensure_base(100_000, seed, log)
+    now = SqliteStore(db).get_meta("demo_now")
+    return crowd.figures(crowd.measure(db, now, 20, 60.0, log=log, client="websocket"), Figure)
+
+
+def measure_swap(db: Path, log) -> list[Figure]:
+    """A data change (a CLI note from another process) while the dashboard runs: its peak memory."""
+    from benchmarks import swap
+    from services.store.sqlite import SqliteStore
+
+    return swap.figures(swap.measure(db, SqliteStore(db).get_meta("demo_now"), log=log), Figure)
+
+
 def measure_sync(log) -> list[Figure]:
     script = ROOT / "benchmarks" / "sync_bench.py"
     if not script.exists():
@@ -475,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     options.add_argument("--seed", type=int, default=7)
     options.add_argument("--runs", type=int, default=7, help="timed runs per in-process figure")
     options.add_argument("--starts", type=int, default=5, help="dashboard starts in the browser")
-    options.add_argument("--skip", default="", help="comma list of: browser, sync")
+    options.add_argument("--skip", default="", help="comma list of: browser, crowd, swap, sync")
     options.add_argument("--no-fail", action="store_true", help="exit 0 even when a budget is missed")
     options.add_argument("--markdown", action="store_true",
                          help="print the last results (bench-results/latest.json) as a Markdown table")
@@ -528,6 +546,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if "browser" not in skip:
         sections.append(("dashboard", lambda: measure_browser(db, args.starts, now, args.size, log)))
+    if "crowd" not in skip:
+        sections.append(("crowd", lambda: measure_crowd(args.seed, log)))
+    if "swap" not in skip:
+        sections.append(("swap", lambda: measure_swap(db, log)))
     if "sync" not in skip:
         sections.append(("sync", lambda: measure_sync(log)))
     for title, section in sections:
