@@ -133,7 +133,8 @@ def measure_incremental(customers: int, latency: float, changed: float) -> dict[
         started = time.monotonic()
         base = make_base(fake, customers=customers)
         db = Path(tmp) / "mirror.db"
-        seeded = sync(base.store(db, ClientPolicy(rate=None)), full=True)
+        # One walk: five parts would each filter the whole table first, past the read timeout.
+        seeded = sync(base.store(db, ClientPolicy(rate=None, timeout=(5.0, 300.0))), full=True, partitions=1)
         seed_seconds = time.monotonic() - started
         fake.rate_limit_per_sec, fake.page_latency = 5, latency
         ids = [r["id"] for r in fake.records(base.base_id, "Customers")]
