@@ -32,7 +32,7 @@ class ClientPolicy:
 
     Attributes:
         rate: requests per ``period`` seconds allowed by Vitrine itself (None: no throttle).
-        period: the window of the throttle, counted from each answer (see ``Throttle``).
+        period: the window of the throttle (see ``Throttle`` for where each request counts).
         timeout: (connect, read) seconds for every request.
         block_seconds: Airtable's block after a 429 (30 s); tests scale it down.
         max_blocks: 429 waits before giving up.
@@ -233,8 +233,8 @@ class Client:
 
         A page takes Airtable a while to answer (latency L); one walk waits for each
         answer before asking the next page, so it makes 1/L requests a second, below
-        the throttle's rate/(period + L) once L passes period/(rate - 1) (a quarter
-        second at 5 requests a second). Several walks over disjoint parts of the table
+        the throttle's rate/period once L passes period/rate (a fifth of a second at 5
+        requests a second). Several walks over disjoint parts of the table
         (``partition_formulas``) keep the throttle's window full whatever L is: they
         share the client's one throttle, so together they never exceed the base's rate.
 
@@ -272,14 +272,15 @@ class Client:
         """True when pages answered in ``seconds`` leave one walk below the throttle.
 
         One walk asks 1/seconds pages a second; the throttle lets ``rate`` requests
-        through every ``period + seconds`` (each counted from its answer). One walk is
-        the slower while ``seconds`` passes ``period / (rate - 1)``: 0.25 s at Airtable's
-        5 requests a second. Without a throttle, several walks are always faster.
+        through every ``period`` while the latency is steady (each counted from its
+        send, see ``Throttle``). One walk is the slower once ``seconds`` passes
+        ``period / rate``: 0.2 s at Airtable's 5 requests a second. Without a throttle,
+        several walks are always faster.
         """
         rate = self.policy.rate
         if not rate:
             return True
-        return rate > 1 and seconds > self.policy.period / (rate - 1)
+        return seconds > self.policy.period / rate
 
 
 class _Stopped(Exception):

@@ -1,4 +1,4 @@
-"""Vitrine's own rate limit for Airtable: a window of answers, kept per process or shared through a file."""
+"""Vitrine's own rate limit for Airtable: a window of requests, kept per process or shared through a file."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,15 +23,23 @@ log = logging.getLogger("vitrine.airtable")
 
 #: How long to look again while every slot of the window is a request in flight.
 _POLL = 0.005
+#: The round trips whose spread bounds how much closer two requests can arrive than they left.
+_RECENT = 20
+#: Fewer round trips known than this: no spread yet, each request counts from its answer.
+_KNOWN = 5
 
 
 class Throttle:
     """At most ``rate`` requests in any ``period`` seconds, shared by the threads of a process.
 
-    A request's place in the window is the moment its answer arrived, not the moment it
-    left: Airtable counted it before answering, so a request sent ``period`` after that
-    answer reaches Airtable more than ``period`` after it, however late the earlier one
-    travelled (a slow network, a paused server). Requests in flight count as now.
+    Airtable counts a request when it arrives: its send time plus a one-way delay. Two
+    requests can arrive closer together than they left by at most the spread of their
+    delays, which the spread of recent round trips (slowest less quickest) bounds in
+    practice. So a request's place in the window is its send time plus that spread, or
+    its answer if earlier (Airtable counted it before answering). With a steady latency
+    requests are spaced as they were sent, at the full rate whatever the latency; with
+    an erratic one the spread grows and each request counts from its answer, as late as
+    it can have arrived. Requests in flight count as now.
 
     After a 429, ``block`` holds every request back until Airtable's block is over.
     """
@@ -38,7 +47,8 @@ class Throttle:
     def __init__(self, rate: int | None, period: float) -> None:
         self.rate = rate
         self.period = period
-        self._slots: list[list[float | None]] = []  # [answered at] or [None] while in flight
+        self._slots: list[list[float | None]] = []  # [place, sent at]; place None while in flight
+        self._round_trips: deque[float] = deque(maxlen=_RECENT)
         self._blocked_until = 0.0
         self._lock = threading.Lock()
 
@@ -53,19 +63,19 @@ class Throttle:
                 if self._blocked_until > now:
                     pause = self._blocked_until - now
                 elif len(self._slots) < self.rate:
-                    slot: list[float | None] = [None]
+                    slot: list[float | None] = [None, now]
                     self._slots.append(slot)
                     return slot
                 else:
-                    answered = [s[0] for s in self._slots if s[0] is not None]
-                    pause = min(answered) + self.period - now if answered else _POLL
+                    places = [s[0] for s in self._slots if s[0] is not None]
+                    pause = min(places) + self.period - now if places else _POLL
             time.sleep(max(pause, 0.001))
 
     def done(self, slot: object | None) -> None:
-        """The request of ``slot`` got its answer (or failed): its window starts now."""
+        """The request of ``slot`` got its answer (or failed): it takes its place in the window."""
         if isinstance(slot, list):
             with self._lock:
-                slot[0] = time.monotonic()
+                slot[0] = self._place(slot[1], time.monotonic())
 
     def block(self, seconds: float) -> None:
         """No request for ``seconds`` (a 429: Airtable blocks the base), then a fresh window."""
@@ -73,13 +83,22 @@ class Throttle:
             self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
             self._slots = [s for s in self._slots if s[0] is None]
 
+    def _place(self, sent: float, answered: float) -> float:
+        """Where a request sent at ``sent`` and answered at ``answered`` counts (see the class)."""
+        self._round_trips.append(answered - sent)
+        if len(self._round_trips) < _KNOWN:
+            return answered
+        spread = max(self._round_trips) - min(self._round_trips)
+        return min(answered, sent + spread)
+
 
 class SharedThrottle(Throttle):
     """``Throttle`` for every process of this machine that writes the same base.
 
     The window lives in a small JSON file (``path``), read and rewritten under an
-    exclusive ``flock``: each request in it is ``[process id, key, sent at, answered at]``
-    in wall-clock seconds (processes share no other clock). A request in flight whose
+    exclusive ``flock``: each request in it is ``[process id, key, sent at, place]`` in
+    wall-clock seconds (processes share no other clock), its place None while in flight.
+    Each process measures the spread of its own round trips. A request in flight whose
     process is gone, or older than ``stale`` seconds, stops counting, so a killed writer
     never holds the window. A 429 seen by one process blocks them all.
     """
@@ -104,19 +123,19 @@ class SharedThrottle(Throttle):
                     window["slots"].append([self._pid, key, now, None])
                     return key
                 else:
-                    answered = [s[3] for s in window["slots"] if s[3] is not None]
-                    pause = min(answered) + self.period - now if answered else _POLL
+                    places = [s[3] for s in window["slots"] if s[3] is not None]
+                    pause = min(places) + self.period - now if places else _POLL
             time.sleep(min(max(pause, 0.001), self.period))
 
     def done(self, slot: object | None) -> None:
-        """The request of ``slot`` got its answer (or failed): its window starts now."""
+        """The request of ``slot`` got its answer (or failed): it takes its place in the window."""
         if not isinstance(slot, str):
             return
         with self._lock, self._window() as window:
             now = time.time()
             for entry in window["slots"]:
                 if entry[1] == slot:
-                    entry[3] = now
+                    entry[3] = self._place(entry[2], now)
 
     def block(self, seconds: float) -> None:
         """No request from any process for ``seconds``, then a fresh window."""
@@ -165,12 +184,12 @@ def _valid(slot: object) -> bool:
 def _prune(window: dict[str, Any], now: float, period: float, stale: float) -> None:
     """Drop what no longer counts; clamp times a clock step put in the future."""
     kept = []
-    for pid, key, sent, answered in window["slots"]:
+    for pid, key, sent, place in window["slots"]:
         sent = min(sent, now)
-        if answered is not None:
-            answered = min(answered, now)
-            if answered > now - period:
-                kept.append([pid, key, sent, answered])
+        if place is not None:
+            place = min(place, now)
+            if place > now - period:
+                kept.append([pid, key, sent, place])
         elif sent > now - stale and _alive(pid):
             kept.append([pid, key, sent, None])
     window["slots"] = kept
