@@ -278,8 +278,7 @@ def preview_table(result: CampaignList, limit: int = PREVIEW_ROWS) -> pd.DataFra
         words["whatsapp"]: whatsapp_links(phones, rows["message"]),
         "Por que está na lista": why(rows, bool(result.segment.terms), two_tiers),
         words["message"]: rows["message"],
-        words["last_interaction"]: rows["last_interaction"].map(
-            lambda d: "—" if d is None or pd.isna(d) else d.strftime("%d/%m/%Y")),
+        words["last_interaction"]: _dates(rows["last_interaction"]),
         words["days_since"]: rows["days_since"],
         words["depth"]: rows["depth"],
         words["brands"]: rows["brands"],
@@ -289,6 +288,13 @@ def preview_table(result: CampaignList, limit: int = PREVIEW_ROWS) -> pd.DataFra
     if two_tiers:
         table.insert(2, words["tier"], rows["tier"].map(TIER_LABELS).to_numpy())
     return table
+
+
+def _dates(days: pd.Series) -> list[str]:
+    """Dates as dd/mm/aaaa, "—" where there is none (each distinct date formatted once)."""
+    stamps = pd.to_datetime(days.astype(object), errors="coerce")
+    text = stamps.dt.strftime("%d/%m/%Y")
+    return text.where(stamps.notna(), "—").tolist()
 
 
 def preview(result: CampaignList, key: str = "campanhas") -> None:

@@ -214,9 +214,9 @@ class CampaignList:
     excluded: dict[str, int]
     counts: dict[str, int]
     segment: Segment = field(default_factory=Segment)
-    # ``_render(start, stop)``: the rows of list places [start, stop); stop None is the end.
-    _render: Callable[[int, int | None], pd.DataFrame] | None = field(default=None, repr=False,
-                                                                      compare=False)
+    # ``_render(places)``: the rows at these list places (None: every row), in that order.
+    _render: Callable[[np.ndarray | None], pd.DataFrame] | None = field(default=None, repr=False,
+                                                                        compare=False)
     # Built on first use: only the download of the people left out reads it.
     _left_out: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
     _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
@@ -241,16 +241,23 @@ class CampaignList:
     def rows(self) -> pd.DataFrame:
         """Every row of the list (rendered once, then kept)."""
         if "rows" not in self._cache:
-            self._cache["rows"] = (self._render(0, None) if self._render is not None
+            self._cache["rows"] = (self._render(None) if self._render is not None
                                    else pd.DataFrame(columns=list(COLUMNS)))
         return self._cache["rows"]
 
     def head(self, limit: int) -> pd.DataFrame:
-        """The first ``limit`` rows, rendered alone when the whole list is not (a preview)."""
+        """The first ``limit`` rows, rendered alone when the whole list is not (a preview).
+
+        The first secondary row is rendered with them (the page's example of that tier)."""
         if "rows" in self._cache or self._render is None:
             return self.rows.head(limit)
-        if self._cache.get("head") is None or len(self._cache["head"]) < min(limit, self.total):
-            self._cache["head"] = self._render(0, min(limit, self.total))
+        shown = min(limit, self.total)
+        if self._cache.get("head") is None or len(self._cache["head"]) < shown:
+            places = np.arange(shown)
+            if self.counts[SECONDARY] and self.counts[PRIMARY] >= shown:
+                places = np.append(places, self.counts[PRIMARY])
+            rendered = self._render(places)
+            self._cache["head"], self._cache["secondary"] = rendered.iloc[:shown], rendered.iloc[shown:]
         return self._cache["head"].head(limit)
 
     def first_of(self, tier: str) -> pd.Series | None:
@@ -263,7 +270,9 @@ class CampaignList:
             shown = self.rows
         if shown is not None and place < len(shown):
             return shown.iloc[place]
-        return self._render(place, place + 1).iloc[0]
+        if tier == SECONDARY and len(self._cache.get("secondary", ())):
+            return self._cache["secondary"].iloc[0]
+        return self._render(np.array([place])).iloc[0]
 
     def keeping(self, keep: np.ndarray) -> CampaignList:
         """The list with only the rows where ``keep`` is True (same order, counts recomputed)."""
@@ -324,8 +333,8 @@ def build_list(
     chosen = selection.select(data, segment, now_ns)
     primary, secondary = chosen.counts
 
-    def render(start: int, stop: int | None) -> pd.DataFrame:
-        return _render(data, chosen, start, stop, now, templates, links)
+    def render(places: np.ndarray | None) -> pd.DataFrame:
+        return _render(data, chosen, places, now, templates, links)
 
     def left_out() -> pd.DataFrame:
         col = selection.columns(data)
@@ -335,13 +344,13 @@ def build_list(
                         segment=segment, _render=render, _left_out=left_out)
 
 
-def _render(data: CustomerData, chosen: selection.Selection, start: int, stop: int | None,
+def _render(data: CustomerData, chosen: selection.Selection, places: np.ndarray | None,
             now: datetime, templates: Templates, links: ProductLinks | None) -> pd.DataFrame:
-    """The rows of list places [start, stop) of ``chosen`` (``CampaignList.rows``)."""
+    """The rows at list ``places`` of ``chosen`` (None: all; ``CampaignList.rows``)."""
     customers = data.customers
     col = selection.columns(data)
-    rows_of = chosen.chosen[start:stop]
-    is_primary = chosen.is_primary[start:stop]
+    rows_of = chosen.chosen if places is None else chosen.chosen[places]
+    is_primary = chosen.is_primary if places is None else chosen.is_primary[places]
     m = len(rows_of)
     products = list_columns.products(data)
     titles = strings(products["title"])
