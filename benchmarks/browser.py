@@ -105,15 +105,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def vm_hwm_mb(pid: int) -> float | None:
-    """The RSS high-water mark of a process in MB (``/proc/PID/status`` ``VmHWM``)."""
+def _status_mb(pid: int, field: str) -> float | None:
+    """A memory line of ``/proc/PID/status`` (``VmRSS``, ``VmHWM``) in MB; None when unreadable."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         return None
     return None
+
+
+def vm_hwm_mb(pid: int) -> float | None:
+    """The RSS high-water mark of a process in MB (``VmHWM``)."""
+    return _status_mb(pid, "VmHWM")
+
+
+def vm_rss_mb(pid: int) -> float | None:
+    """The resident memory of a process in MB (``VmRSS``)."""
+    return _status_mb(pid, "VmRSS")
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, deadline: float) -> None:

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.browser import CHROMIUM, _wait_for_port, free_port, vm_hwm_mb  # noqa: E402
+from benchmarks.browser import CHROMIUM, _wait_for_port, free_port, vm_hwm_mb, vm_rss_mb  # noqa: E402
 
 P95_BUDGET_S = 1.5
 MB_PER_SESSION_BUDGET = 10.0
@@ -184,17 +184,6 @@ def serve(db: Path, now: str):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-def vm_rss_mb(pid: int) -> float | None:
-    """The resident set of a process in MB (``/proc/PID/status`` ``VmRSS``)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def cpu_seconds(server: int) -> tuple[float, float]:

@@ -42,6 +42,7 @@ from benchmarks.browser import (  # noqa: E402
     _wait_settled,
     free_port,
     vm_hwm_mb,
+    vm_rss_mb,
 )
 
 BUDGET = 1.3
@@ -58,17 +59,6 @@ COUNT_JS = """() => {
   const match = side && side.innerText.match(/([\\d.]+) clientes/);
   return match ? match[1] : null;
 }"""
-
-
-def vm_rss_mb(pid: int) -> float | None:
-    """The resident memory of a process in MB (``/proc/PID/status`` ``VmRSS``)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def reset_peak(pid: int) -> None:
