@@ -22,7 +22,7 @@ browser:
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
 run: install
-	$(PY) -m streamlit run dashboard/app.py
+	$(PY) -m streamlit run dashboard/server.py
 
 test: install browser
 	$(PY) -m pytest

@@ -1,6 +1,6 @@
 """The dashboard as a user meets it: process start to the first page in the browser, and peak memory.
 
-Each run starts ``streamlit run dashboard/app.py`` on a free loopback port with
+Each run starts ``streamlit run dashboard/server.py`` on a free loopback port with
 ``VITRINE_DB`` pointing at the benchmark base, opens it in Debian's Chromium
 (Playwright, already running, as the user's browser would be) and takes the time
 from the process start until a figure of the first page is visible. The last run
@@ -156,7 +156,7 @@ def run_dashboard(
     env.pop("AIRTABLE_API_KEY", None)
     env.pop("AIRTABLE_BASE_ID", None)
     command = [
-        sys.executable, "-m", "streamlit", "run", str(BARE_APP if bare else ROOT / "dashboard" / "app.py"),
+        sys.executable, "-m", "streamlit", "run", str(BARE_APP if bare else ROOT / "dashboard" / "server.py"),
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
     ]

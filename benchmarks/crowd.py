@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/crowd.py [--sessions 20] [--seconds 60] [--db PATH] [--json]``
 
-One ``streamlit run dashboard/app.py`` serves the 100,000-customer benchmark base (``VITRINE_NOW``
+One ``streamlit run dashboard/server.py`` serves the 100,000-customer benchmark base (``VITRINE_NOW``
 pinned to the base's own reference time). One session opens Campanhas and builds a list; the
 server's RSS is read once that run is over. Then the other sessions open Campanhas (one Chromium,
 one context each) and every session, for ``--seconds``, does what a manager does: picks another
@@ -161,13 +161,13 @@ def plan(expected: Expected, seed: int, changes: int = PLANNED) -> list[Change]:
 
 @contextlib.contextmanager
 def serve(db: Path, now: str):
-    """``streamlit run dashboard/app.py`` on a free loopback port; yields (process, base URL)."""
+    """``streamlit run dashboard/server.py`` on a free loopback port; yields (process, base URL)."""
     port = free_port()
     env = {**os.environ, "VITRINE_DB": str(db), "VITRINE_NOW": now, "PYTHONUNBUFFERED": "1"}
     env.pop("AIRTABLE_API_KEY", None)
     env.pop("AIRTABLE_BASE_ID", None)
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "server.py"),
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
     ]

@@ -4,7 +4,7 @@ Run: ``.venv/bin/python -m benchmarks.swap [--db BASE] [--json]``
 
 The base is copied to a temporary folder (the run writes to it) with its frame's snapshot
 beside it, as every start but a data version's first finds it. The dashboard starts on the
-copy (``streamlit run dashboard/app.py``, Debian's Chromium through Playwright), every
+copy (``streamlit run dashboard/server.py``, Debian's Chromium through Playwright), every
 page is visited (``browser.VISITS``) and, once the last run has settled, the process's
 resident memory is the steady figure (``VmRSS``). Its high-water mark is then reset
 (``/proc/PID/clear_refs``) and another process writes: the CLI records one customer's
@@ -150,7 +150,7 @@ def measure(db: Path, now: str, log=print) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRTABLE_")}
         env.update(VITRINE_DB=str(copy), VITRINE_NOW=now, PYTHONUNBUFFERED="1")
         command = [
-            sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+            sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "server.py"),
             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
             "--browser.gatherUsageStats", "false",
         ]

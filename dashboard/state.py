@@ -357,6 +357,16 @@ def stores_of(path: str, version: str) -> tuple[str, ...]:
     return tuple(source().repository.stores())
 
 
+def warm_up() -> None:
+    """What every first run needs before its page, done ahead (the server's start): the source,
+    the data version, its stores and the full customer frame, into the caches the runs read."""
+    path = _path()
+    src = source()
+    version = _live(path).advance(path, src.repository)
+    stores_of(path, version)
+    customer_data(path, version)
+
+
 def begin(viewer: Viewer) -> Context:
     """Resolve this run's context once: the viewer's stores, the stores chosen, the data.
 

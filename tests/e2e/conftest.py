@@ -61,7 +61,7 @@ def e2e_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def vitrine(e2e_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``streamlit run dashboard/app.py`` from the repository root; yields its URL."""
+    """``streamlit run dashboard/server.py`` (as `make run`) from the repository root; yields its URL."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("e2e-log") / "streamlit.log"
@@ -69,7 +69,7 @@ def vitrine(e2e_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     env.pop("AIRTABLE_API_KEY", None)
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+            [sys.executable, "-m", "streamlit", "run", "dashboard/server.py",
              "--server.port", str(port), "--server.address", "127.0.0.1",
              "--server.headless", "true",
              # No secrets file at all: local mode, whatever the developer keeps in .streamlit/.

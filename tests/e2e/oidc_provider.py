@@ -27,7 +27,7 @@ import oidc_provider_mock
 import werkzeug.serving
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "dashboard" / "app.py"
+APP = ROOT / "dashboard" / "server.py"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -105,7 +105,7 @@ def access_toml(admins: Iterable[str] = (), stores: Mapping[str, Iterable[str]] 
 
 
 class VitrineServer:
-    """``streamlit run dashboard/app.py`` on a free loopback port, in its own working directory.
+    """``streamlit run dashboard/server.py`` on a free loopback port, in its own working directory.
 
     Args:
         workdir: an empty directory for ``.streamlit/config.toml`` and ``secrets.toml``.
