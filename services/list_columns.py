@@ -76,6 +76,77 @@ def _brands_of(data: CustomerData) -> tuple[pa.Array, pa.Array]:
     return _brands(history, recent, products["brand"], np.arange(n), n)
 
 
+def _ranked_brands(
+    history: tuple[np.ndarray, np.ndarray, np.ndarray],
+    recent: tuple[np.ndarray, np.ndarray, np.ndarray],
+    codes: np.ndarray,
+    brands: int,
+    row_of: np.ndarray,
+    m: int,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """The brand codes of every row, ranked (``_brands``' order), row after row; how many each
+    row holds; and the codes present. ``(None, …)`` when no row has a branded item."""
+    # int32 throughout: millions of items at half the memory (no base holds 2**31 of anything).
+    codes = np.append(codes, -1).astype(np.int32)
+    row_of = row_of.astype(np.int32)
+    h_rows, h_brand, h_pos = _by_row(*history, row_of, codes)
+    if len(h_rows) == 0:
+        return None, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    r_rows, r_brand, r_pos = _by_row(*recent, row_of, codes)
+
+    # Only the brands these rows hold, densely: a (rows × brands) table, in blocks
+    # of rows so a base with a large Products table stays within memory.
+    present = np.flatnonzero(np.bincount(h_brand, minlength=brands))
+    dense = np.full(brands, -1, dtype=np.int32)
+    dense[present] = np.arange(len(present))
+    h_brand, r_brand = dense[h_brand], dense[r_brand]
+    width = len(present)
+    depth_cap = int(h_pos.max()) + 2
+    recent_cap = int(r_pos.max()) + 2 if len(r_pos) else 1
+
+    block = max(1, _BRAND_BLOCK_CELLS // width)
+    ordered_brands, lengths = [], []
+    for lo in range(0, m, block):
+        hi = min(m, lo + block)
+        size = hi - lo
+        # Items come by row: a block's are one slice (no pass over every item per block).
+        h_sel = slice(*np.searchsorted(h_rows, [lo, hi]))
+        r_sel = slice(*np.searchsorted(r_rows, [lo, hi]))
+        h_cell = (h_rows[h_sel] - lo).astype(np.int64) * width + h_brand[h_sel]
+        r_cell = (r_rows[r_sel] - lo).astype(np.int64) * width + r_brand[r_sel]
+        last_history = np.full(size * width, -1, dtype=np.int64)
+        np.maximum.at(last_history, h_cell, h_pos[h_sel])
+        last_recent = np.full(size * width, -1, dtype=np.int64)
+        np.maximum.at(last_recent, r_cell, r_pos[r_sel])
+        # Most frequent; then an item in `interests` beats one that is not, and the
+        # later place wins in either list. A brand the row lacks ranks 0.
+        rank = np.bincount(h_cell, minlength=size * width) * recent_cap
+        rank += last_recent + 1
+        rank *= depth_cap
+        rank += last_history + 1
+        rank = rank.reshape(size, width)
+        # Ranks of held brands are distinct (each item has its own place), so any sort will do.
+        order = np.argsort(-rank, axis=1).astype(np.int32)
+        held = np.count_nonzero(rank, axis=1)
+        ordered_brands.append(order[np.arange(width)[None, :] < held[:, None]])
+        lengths.append(held)
+    return np.concatenate(ordered_brands), np.concatenate(lengths), present
+
+
+def _by_row(
+    cid: np.ndarray, pos: np.ndarray, pid: np.ndarray, row_of: np.ndarray, codes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, brand code, place) of the items of a long table whose customer is a row and whose
+    product has a brand, ordered by row (stably: within a row, as given)."""
+    rows, brand = row_of[cid], codes[pid]
+    keep = (rows >= 0) & (brand >= 0)
+    rows, brand, pos = rows[keep], brand[keep], pos[keep].astype(np.int32)
+    if len(rows) > 1 and not (rows[1:] >= rows[:-1]).all():
+        order = np.argsort(rows, kind="stable")
+        rows, brand, pos = rows[order], brand[order], pos[order]
+    return rows, brand, pos
+
+
 def _join_pt(first: pa.Array, second: pa.Array, third: pa.Array) -> pa.Array:
     """Up to three names per row as a Portuguese list: ``wording.join_pt``, vectorised."""
     def present(a: pa.Array) -> pa.Array:
@@ -155,57 +226,14 @@ def _brands(
     """Per row: every brand of the history, most frequent first, ties by the most
     recent item; and the first three as a Portuguese list ("A, B e C")."""
     codes, names = pd.factorize(product_brands)
-    codes = np.append(codes, -1)
-    h_cid, h_pos, h_pid = history
-    h_rows, h_brand = row_of[h_cid], codes[h_pid]
-    keep = np.flatnonzero((h_rows >= 0) & (h_brand >= 0))
-    h_rows, h_brand, h_pos = h_rows[keep], h_brand[keep], h_pos[keep]
-    r_cid, r_pos, r_pid = recent
-    r_rows, r_brand = row_of[r_cid], codes[r_pid]
-    keep = np.flatnonzero((r_rows >= 0) & (r_brand >= 0))
-    r_rows, r_brand, r_pos = r_rows[keep], r_brand[keep], r_pos[keep]
-    if m == 0 or len(h_rows) == 0:
+    if m == 0:
         empty = strings([""] * m)
         return empty, empty
-
-    # Only the brands these rows hold, densely: a (rows × brands) table, in blocks
-    # of rows so a base with a large Products table stays within memory.
-    present = np.flatnonzero(np.bincount(h_brand, minlength=len(names)))
-    dense = np.full(len(names), -1, dtype=np.int64)
-    dense[present] = np.arange(len(present))
-    h_brand, r_brand = dense[h_brand], dense[r_brand]
-    width = len(present)
-    depth_cap = int(h_pos.max()) + 2
-    recent_cap = int(r_pos.max()) + 2 if len(r_pos) else 1
-
-    block = max(1, _BRAND_BLOCK_CELLS // width)
-    ordered_brands, lengths = [], []
-    for lo in range(0, m, block):
-        hi = min(m, lo + block)
-        size = hi - lo
-        whole = (lo, hi) == (0, m)
-        h_sel = slice(None) if whole else (h_rows >= lo) & (h_rows < hi)
-        r_sel = slice(None) if whole else (r_rows >= lo) & (r_rows < hi)
-        h_cell = (h_rows[h_sel] - lo) * width + h_brand[h_sel]
-        r_cell = (r_rows[r_sel] - lo) * width + r_brand[r_sel]
-        last_history = np.full(size * width, -1, dtype=np.int64)
-        np.maximum.at(last_history, h_cell, h_pos[h_sel])
-        last_recent = np.full(size * width, -1, dtype=np.int64)
-        np.maximum.at(last_recent, r_cell, r_pos[r_sel])
-        # Most frequent; then an item in `interests` beats one that is not, and the
-        # later place wins in either list. A brand the row lacks ranks 0.
-        rank = np.bincount(h_cell, minlength=size * width) * recent_cap
-        rank += last_recent + 1
-        rank *= depth_cap
-        rank += last_history + 1
-        rank = rank.reshape(size, width)
-        # Ranks of held brands are distinct (each item has its own place), so any sort will do.
-        order = np.argsort(-rank, axis=1)
-        held = np.count_nonzero(rank, axis=1)
-        ordered_brands.append(order[np.arange(width)[None, :] < held[:, None]])
-        lengths.append(held)
-    brand_rows = np.concatenate(ordered_brands)
-    held = np.concatenate(lengths)
+    # The items' arrays live only while the brands are ranked, not beside the texts built next.
+    brand_rows, held, present = _ranked_brands(history, recent, codes, len(names), row_of, m)
+    if brand_rows is None:
+        empty = strings([""] * m)
+        return empty, empty
     labels = strings(pd.Series(np.asarray(names, dtype=object)[present], dtype=object))
     joined = join_runs(held, labels.take(pa.array(brand_rows)), SEPARATOR)
 
