@@ -240,12 +240,8 @@ class CrossSelling:
     readings: list[str] = field(default_factory=list)
 
 
-def _pairs(cid: np.ndarray, code: np.ndarray, values: np.ndarray) -> pd.DataFrame:
-    """Customers with both A and B, for every ordered pair of distinct values."""
-    n = len(values)
-    held_cid, held = distinct_pairs(cid, code, n)
-    customers = np.bincount(held, minlength=n)
-    both = _co_occurrence(held_cid, held, n)
+def _pairs(values: np.ndarray, customers: np.ndarray, both: np.ndarray) -> pd.DataFrame:
+    """One row per ordered pair of distinct values held by someone, from ``_set_pairs``."""
     present = np.flatnonzero(customers)
     grid_a = np.repeat(present, len(present))
     grid_b = np.tile(present, len(present))
@@ -260,6 +256,22 @@ def _pairs(cid: np.ndarray, code: np.ndarray, values: np.ndarray) -> pd.DataFram
     })
     frame["share"] = frame["both"] / frame["a_customers"]
     return frame
+
+
+def _set_pairs(sets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Customers holding each value and holding both a and b (n × n), from ``value_sets``.
+
+    Customers share a few thousand distinct sets at most: each is expanded once."""
+    distinct, count = np.unique(sets, return_counts=True)
+    bits = tally.set_bits(distinct, n)
+    both = (bits * count[:, None]).T @ bits
+    return np.diagonal(both).copy(), both
+
+
+def _item_pairs(cid: np.ndarray, code: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_set_pairs`` from the items, for more values than a set holds."""
+    held_cid, held = distinct_pairs(cid, code, n)
+    return np.bincount(held, minlength=n), _co_occurrence(held_cid, held, n)
 
 
 def _co_occurrence(held_cid: np.ndarray, held: np.ndarray, n: int) -> np.ndarray:
@@ -307,18 +319,25 @@ def cross_selling(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Cro
     Returns:
         A ``CrossSelling``.
     """
-    history = data.history_items
-    cid = history["cid"].to_numpy()
+    cid = data.history_items["cid"].to_numpy()
     brand, brands = tally.history_codes(data, "brand")
-    by_brand = _pairs(cid, brand, brands)
+    sets = tally.value_sets(data, "brand")
+    counts = _item_pairs(cid, brand, len(brands)) if sets is None else _set_pairs(sets, len(brands))
+    by_brand = _pairs(brands, *counts)
     by_brand.insert(2, "a_label", by_brand["a"])
     by_brand.insert(3, "b_label", by_brand["b"])
 
     category, categories = tally.history_codes(data, "category")
     # "unknown" is no category: such items stay out of the pairs.
     named = np.isin(categories, [WATCH, JEWELRY])
-    category = with_none(np.where(named, np.arange(len(categories)), -1))[category]
-    by_category = _pairs(cid, category, categories)
+    sets = tally.value_sets(data, "category")
+    if sets is None:
+        category = with_none(np.where(named, np.arange(len(categories)), -1))[category]
+        counts = _item_pairs(cid, category, len(categories))
+    else:
+        named_bits = np.bitwise_or.reduce(np.left_shift(1, np.flatnonzero(named)), initial=0)
+        counts = _set_pairs(sets & sets.dtype.type(named_bits), len(categories))
+    by_category = _pairs(categories, *counts)
     by_category.insert(2, "a_label", by_category["a"].map(CATEGORY_LABELS))
     by_category.insert(3, "b_label", by_category["b"].map(CATEGORY_LABELS))
 

@@ -52,6 +52,69 @@ def history_codes(data, column: str) -> tuple[np.ndarray, np.ndarray]:
     return data.derived(f"tally.history_codes.{column}", compute)
 
 
+def history_in_order(data) -> bool:
+    """Whether ``data.history_items`` come by customer, then place (as ``frame.build`` makes
+    them), checked once per frame."""
+    def check(d) -> bool:
+        items = d.history_items
+        cid, pos = items["cid"].to_numpy(), items["pos"].to_numpy()
+        return len(cid) < 2 or bool(
+            np.all(cid[1:] >= cid[:-1]) and np.all((cid[1:] != cid[:-1]) | (pos[1:] > pos[:-1]))
+        )
+
+    return data.derived("tally.history_in_order", check)
+
+
+# The most distinct values a customer's set of them is kept for, as the bits of one integer.
+MASK_BITS = 64
+
+
+def value_sets(data, column: str, recent: bool = False) -> np.ndarray | None:
+    """Per customer, the values of ``products[column]`` among its items, as bits: bit ``c`` is
+    set when an item has value ``c`` of ``attribute_codes`` (the sorted distinct values).
+
+    Items of ``interests`` when ``recent``, else of the history. Computed once per frame (a
+    customer's brands depend on that customer alone): one small integer per customer.
+
+    Returns:
+        An unsigned array indexed by ``cid``; None when there are more than ``MASK_BITS`` values.
+    """
+    width = len(pd.unique(data.products[column].dropna().to_numpy()))
+    if width > MASK_BITS:
+        return None
+    part = "recent" if recent else "history"
+
+    def compute(d) -> np.ndarray:
+        codes, _ = pd.factorize(d.products[column].to_numpy(), sort=True)
+        dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= width)
+        bit = np.left_shift(np.uint64(1), np.maximum(codes, 0).astype(np.uint64))
+        lookup = np.append(np.where(codes >= 0, bit, 0).astype(dtype), dtype(0))
+        items, rows = (d.recent_items, recent_rows(d)) if recent else (d.history_items, history_rows(d))
+        return _or_by_customer(items["cid"].to_numpy(), lookup[rows], len(d.customers))
+
+    return data.derived(f"tally.value_sets.{part}.{column}", compute)
+
+
+def _or_by_customer(cid: np.ndarray, bits: np.ndarray, customers: int) -> np.ndarray:
+    """``bits`` OR-ed per customer: one reduction per run of a customer's items."""
+    sets = np.zeros(customers, dtype=bits.dtype)
+    if len(cid):
+        starts = np.flatnonzero(np.r_[True, cid[1:] != cid[:-1]])
+        np.bitwise_or.at(sets, cid[starts], np.bitwise_or.reduceat(bits, starts))
+    return sets
+
+
+def set_bits(sets: np.ndarray, width: int) -> np.ndarray:
+    """A 0/1 ``int64`` matrix: one row per set of ``value_sets``, one column per value."""
+    return ((sets[:, None].astype(np.uint64) >> np.arange(width, dtype=np.uint64)) & 1).astype(np.int64)
+
+
+def holders(sets: np.ndarray, width: int) -> np.ndarray:
+    """Customers holding each value, from ``value_sets``."""
+    distinct, count = np.unique(sets, return_counts=True)
+    return count @ set_bits(distinct, width)
+
+
 def with_none(lookup: np.ndarray) -> np.ndarray:
     """``lookup`` with a trailing -1, so that indexing it with -1 gives -1."""
     return np.append(lookup.astype(np.int64), -1)
