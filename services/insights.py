@@ -27,7 +27,6 @@ from services.tally import (
     brand_ranks,
     count_distinct_sorted,
     distinct_pairs,
-    ordered,
     times,
     with_none,
 )
@@ -98,31 +97,37 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
     brand, brands = tally.history_codes(data, "brand")
     ranks = brand_ranks(brands, data.products)
     n_brands = len(brands)
+    cid = history["cid"].to_numpy()
+    if not tally.history_in_order(data):
+        order = np.lexsort((history["pos"].to_numpy(), cid))
+        cid, brand = cid[order], brand[order]
     branded = brand >= 0
-    cid, _, brand = ordered(
-        history["cid"].to_numpy()[branded], history["pos"].to_numpy()[branded], brand[branded]
-    )
+    cid, brand = cid[branded], brand[branded]
 
     starts = np.ones(len(cid), dtype=bool)
-    starts[1:] = cid[1:] != cid[:-1]
+    np.not_equal(cid[1:], cid[:-1], out=starts[1:])
     keep = starts.copy()
     keep[1:] |= brand[1:] != brand[:-1]
     cid, brand, starts = cid[keep], brand[keep], starts[keep]
     index = np.arange(len(cid))
-    step = index - np.maximum.accumulate(np.where(starts, index, 0))
+    step = np.where(starts, index, 0)
+    np.maximum.accumulate(step, out=step)
+    np.subtract(index, step, out=step)
     first = brand[starts]
-    first_of_item = first[np.cumsum(starts) - 1]
+    first_by_cid = np.full(len(data.customers), -1, dtype=np.int64)
+    first_by_cid[cid[starts]] = first
     tiers = np.array([TIER_BY_RANK.get(rank) for rank in ranks], dtype=object)
 
-    # Categoricals: a million strings would cost more than the whole journey.
+    # Categoricals: a million strings would cost more than the whole journey. The arrays are
+    # this call's own: the frame takes them as they are.
     paths = pd.DataFrame({
-        "cid": cid.astype(np.int64),
-        "step": step.astype(np.int64),
+        "cid": cid,
+        "step": step,
         "brand": pd.Categorical.from_codes(brand, categories=pd.Index(brands, dtype=object)),
         "tier": pd.Categorical.from_codes(
-            ranks[brand] - 1, categories=pd.Index([ENTRY, LUXURY, HAUTE], dtype=object)
+            (ranks - 1).astype(np.int8)[brand], categories=pd.Index([ENTRY, LUXURY, HAUTE], dtype=object)
         ),
-    })
+    }, copy=False)
 
     n_branded = len(first)
     first_counts = np.bincount(first, minlength=n_brands)
@@ -134,23 +139,13 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
         "share": first_counts[present] / max(n_branded, 1),
     }).sort_values(["customers", "brand"], ascending=[False, True], ignore_index=True)
 
-    first_rank = ranks[first_of_item]
-    higher = (first_rank > 0) & (ranks[brand] > first_rank)
-    up_cid, up_brand = cid[higher], brand[higher]
-    first_by_cid = np.full(len(data.customers), -1, dtype=np.int64)
-    first_by_cid[cid[starts]] = first
-
-    pair_cid, pair_to = distinct_pairs(up_cid, up_brand, n_brands)
-    pair_from = first_by_cid[pair_cid]
-    brand_pair_counts = np.bincount(
-        pair_from * n_brands + pair_to, minlength=n_brands * n_brands
-    ).reshape(n_brands, n_brands)
+    sets = tally.value_sets(data, "brand")
+    if sets is None:
+        brand_pair_counts, tier_counts, upgraded = _upgrades_of_items(cid, brand, first_by_cid, ranks)
+    else:
+        brand_pair_counts, tier_counts, upgraded = _upgrades_of_sets(sets, first_by_cid, ranks)
     brand_upgrades = _brand_upgrades(brand_pair_counts, first_counts, brands, tiers)
-
     starters_by_rank = np.bincount(ranks[first], minlength=4)
-    tier_cid, tier_to = distinct_pairs(up_cid, ranks[up_brand], 4)
-    tier_from = ranks[first_by_cid[tier_cid]]
-    tier_counts = np.bincount(tier_from * 4 + tier_to, minlength=16).reshape(4, 4)
     tier_upgrades = _tier_upgrades(tier_counts, starters_by_rank)
     can_move_up = starters_by_rank[TIER_ORDER[ENTRY]] + starters_by_rank[TIER_ORDER[LUXURY]]
 
@@ -161,9 +156,51 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
         brand_upgrades=brand_upgrades,
         branded_customers=int(n_branded),
         upgrade_starters=int(can_move_up),
-        upgraded=count_distinct_sorted(up_cid),
+        upgraded=upgraded,
     )
     return replace(result, readings=_journey_readings(result, min_customers))
+
+
+def _upgrades_of_sets(
+    sets: np.ndarray, first_by_cid: np.ndarray, ranks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Customers by first brand and higher brand asked about (n × n), by first tier and
+    higher tier (4 × 4), and how many moved up at all, from the customers' brand sets.
+
+    Every brand but the first comes later in the path, so a higher brand anywhere in a
+    customer's set is a later one."""
+    n = len(ranks)
+    # Per first brand, the brands above it (none for a first brand of no known tier).
+    above = (ranks[None, :] > ranks[:, None]) & (ranks[:, None] > 0)
+    higher = np.append(above.astype(np.uint64) @ (1 << np.arange(n, dtype=np.uint64)), 0)
+    up = sets & higher[first_by_cid].astype(sets.dtype)
+    moved = np.flatnonzero(up)
+    distinct, which = np.unique(up[moved], return_inverse=True)
+    by_first = np.bincount(
+        first_by_cid[moved] * len(distinct) + which, minlength=n * len(distinct)
+    ).reshape(n, len(distinct))
+    held = tally.set_bits(distinct, n)
+    brand_pairs = by_first @ held
+    tiers_held = (held @ (ranks[:, None] == np.arange(4)[None, :])) > 0
+    tier_pairs = np.zeros((4, 4), dtype=np.int64)
+    np.add.at(tier_pairs, ranks, by_first @ tiers_held)
+    return brand_pairs, tier_pairs, len(moved)
+
+
+def _upgrades_of_items(
+    cid: np.ndarray, brand: np.ndarray, first_by_cid: np.ndarray, ranks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """``_upgrades_of_sets`` from the path's items, for more brands than a set holds."""
+    n = len(ranks)
+    first_rank = ranks[first_by_cid[cid]]
+    higher = (first_rank > 0) & (ranks[brand] > first_rank)
+    up_cid, up_brand = cid[higher], brand[higher]
+    pair_cid, pair_to = distinct_pairs(up_cid, up_brand, n)
+    brand_pairs = np.bincount(first_by_cid[pair_cid] * n + pair_to, minlength=n * n).reshape(n, n)
+    tier_cid, tier_to = distinct_pairs(up_cid, ranks[up_brand], 4)
+    tier_from = ranks[first_by_cid[tier_cid]]
+    tier_pairs = np.bincount(tier_from * 4 + tier_to, minlength=16).reshape(4, 4)
+    return brand_pairs, tier_pairs, count_distinct_sorted(up_cid)
 
 
 def _brand_upgrades(
