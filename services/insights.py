@@ -104,15 +104,12 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
     branded = brand >= 0
     cid, brand = cid[branded], brand[branded]
 
-    starts = np.ones(len(cid), dtype=bool)
-    np.not_equal(cid[1:], cid[:-1], out=starts[1:])
-    keep = starts.copy()
+    keep = _starts(cid)
     keep[1:] |= brand[1:] != brand[:-1]
-    cid, brand, starts = cid[keep], brand[keep], starts[keep]
-    index = np.arange(len(cid))
-    step = np.where(starts, index, 0)
-    np.maximum.accumulate(step, out=step)
-    np.subtract(index, step, out=step)
+    cid, brand = cid[keep], brand[keep]
+    starts = np.flatnonzero(_starts(cid))
+    step = np.arange(len(cid))
+    step -= np.repeat(starts, np.diff(starts, append=len(cid)))
     first = brand[starts]
     first_by_cid = np.full(len(data.customers), -1, dtype=np.int64)
     first_by_cid[cid[starts]] = first
@@ -159,6 +156,13 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
         upgraded=upgraded,
     )
     return replace(result, readings=_journey_readings(result, min_customers))
+
+
+def _starts(cid: np.ndarray) -> np.ndarray:
+    """Whether each item is its customer's first, of items grouped by customer."""
+    starts = np.ones(len(cid), dtype=bool)
+    np.not_equal(cid[1:], cid[:-1], out=starts[1:])
+    return starts
 
 
 def _upgrades_of_sets(
