@@ -176,18 +176,19 @@ def _upgrades_of_sets(
     n = len(ranks)
     # Per first brand, the brands above it (none for a first brand of no known tier).
     above = (ranks[None, :] > ranks[:, None]) & (ranks[:, None] > 0)
-    higher = np.append(above.astype(np.uint64) @ (1 << np.arange(n, dtype=np.uint64)), 0)
-    up = sets & higher[first_by_cid].astype(sets.dtype)
+    higher = np.append(above @ (1 << np.arange(n)), 0).astype(sets.dtype)
+    up = sets & higher[first_by_cid]
     moved = np.flatnonzero(up)
-    distinct, which = np.unique(up[moved], return_inverse=True)
-    by_first = np.bincount(
-        first_by_cid[moved] * len(distinct) + which, minlength=n * len(distinct)
-    ).reshape(n, len(distinct))
-    held = tally.set_bits(distinct, n)
-    brand_pairs = by_first @ held
-    tiers_held = (held @ (ranks[:, None] == np.arange(4)[None, :])) > 0
+    up, first = up[moved], first_by_cid[moved]
+    first_rank = ranks[first]
+    # One pass per brand (and per tier) over the customers who moved up.
+    brand_pairs = np.zeros((n, n), dtype=np.int64)
+    for to in range(n):
+        brand_pairs[:, to] = np.bincount(first[(up >> to) & 1 == 1], minlength=n)
     tier_pairs = np.zeros((4, 4), dtype=np.int64)
-    np.add.at(tier_pairs, ranks, by_first @ tiers_held)
+    for rank in range(1, 4):
+        of_rank = sum(1 << int(b) for b in np.flatnonzero(ranks == rank))
+        tier_pairs[:, rank] = np.bincount(first_rank[(up & of_rank) != 0], minlength=4)
     return brand_pairs, tier_pairs, len(moved)
 
 
@@ -282,7 +283,7 @@ class CrossSelling:
 
 
 def _pairs(values: np.ndarray, customers: np.ndarray, both: np.ndarray) -> pd.DataFrame:
-    """One row per ordered pair of distinct values held by someone, from ``_set_pairs``."""
+    """One row per ordered pair of distinct values held by someone, from ``tally.set_counts``."""
     present = np.flatnonzero(customers)
     grid_a = np.repeat(present, len(present))
     grid_b = np.tile(present, len(present))
@@ -299,18 +300,8 @@ def _pairs(values: np.ndarray, customers: np.ndarray, both: np.ndarray) -> pd.Da
     return frame
 
 
-def _set_pairs(sets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Customers holding each value and holding both a and b (n × n), from ``value_sets``.
-
-    Customers share a few thousand distinct sets at most: each is expanded once."""
-    distinct, count = np.unique(sets, return_counts=True)
-    bits = tally.set_bits(distinct, n)
-    both = (bits * count[:, None]).T @ bits
-    return np.diagonal(both).copy(), both
-
-
 def _item_pairs(cid: np.ndarray, code: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``_set_pairs`` from the items, for more values than a set holds."""
+    """``tally.set_counts`` from the items, for more values than a set holds."""
     held_cid, held = distinct_pairs(cid, code, n)
     return np.bincount(held, minlength=n), _co_occurrence(held_cid, held, n)
 
@@ -363,7 +354,7 @@ def cross_selling(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Cro
     cid = data.history_items["cid"].to_numpy()
     brand, brands = tally.history_codes(data, "brand")
     sets = tally.value_sets(data, "brand")
-    counts = _item_pairs(cid, brand, len(brands)) if sets is None else _set_pairs(sets, len(brands))
+    counts = _item_pairs(cid, brand, len(brands)) if sets is None else tally.set_counts(sets, len(brands))
     by_brand = _pairs(brands, *counts)
     by_brand.insert(2, "a_label", by_brand["a"])
     by_brand.insert(3, "b_label", by_brand["b"])
@@ -377,7 +368,7 @@ def cross_selling(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Cro
         counts = _item_pairs(cid, category, len(categories))
     else:
         named_bits = np.bitwise_or.reduce(np.left_shift(1, np.flatnonzero(named)), initial=0)
-        counts = _set_pairs(sets & sets.dtype.type(named_bits), len(categories))
+        counts = tally.set_counts(sets & sets.dtype.type(named_bits), len(categories))
     by_category = _pairs(categories, *counts)
     by_category.insert(2, "a_label", by_category["a"].map(CATEGORY_LABELS))
     by_category.insert(3, "b_label", by_category["b"].map(CATEGORY_LABELS))

@@ -65,8 +65,9 @@ def history_in_order(data) -> bool:
     return data.derived("tally.history_in_order", check)
 
 
-# The most distinct values a customer's set of them is kept for, as the bits of one integer.
-MASK_BITS = 64
+# The most distinct values a customer's set of them is kept for, as the bits of one integer:
+# customers then share at most 65,536 distinct sets.
+MASK_BITS = 16
 
 
 def value_sets(data, column: str, recent: bool = False) -> np.ndarray | None:
@@ -86,9 +87,8 @@ def value_sets(data, column: str, recent: bool = False) -> np.ndarray | None:
 
     def compute(d) -> np.ndarray:
         codes, _ = pd.factorize(d.products[column].to_numpy(), sort=True)
-        dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= width)
-        bit = np.left_shift(np.uint64(1), np.maximum(codes, 0).astype(np.uint64))
-        lookup = np.append(np.where(codes >= 0, bit, 0).astype(dtype), dtype(0))
+        bit = np.where(codes >= 0, 1 << np.maximum(codes, 0), 0)
+        lookup = np.append(bit, 0).astype(np.uint8 if width <= 8 else np.uint16)  # row -1: none
         items, rows = (d.recent_items, recent_rows(d)) if recent else (d.history_items, history_rows(d))
         return _or_by_customer(items["cid"].to_numpy(), lookup[rows], len(d.customers))
 
@@ -104,15 +104,18 @@ def _or_by_customer(cid: np.ndarray, bits: np.ndarray, customers: int) -> np.nda
     return sets
 
 
-def set_bits(sets: np.ndarray, width: int) -> np.ndarray:
-    """A 0/1 ``int64`` matrix: one row per set of ``value_sets``, one column per value."""
-    return ((sets[:, None].astype(np.uint64) >> np.arange(width, dtype=np.uint64)) & 1).astype(np.int64)
+def set_counts(sets: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Customers holding each value, and holding both a and b (``width × width``), from
+    ``value_sets``.
 
-
-def holders(sets: np.ndarray, width: int) -> np.ndarray:
-    """Customers holding each value, from ``value_sets``."""
+    Customers share few distinct sets (at most 16,384 of 14 brands): each is expanded once
+    and weighted by its customers.
+    """
     distinct, count = np.unique(sets, return_counts=True)
-    return count @ set_bits(distinct, width)
+    bits = ((distinct[:, None] >> np.arange(width, dtype=distinct.dtype)) & 1).astype(float)
+    # In floats, for the fast product: sums of whole numbers below 2**53 are exact.
+    both = np.rint((bits * count[:, None]).T @ bits).astype(np.int64)
+    return np.diagonal(both).copy(), both
 
 
 def with_none(lookup: np.ndarray) -> np.ndarray:

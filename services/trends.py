@@ -203,7 +203,7 @@ def _brand_customers(data: CustomerData, brand_codes: np.ndarray, n_brands: int,
     """Customers with each brand in ``interests`` (``recent``) or in the history."""
     sets = tally.value_sets(data, "brand", recent=recent)
     if sets is not None:
-        return tally.holders(sets, n_brands)
+        return tally.set_counts(sets, n_brands)[0]
     items = data.recent_items if recent else data.history_items
     rows = tally.recent_rows(data) if recent else tally.history_rows(data)
     brand = with_none(brand_codes)[rows]

@@ -292,3 +292,4 @@ def test_history_in_any_row_order_gives_the_same_figures():
     shuffled = CustomerData(data.customers, data.recent_items, history, data.products)
     assert not tally.history_in_order(shuffled)
     assert_same_figures(insights.compute(data, min_customers=1), insights.compute(shuffled, min_customers=1))
+
