@@ -367,8 +367,8 @@ def cross_selling(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Cro
         category = with_none(np.where(named, np.arange(len(categories)), -1))[category]
         counts = _item_pairs(cid, category, len(categories))
     else:
-        named_bits = np.bitwise_or.reduce(np.left_shift(1, np.flatnonzero(named)), initial=0)
-        counts = tally.set_counts(sets & sets.dtype.type(named_bits), len(categories))
+        named_bits = sum(1 << int(c) for c in np.flatnonzero(named))
+        counts = tally.set_counts(sets & named_bits, len(categories))
     by_category = _pairs(categories, *counts)
     by_category.insert(2, "a_label", by_category["a"].map(CATEGORY_LABELS))
     by_category.insert(3, "b_label", by_category["b"].map(CATEGORY_LABELS))
