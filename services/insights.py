@@ -27,7 +27,6 @@ from services.tally import (
     brand_ranks,
     count_distinct_sorted,
     distinct_pairs,
-    ordered,
     times,
     with_none,
 )
@@ -98,31 +97,34 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
     brand, brands = tally.history_codes(data, "brand")
     ranks = brand_ranks(brands, data.products)
     n_brands = len(brands)
+    cid = history["cid"].to_numpy()
+    if not tally.history_in_order(data):
+        order = np.lexsort((history["pos"].to_numpy(), cid))
+        cid, brand = cid[order], brand[order]
     branded = brand >= 0
-    cid, _, brand = ordered(
-        history["cid"].to_numpy()[branded], history["pos"].to_numpy()[branded], brand[branded]
-    )
+    cid, brand = cid[branded], brand[branded]
 
-    starts = np.ones(len(cid), dtype=bool)
-    starts[1:] = cid[1:] != cid[:-1]
-    keep = starts.copy()
+    keep = _starts(cid)
     keep[1:] |= brand[1:] != brand[:-1]
-    cid, brand, starts = cid[keep], brand[keep], starts[keep]
-    index = np.arange(len(cid))
-    step = index - np.maximum.accumulate(np.where(starts, index, 0))
+    cid, brand = cid[keep], brand[keep]
+    starts = np.flatnonzero(_starts(cid))
+    step = np.arange(len(cid))
+    step -= np.repeat(starts, np.diff(starts, append=len(cid)))
     first = brand[starts]
-    first_of_item = first[np.cumsum(starts) - 1]
+    first_by_cid = np.full(len(data.customers), -1, dtype=np.int64)
+    first_by_cid[cid[starts]] = first
     tiers = np.array([TIER_BY_RANK.get(rank) for rank in ranks], dtype=object)
 
-    # Categoricals: a million strings would cost more than the whole journey.
+    # Categoricals: a million strings would cost more than the whole journey. The arrays are
+    # this call's own: the frame takes them as they are.
     paths = pd.DataFrame({
-        "cid": cid.astype(np.int64),
-        "step": step.astype(np.int64),
+        "cid": cid,
+        "step": step,
         "brand": pd.Categorical.from_codes(brand, categories=pd.Index(brands, dtype=object)),
         "tier": pd.Categorical.from_codes(
-            ranks[brand] - 1, categories=pd.Index([ENTRY, LUXURY, HAUTE], dtype=object)
+            (ranks - 1).astype(np.int8)[brand], categories=pd.Index([ENTRY, LUXURY, HAUTE], dtype=object)
         ),
-    })
+    }, copy=False)
 
     n_branded = len(first)
     first_counts = np.bincount(first, minlength=n_brands)
@@ -134,23 +136,13 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
         "share": first_counts[present] / max(n_branded, 1),
     }).sort_values(["customers", "brand"], ascending=[False, True], ignore_index=True)
 
-    first_rank = ranks[first_of_item]
-    higher = (first_rank > 0) & (ranks[brand] > first_rank)
-    up_cid, up_brand = cid[higher], brand[higher]
-    first_by_cid = np.full(len(data.customers), -1, dtype=np.int64)
-    first_by_cid[cid[starts]] = first
-
-    pair_cid, pair_to = distinct_pairs(up_cid, up_brand, n_brands)
-    pair_from = first_by_cid[pair_cid]
-    brand_pair_counts = np.bincount(
-        pair_from * n_brands + pair_to, minlength=n_brands * n_brands
-    ).reshape(n_brands, n_brands)
+    sets = tally.value_sets(data, "brand")
+    if sets is None:
+        brand_pair_counts, tier_counts, upgraded = _upgrades_of_items(cid, brand, first_by_cid, ranks)
+    else:
+        brand_pair_counts, tier_counts, upgraded = _upgrades_of_sets(sets, first_by_cid, ranks)
     brand_upgrades = _brand_upgrades(brand_pair_counts, first_counts, brands, tiers)
-
     starters_by_rank = np.bincount(ranks[first], minlength=4)
-    tier_cid, tier_to = distinct_pairs(up_cid, ranks[up_brand], 4)
-    tier_from = ranks[first_by_cid[tier_cid]]
-    tier_counts = np.bincount(tier_from * 4 + tier_to, minlength=16).reshape(4, 4)
     tier_upgrades = _tier_upgrades(tier_counts, starters_by_rank)
     can_move_up = starters_by_rank[TIER_ORDER[ENTRY]] + starters_by_rank[TIER_ORDER[LUXURY]]
 
@@ -161,9 +153,59 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
         brand_upgrades=brand_upgrades,
         branded_customers=int(n_branded),
         upgrade_starters=int(can_move_up),
-        upgraded=count_distinct_sorted(up_cid),
+        upgraded=upgraded,
     )
     return replace(result, readings=_journey_readings(result, min_customers))
+
+
+def _starts(cid: np.ndarray) -> np.ndarray:
+    """Whether each item is its customer's first, of items grouped by customer."""
+    starts = np.ones(len(cid), dtype=bool)
+    np.not_equal(cid[1:], cid[:-1], out=starts[1:])
+    return starts
+
+
+def _upgrades_of_sets(
+    sets: np.ndarray, first_by_cid: np.ndarray, ranks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Customers by first brand and higher brand asked about (n × n), by first tier and
+    higher tier (4 × 4), and how many moved up at all, from the customers' brand sets.
+
+    Every brand but the first comes later in the path, so a higher brand anywhere in a
+    customer's set is a later one."""
+    n = len(ranks)
+    # Per first brand, the brands above it (none for a first brand of no known tier).
+    above = (ranks[None, :] > ranks[:, None]) & (ranks[:, None] > 0)
+    higher = np.append(above @ (1 << np.arange(n)), 0).astype(sets.dtype)
+    up = sets & higher[first_by_cid]
+    moved = np.flatnonzero(up)
+    up, first = up[moved], first_by_cid[moved]
+    first_rank = ranks[first]
+    # One pass per brand (and per tier) over the customers who moved up.
+    brand_pairs = np.zeros((n, n), dtype=np.int64)
+    for to in range(n):
+        brand_pairs[:, to] = np.bincount(first[(up >> to) & 1 == 1], minlength=n)
+    tier_pairs = np.zeros((4, 4), dtype=np.int64)
+    for rank in range(1, 4):
+        of_rank = sum(1 << int(b) for b in np.flatnonzero(ranks == rank))
+        tier_pairs[:, rank] = np.bincount(first_rank[(up & of_rank) != 0], minlength=4)
+    return brand_pairs, tier_pairs, len(moved)
+
+
+def _upgrades_of_items(
+    cid: np.ndarray, brand: np.ndarray, first_by_cid: np.ndarray, ranks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """``_upgrades_of_sets`` from the path's items, for more brands than a set holds."""
+    n = len(ranks)
+    first_rank = ranks[first_by_cid[cid]]
+    higher = (first_rank > 0) & (ranks[brand] > first_rank)
+    up_cid, up_brand = cid[higher], brand[higher]
+    pair_cid, pair_to = distinct_pairs(up_cid, up_brand, n)
+    brand_pairs = np.bincount(first_by_cid[pair_cid] * n + pair_to, minlength=n * n).reshape(n, n)
+    tier_cid, tier_to = distinct_pairs(up_cid, ranks[up_brand], 4)
+    tier_from = ranks[first_by_cid[tier_cid]]
+    tier_pairs = np.bincount(tier_from * 4 + tier_to, minlength=16).reshape(4, 4)
+    return brand_pairs, tier_pairs, count_distinct_sorted(up_cid)
 
 
 def _brand_upgrades(
@@ -240,12 +282,8 @@ class CrossSelling:
     readings: list[str] = field(default_factory=list)
 
 
-def _pairs(cid: np.ndarray, code: np.ndarray, values: np.ndarray) -> pd.DataFrame:
-    """Customers with both A and B, for every ordered pair of distinct values."""
-    n = len(values)
-    held_cid, held = distinct_pairs(cid, code, n)
-    customers = np.bincount(held, minlength=n)
-    both = _co_occurrence(held_cid, held, n)
+def _pairs(values: np.ndarray, customers: np.ndarray, both: np.ndarray) -> pd.DataFrame:
+    """One row per ordered pair of distinct values held by someone, from ``tally.set_counts``."""
     present = np.flatnonzero(customers)
     grid_a = np.repeat(present, len(present))
     grid_b = np.tile(present, len(present))
@@ -260,6 +298,12 @@ def _pairs(cid: np.ndarray, code: np.ndarray, values: np.ndarray) -> pd.DataFram
     })
     frame["share"] = frame["both"] / frame["a_customers"]
     return frame
+
+
+def _item_pairs(cid: np.ndarray, code: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``tally.set_counts`` from the items, for more values than a set holds."""
+    held_cid, held = distinct_pairs(cid, code, n)
+    return np.bincount(held, minlength=n), _co_occurrence(held_cid, held, n)
 
 
 def _co_occurrence(held_cid: np.ndarray, held: np.ndarray, n: int) -> np.ndarray:
@@ -307,18 +351,25 @@ def cross_selling(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Cro
     Returns:
         A ``CrossSelling``.
     """
-    history = data.history_items
-    cid = history["cid"].to_numpy()
+    cid = data.history_items["cid"].to_numpy()
     brand, brands = tally.history_codes(data, "brand")
-    by_brand = _pairs(cid, brand, brands)
+    sets = tally.value_sets(data, "brand")
+    counts = _item_pairs(cid, brand, len(brands)) if sets is None else tally.set_counts(sets, len(brands))
+    by_brand = _pairs(brands, *counts)
     by_brand.insert(2, "a_label", by_brand["a"])
     by_brand.insert(3, "b_label", by_brand["b"])
 
     category, categories = tally.history_codes(data, "category")
     # "unknown" is no category: such items stay out of the pairs.
     named = np.isin(categories, [WATCH, JEWELRY])
-    category = with_none(np.where(named, np.arange(len(categories)), -1))[category]
-    by_category = _pairs(cid, category, categories)
+    sets = tally.value_sets(data, "category")
+    if sets is None:
+        category = with_none(np.where(named, np.arange(len(categories)), -1))[category]
+        counts = _item_pairs(cid, category, len(categories))
+    else:
+        named_bits = sum(1 << int(c) for c in np.flatnonzero(named))
+        counts = tally.set_counts(sets & named_bits, len(categories))
+    by_category = _pairs(categories, *counts)
     by_category.insert(2, "a_label", by_category["a"].map(CATEGORY_LABELS))
     by_category.insert(3, "b_label", by_category["b"].map(CATEGORY_LABELS))
 

@@ -52,6 +52,72 @@ def history_codes(data, column: str) -> tuple[np.ndarray, np.ndarray]:
     return data.derived(f"tally.history_codes.{column}", compute)
 
 
+def history_in_order(data) -> bool:
+    """Whether ``data.history_items`` come by customer, then place (as ``frame.build`` makes
+    them), checked once per frame."""
+    def check(d) -> bool:
+        items = d.history_items
+        cid, pos = items["cid"].to_numpy(), items["pos"].to_numpy()
+        return len(cid) < 2 or bool(
+            np.all(cid[1:] >= cid[:-1]) and np.all((cid[1:] != cid[:-1]) | (pos[1:] > pos[:-1]))
+        )
+
+    return data.derived("tally.history_in_order", check)
+
+
+# The most distinct values a customer's set of them is kept for, as the bits of one integer:
+# customers then share at most 65,536 distinct sets.
+MASK_BITS = 16
+
+
+def value_sets(data, column: str, recent: bool = False) -> np.ndarray | None:
+    """Per customer, the values of ``products[column]`` among its items, as bits: bit ``c`` is
+    set when an item has value ``c`` of ``attribute_codes`` (the sorted distinct values).
+
+    Items of ``interests`` when ``recent``, else of the history. Computed once per frame (a
+    customer's brands depend on that customer alone): one small integer per customer.
+
+    Returns:
+        An unsigned array indexed by ``cid``; None when there are more than ``MASK_BITS`` values.
+    """
+    width = len(pd.unique(data.products[column].dropna().to_numpy()))
+    if width > MASK_BITS:
+        return None
+    part = "recent" if recent else "history"
+
+    def compute(d) -> np.ndarray:
+        codes, _ = pd.factorize(d.products[column].to_numpy(), sort=True)
+        bit = np.where(codes >= 0, 1 << np.maximum(codes, 0), 0)
+        lookup = np.append(bit, 0).astype(np.uint8 if width <= 8 else np.uint16)  # row -1: none
+        items, rows = (d.recent_items, recent_rows(d)) if recent else (d.history_items, history_rows(d))
+        return _or_by_customer(items["cid"].to_numpy(), lookup[rows], len(d.customers))
+
+    return data.derived(f"tally.value_sets.{part}.{column}", compute)
+
+
+def _or_by_customer(cid: np.ndarray, bits: np.ndarray, customers: int) -> np.ndarray:
+    """``bits`` OR-ed per customer: one reduction per run of a customer's items."""
+    sets = np.zeros(customers, dtype=bits.dtype)
+    if len(cid):
+        starts = np.flatnonzero(np.r_[True, cid[1:] != cid[:-1]])
+        np.bitwise_or.at(sets, cid[starts], np.bitwise_or.reduceat(bits, starts))
+    return sets
+
+
+def set_counts(sets: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Customers holding each value, and holding both a and b (``width × width``), from
+    ``value_sets``.
+
+    Customers share few distinct sets (at most 16,384 of 14 brands): each is expanded once
+    and weighted by its customers.
+    """
+    distinct, count = np.unique(sets, return_counts=True)
+    bits = ((distinct[:, None] >> np.arange(width, dtype=distinct.dtype)) & 1).astype(float)
+    # In floats, for the fast product: sums of whole numbers below 2**53 are exact.
+    both = np.rint((bits * count[:, None]).T @ bits).astype(np.int64)
+    return np.diagonal(both).copy(), both
+
+
 def with_none(lookup: np.ndarray) -> np.ndarray:
     """``lookup`` with a trailing -1, so that indexing it with -1 gives -1."""
     return np.append(lookup.astype(np.int64), -1)

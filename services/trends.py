@@ -162,17 +162,13 @@ def _by_share(data: CustomerData, min_customers: int, reason: str, span: int | N
     n_products = len(products)
     recent_rows = tally.recent_rows(data)
     history_rows = tally.history_rows(data)
-    recent_cid = data.recent_items["cid"].to_numpy()
-    history_cid = data.history_items["cid"].to_numpy()
 
     def per_product(rows: np.ndarray) -> np.ndarray:
-        return np.bincount(rows[rows >= 0], minlength=n_products)
+        return np.bincount(rows + 1, minlength=n_products + 1)[1:]  # -1 (no product) first
 
     # Items are distinct within a customer's field, so items count customers too.
-    by_product, threshold = _share_frame(
-        per_product(recent_rows), per_product(history_rows),
-        per_product(recent_rows), per_product(history_rows), min_customers,
-    )
+    recent, history = per_product(recent_rows), per_product(history_rows)
+    by_product, threshold = _share_frame(recent, history, recent, history, min_customers)
     by_product = _with_products(by_product, products)
     by_product = by_product[by_product["history"] > 0].sort_values(
         ["lift", "customers", "title"], ascending=[False, False, True], ignore_index=True
@@ -180,16 +176,16 @@ def _by_share(data: CustomerData, min_customers: int, reason: str, span: int | N
 
     brand_codes, brands = _brand_codes(products)
     n_brands = len(brands)
-    recent_brand = with_none(brand_codes)[recent_rows]
-    history_brand = with_none(brand_codes)[history_rows]
 
-    def per_brand(codes: np.ndarray) -> np.ndarray:
-        return np.bincount(codes[codes >= 0], minlength=n_brands)
+    def per_brand(counts: np.ndarray) -> np.ndarray:
+        return np.bincount(
+            brand_codes + 1, weights=counts, minlength=n_brands + 1
+        )[1:].round().astype(np.int64)  # float sums of counts below 2**53: exact
 
     by_brand, brand_threshold = _share_frame(
-        per_brand(recent_brand), per_brand(history_brand),
-        np.bincount(distinct_pairs(recent_cid, recent_brand, n_brands)[1], minlength=n_brands),
-        np.bincount(distinct_pairs(history_cid, history_brand, n_brands)[1], minlength=n_brands),
+        per_brand(recent), per_brand(history),
+        _brand_customers(data, brand_codes, n_brands, recent=True),
+        _brand_customers(data, brand_codes, n_brands, recent=False),
         min_customers,
     )
     by_brand = _with_brands(by_brand, brands, products)
@@ -201,6 +197,17 @@ def _by_share(data: CustomerData, min_customers: int, reason: str, span: int | N
         for top, name in _tops(by_product, by_brand)
     ]
     return Trending(by_product, by_brand, readings, SHARE, reason, threshold, brand_threshold, span)
+
+
+def _brand_customers(data: CustomerData, brand_codes: np.ndarray, n_brands: int, recent: bool) -> np.ndarray:
+    """Customers with each brand in ``interests`` (``recent``) or in the history."""
+    sets = tally.value_sets(data, "brand", recent=recent)
+    if sets is not None:
+        return tally.set_counts(sets, n_brands)[0]
+    items = data.recent_items if recent else data.history_items
+    rows = tally.recent_rows(data) if recent else tally.history_rows(data)
+    brand = with_none(brand_codes)[rows]
+    return np.bincount(distinct_pairs(items["cid"].to_numpy(), brand, n_brands)[1], minlength=n_brands)
 
 
 # --- over the timeline ----------------------------------------------------------------

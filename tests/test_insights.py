@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from services import insights, tally
+from services.frame import CustomerData
 from tests.records import frame_of as data_of
 from tests.records import raw_record as record
 
@@ -20,15 +21,19 @@ PATEK = ["Nautilus 5711", "Aquanaut", "Calatrava", "Twenty-4", "Golden Ellipse"]
 # --- journeys ------------------------------------------------------------------
 
 
-def journey_data():
-    return data_of(
+def journey_records():
+    return [
         record(1, ["Carrera", "Submariner", "Datejust", "Nautilus 5711"]),
         record(2, ["Submariner", "GMT-Master II", "Anel Diamante", "Datejust", "Nautilus 5711"]),
         record(3, ["Datejust", "Cartier Love"]),
         record(4, ["Royal Oak", "Submariner"]),
         record(5, ["Anel Diamante"]),
         record(6, ["Submariner"]),
-    )
+    ]
+
+
+def journey_data():
+    return data_of(*journey_records())
 
 
 def test_brand_path_collapses_repeats_and_skips_unknown_brands():
@@ -167,14 +172,18 @@ def test_trending_reading_uses_comma_decimal():
 # --- cross-selling -------------------------------------------------------------
 
 
+def cross_records(first=1):
+    return [
+        record(first, ["Submariner", "Cartier Love"]),
+        record(first + 1, ["Datejust", "Trinity"]),
+        record(first + 2, ["Daytona", "Anel Diamante", "Produto X"]),
+        record(first + 3, ["Daytona", "Nautilus 5711"]),
+        record(first + 4, ["Cartier Love"]),
+    ]
+
+
 def cross_data():
-    return data_of(
-        record(1, ["Submariner", "Cartier Love"]),
-        record(2, ["Datejust", "Trinity"]),
-        record(3, ["Daytona", "Anel Diamante", "Produto X"]),
-        record(4, ["Daytona", "Nautilus 5711"]),
-        record(5, ["Cartier Love"]),
-    )
+    return data_of(*cross_records())
 
 
 def test_cross_selling_share_is_asymmetric():
@@ -250,13 +259,37 @@ def test_times_uses_comma_decimal():
     assert insights.times(1.5) == "1,5×"
 
 
-def test_large_bases_take_the_sorting_path_with_the_same_figures(monkeypatch):
-    data = journey_data()
-    dense = insights.compute(data, min_customers=1)
-    monkeypatch.setattr(tally, "DENSE_LIMIT", 0)
-    sparse = insights.compute(data, min_customers=1)
-    pd.testing.assert_frame_equal(dense.cross_selling.brands, sparse.cross_selling.brands)
-    pd.testing.assert_frame_equal(dense.cross_selling.categories, sparse.cross_selling.categories)
-    pd.testing.assert_frame_equal(dense.journeys.brand_upgrades, sparse.journeys.brand_upgrades)
-    pd.testing.assert_frame_equal(dense.trending.products, sparse.trending.products)
-    assert dense.readings == sparse.readings
+def assert_same_figures(one: insights.Insights, other: insights.Insights) -> None:
+    for mine, theirs in (
+        (one.journeys.paths, other.journeys.paths),
+        (one.journeys.first_brands, other.journeys.first_brands),
+        (one.journeys.tier_upgrades, other.journeys.tier_upgrades),
+        (one.journeys.brand_upgrades, other.journeys.brand_upgrades),
+        (one.trending.products, other.trending.products),
+        (one.trending.brands, other.trending.brands),
+        (one.cross_selling.brands, other.cross_selling.brands),
+        (one.cross_selling.categories, other.cross_selling.categories),
+    ):
+        pd.testing.assert_frame_equal(mine, theirs)
+    assert one.journeys.upgraded == other.journeys.upgraded
+    assert one.readings == other.readings
+
+
+@pytest.mark.parametrize("limits", [{"MASK_BITS": 0}, {"MASK_BITS": 0, "DENSE_LIMIT": 0}])
+def test_many_brands_count_from_the_items_with_the_same_figures(monkeypatch, limits):
+    data = data_of(*journey_records(), *cross_records(first=10))
+    by_sets = insights.compute(data, min_customers=1)
+    assert by_sets.journeys.upgraded and len(by_sets.cross_selling.top)
+    for name, value in limits.items():
+        monkeypatch.setattr(tally, name, value)
+    assert tally.value_sets(data, "brand") is None
+    assert_same_figures(by_sets, insights.compute(data, min_customers=1))
+
+
+def test_history_in_any_row_order_gives_the_same_figures():
+    data = data_of(*journey_records(), *cross_records(first=10))
+    history = data.history_items.iloc[::-1].reset_index(drop=True)
+    shuffled = CustomerData(data.customers, data.recent_items, history, data.products)
+    assert not tally.history_in_order(shuffled)
+    assert_same_figures(insights.compute(data, min_customers=1), insights.compute(shuffled, min_customers=1))
+
