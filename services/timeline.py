@@ -348,12 +348,58 @@ def first_upgrade_days(
     Returns:
         ``(median days, customers counted)``; ``(None, 0)`` when nobody counts.
     """
+    brand, rank, first_brand, first_rank = data.derived("timeline.first_brands", _first_brands)
+    n = len(data.customers)
+    # Positions of the asking events that can count, not a copy of the frame: the customer's
+    # first brand has a known tier (else no move up can count).
+    at_all = micros(events["at"])
+    keep = events["kind"].isin(ASKED).to_numpy().copy()
+    if now is not None:
+        keep &= at_all <= micros_of(now)
+    cid_all = customer_codes(events, data)
+    keep &= cid_all >= 0
+    keep[keep] = first_rank[cid_all[keep]] > 0
+    take = np.flatnonzero(keep)
+    del keep
+    lists = pd.DataFrame({"products": events["products"].to_numpy(dtype=object)[take]}, copy=False)
+    rows, keys = event_items(lists)
+    del lists
+    row = np.append(data.products.index.get_indexer(keys.categories), -1).astype(np.int32)[keys.codes]
+    known = row >= 0
+    rows, row = rows[known], row[known]
+    events_at = take[rows]  # each item's event, as a position in ``events``
+    del rows, known
+    item_cid = cid_all[events_at].astype(np.int32)
+    at = at_all[events_at]
+    is_interesse = (events["kind"] == INTERESSE).to_numpy()[events_at]
+    del events_at, cid_all, at_all
+    item_brand, item_rank = brand[row], rank[row]
+
+    start = np.full(n, np.iinfo(np.int64).max)
+    first_mention = is_interesse & (item_brand == first_brand[item_cid])
+    np.minimum.at(start, item_cid[first_mention], at[first_mention])
+    dated = start < np.iinfo(np.int64).max
+    higher = item_rank > first_rank[item_cid]
+    higher &= dated[item_cid] & (at >= start[item_cid])
+    moved = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(moved, item_cid[higher], at[higher])
+    counted = dated & (moved < np.iinfo(np.int64).max)
+    if not counted.any():
+        return None, 0
+    days = (moved[counted] - start[counted]) / 86_400e6
+    return float(np.median(days)), int(counted.sum())
+
+
+def _first_brands(data: CustomerData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per product row: its brand code (-1: none; one more row for an unknown product) and tier
+    rank (0: unknown); per customer: the brand code (-2: none) and tier rank of the first
+    branded item of the history. Kept with the frame: the timeline does not change them."""
     products = data.products
     rank = np.array(
         [TIER_ORDER.get(tier, 0) if isinstance(tier, str) else 0 for tier in products["tier"]] + [0],
-        dtype=np.int64,
+        dtype=np.int8,
     )
-    brand = np.append(pd.factorize(products["brand"].to_numpy())[0], -1)  # -1: no brand
+    brand = np.append(pd.factorize(products["brand"].to_numpy())[0], -1).astype(np.int32)
     history = data.history_items
     cid_h, _, row_h = ordered(
         history["cid"].to_numpy().astype(np.int64), history["pos"].to_numpy(),
@@ -363,34 +409,8 @@ def first_upgrade_days(
     cid_h, row_h = cid_h[branded], row_h[branded]
     starts = np.r_[True, cid_h[1:] != cid_h[:-1]] if len(cid_h) else np.array([], dtype=bool)
     n = len(data.customers)
-    first_brand = np.full(n, -2, dtype=np.int64)  # -2 matches no item's brand
-    first_rank = np.zeros(n, dtype=np.int64)
+    first_brand = np.full(n, -2, dtype=np.int32)  # -2 matches no item's brand
+    first_rank = np.zeros(n, dtype=np.int8)
     first_brand[cid_h[starts]] = brand[row_h[starts]]
     first_rank[cid_h[starts]] = rank[row_h[starts]]
-
-    asked = events[events["kind"].isin(ASKED).to_numpy()]
-    if now is not None:
-        asked = asked[micros(asked["at"]) <= micros_of(now)]
-    cid = customer_codes(asked, data)
-    rows, keys = event_items(asked)
-    row = np.append(products.index.get_indexer(keys.categories), -1)[keys.codes]
-    known = (cid[rows] >= 0) & (row >= 0)
-    rows, row = rows[known], row[known]
-    item_cid = cid[rows]
-    at = micros(asked["at"])[rows]
-    item_brand, item_rank = brand[row], rank[row]
-    is_interesse = (asked["kind"] == INTERESSE).to_numpy()[rows]
-
-    start = np.full(n, np.iinfo(np.int64).max)
-    first_mention = is_interesse & (item_brand == first_brand[item_cid])
-    np.minimum.at(start, item_cid[first_mention], at[first_mention])
-    dated = start < np.iinfo(np.int64).max
-    higher = (first_rank[item_cid] > 0) & (item_rank > first_rank[item_cid])
-    higher &= dated[item_cid] & (at >= start[item_cid])
-    moved = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(moved, item_cid[higher], at[higher])
-    counted = dated & (moved < np.iinfo(np.int64).max)
-    if not counted.any():
-        return None, 0
-    days = (moved[counted] - start[counted]) / 86_400e6
-    return float(np.median(days)), int(counted.sum())
+    return brand, rank, first_brand, first_rank
