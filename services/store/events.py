@@ -123,23 +123,35 @@ class _Parts:
         return np.fromiter(map(self.lists.__getitem__, uniques), dtype=object, count=len(uniques))[codes]
 
     def frame(self, names: Sequence[str]) -> pd.DataFrame:
-        """The parts as one frame, in the order they were read."""
+        """The parts as one frame (``EVENT_COLUMNS``), in the order they were read.
+
+        Each column's parts are let go as soon as the column is joined: the timeline is held
+        about once while it is assembled, not twice.
+        """
         columns = self.columns
-        at = columns["at"][0].append(columns["at"][1:]) if len(columns["at"]) > 1 else columns["at"][0]
-        return pd.DataFrame({
+
+        def joined(name: str) -> np.ndarray:
+            parts = columns.pop(name)
+            return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+        ats = columns.pop("at")
+        at = ats[0].append(ats[1:]) if len(ats) > 1 else ats[0]
+        del ats
+        built = {
             "customer_id": pd.Categorical.from_codes(
-                np.concatenate(columns["customer_id"]), categories=pd.Index(list(self.ids), dtype=object)),
-            "store": _from_codes(columns["store"], names),
+                joined("customer_id"), categories=pd.Index(list(self.ids), dtype=object)),
+            "store": _from_codes(joined("store"), names),
             "at": at,
-            "source": _from_codes(columns["source"], SOURCES),
-            "kind": _from_codes(columns["kind"], KINDS),
-            "products": np.concatenate(columns["products"]),
-            "value_brl": np.concatenate(columns["value_brl"]),
-        })
+            "source": _from_codes(joined("source"), SOURCES),
+            "kind": _from_codes(joined("kind"), KINDS),
+            "products": joined("products"),
+            "value_brl": joined("value_brl"),
+        }
+        return pd.DataFrame({name: built.pop(name) for name in EVENT_COLUMNS}, copy=False)
 
 
-def _from_codes(parts: list[np.ndarray], values: Sequence[str]) -> pd.Categorical:
-    return pd.Categorical.from_codes(np.concatenate(parts), categories=pd.Index(list(values), dtype=object))
+def _from_codes(codes: np.ndarray, values: Sequence[str]) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(values), dtype=object))
 
 
 class EventLog:
@@ -335,11 +347,12 @@ class EventLog:
         if not parts.count:
             return empty_frame()
         frame = parts.frame(names)
+        del parts
         if not frame["at"].is_monotonic_increasing:
             # Stable: events of the same moment keep the order in which they were appended.
             order = np.argsort(micros(frame["at"]), kind="stable")
             frame = frame.take(order).reset_index(drop=True)
-        return frame[list(EVENT_COLUMNS)]
+        return frame
 
 
 __all__ = ["TIMELINE_SINCE", "EventLog", "stored_time"]
