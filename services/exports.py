@@ -68,6 +68,15 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "").astype("str")
 
 
+def _day_month_year(dates: pd.Series) -> pd.Series:
+    """A built list's dates (``segments._dates``) as dd/mm/aaaa, a missing one empty: each distinct
+    day formatted once (a list of 250,000 rows holds a few thousand days)."""
+    days = pa.array(dates)
+    coded = (days.combine_chunks() if isinstance(days, pa.ChunkedArray) else days).dictionary_encode()
+    written = pc.strftime(coded.dictionary, format="%d/%m/%Y").take(coded.indices)
+    return pd.Series(as_column(strings(written)).array, index=dates.index)
+
+
 def _relabelled(values: pd.Series, labels: Mapping[str, str]) -> pd.Series:
     """``values.map(labels).fillna(values)`` of a text column, each distinct value looked up once."""
     coded = strings(values).dictionary_encode()
@@ -96,6 +105,30 @@ def whatsapp_link(phone: str, message: str) -> str:
 
 def whatsapp_links(phones: pd.Series, messages: pd.Series) -> list[str]:
     """``whatsapp_link`` of every row; each distinct message is encoded once."""
+    return _links(phones, messages).to_pylist()
+
+
+def _links(phones: pd.Series, messages: pd.Series) -> pa.Array:
+    """``whatsapp_links`` as an Arrow array: text columns are linked in Arrow, others one by one."""
+    if not (isinstance(phones.dtype, pd.StringDtype) and isinstance(messages.dtype, pd.StringDtype)):
+        return pa.array(_links_one_by_one(phones, messages), pa.large_string())
+    numbers, texts = strings(phones), strings(messages)
+    coded = texts.dictionary_encode()
+    quoted = pa.array([_quote(text) for text in coded.dictionary.to_pylist()], pa.large_string())
+    if pc.all(pc.match_substring_regex(numbers, r"(?s)^.[0-9]+$")).as_py():
+        digits = pc.utf8_slice_codeunits(numbers, 1)  # "+5511…": what follows the plus
+    else:
+        digits = pa.array([_digits(number) for number in numbers.to_pylist()], pa.large_string())
+    links = pc.binary_join_element_wise(large("https://wa.me/"), digits, large("?text="),
+                                        quoted.take(coded.indices), large(""))
+    return pc.if_else(pc.equal(digits, large("")), large(""), links)
+
+
+def _digits(phone: str) -> str:
+    return phone[1:] if phone[1:].isdigit() else re.sub(r"\D", "", phone)
+
+
+def _links_one_by_one(phones: pd.Series, messages: pd.Series) -> list[str]:
     encoded: dict[str, str] = {}
     links = []
     for phone, message in zip(phones.tolist(), messages.tolist(), strict=True):
@@ -122,9 +155,7 @@ def _export_frame(rows: pd.DataFrame, *, typed: bool = False) -> pd.DataFrame:
         if name == "tier":
             values = _relabelled(_as_text(values), TIER_LABELS)
         elif name == "last_interaction" and not typed and values.dtype == _DATE:
-            # A built list's dates (``segments._dates``): formatted in Arrow, a missing one empty.
-            values = pd.Series(as_column(strings(pc.strftime(pa.array(values), format="%d/%m/%Y"))).array,
-                               index=values.index)
+            values = _day_month_year(values)
         elif name == "last_interaction":
             values = pd.to_datetime(values.astype(object), errors="coerce")
             if not typed:
@@ -138,7 +169,7 @@ def _export_frame(rows: pd.DataFrame, *, typed: bool = False) -> pd.DataFrame:
         out[EXPORT_HEADERS[name]] = values.reset_index(drop=True) if typed_column else \
             _as_text(values).reset_index(drop=True)
     messages = _as_text(kept["message"]) if "message" in kept else pd.Series("", index=kept.index)
-    out[EXPORT_HEADERS["whatsapp"]] = whatsapp_links(phone[valid], messages)
+    out[EXPORT_HEADERS["whatsapp"]] = as_column(_links(phone[valid], messages))
     return pd.DataFrame(out)
 
 

@@ -7,7 +7,7 @@ import io
 import json
 import re
 from datetime import UTC, date, datetime
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import openpyxl
 import pandas as pd
@@ -25,6 +25,7 @@ from services.exports import (
     to_csv,
     to_xlsx,
     whatsapp_link,
+    whatsapp_links,
 )
 from services.frame import build
 from services.segments import COLUMNS, PRESETS, Segment, build_list
@@ -382,3 +383,15 @@ def test_every_files_link_opens_the_chat_with_its_own_message(messages):
     table = rows(*(row(message=message, name=f"C{i}") for i, message in enumerate(messages)))
     lines = read_csv(to_csv(table))[1:]
     assert [line[-1] for line in lines] == [whatsapp_link("+5511987654321", m) for m in messages]
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_a_columns_links_are_each_rows_own_whatever_the_phone(dtype):
+    phones = ["+5511987654321", "+5511987654321", "", None, "+", "+55 (11) 9876-5432", "+²³4",
+              "\n5511", "5521987654321"]
+    messages = ["Olá, Ana!", "Olá, Ana!", "x", "y", "z", "Oi & tchau", "", "\x00?", "Oi"]
+    links = whatsapp_links(pd.Series(phones, dtype=dtype), pd.Series(messages, dtype=dtype))
+    # The digits after the first character when they are all digits, else every digit of the phone.
+    digits = [(p[1:] if p[1:].isdigit() else re.sub(r"\D", "", p)) if p else "" for p in phones]
+    assert links == [f"https://wa.me/{d}?text={quote(m, safe='')}" if d else ""
+                     for d, m in zip(digits, messages, strict=True)]
