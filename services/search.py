@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from operator import methodcaller
 
 import numpy as np
 import pandas as pd
@@ -59,14 +60,12 @@ class SearchIndex:
 
     @classmethod
     def of(cls, data: CustomerData) -> SearchIndex:
-        """The index of ``data`` (about 0.2 s per 100,000 customers; cache it)."""
+        """The index of ``data`` (about a second for 500,000 customers; cache it)."""
         customers = data.customers
         phones = customers["phone"].where(customers["phone"].notna(), customers["phone_raw"])
         name_codes, names = pd.factorize(customers["name"].fillna(""))
-        # Once per distinct name, past the products' cache: names would only churn it.
-        name_key = product_key.__wrapped__
-        keys = np.array([name_key(name) for name in names.to_numpy(dtype=object)], dtype=object)
-        word_counts = np.fromiter((key.count(" ") + 1 for key in keys), dtype=np.int64, count=len(keys))
+        keys = np.array([product_key(name) for name in names.to_numpy(dtype=object)], dtype=object)
+        word_counts = np.fromiter(map(methodcaller("count", " "), keys), dtype=np.int64, count=len(keys)) + 1
         owners = np.repeat(np.arange(len(keys), dtype=np.int64), word_counts)
         spelled = " ".join(keys).split(" ") if len(keys) else []
         word_codes, words = pd.factorize(np.array(spelled, dtype=object))
