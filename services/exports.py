@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,6 +40,19 @@ _KINDS = {EXPORT_HEADERS["last_interaction"]: DATE, EXPORT_HEADERS["days_since"]
 _INJECTION_RE2 = "^(?:[=+\\-@\t\r\n]|[ \u00a0]+[=+\\-@])"
 _INJECTION = re.compile(_INJECTION_RE2)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_DATE = pd.ArrowDtype(pa.date32())
+
+# What a column's UTF-8 bytes say before any scan of its cells (each of these characters is one
+# byte, and no byte of a longer character is below 0x80): it holds a control character; a
+# character the CSV quotes; a quote. And which first bytes may start a formula
+# (``_INJECTION_RE2``; 0xC2 begins U+00A0).
+_CONTROL_BYTE, _QUOTED_BYTE, _QUOTE_BYTE = 1, 2, 4
+_BYTE_FLAGS = np.zeros(256, dtype=np.uint8)
+_BYTE_FLAGS[[*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]] |= _CONTROL_BYTE
+_BYTE_FLAGS[[ord(c) for c in ',"\r\n']] |= _QUOTED_BYTE
+_BYTE_FLAGS[ord('"')] |= _QUOTE_BYTE
+_FORMULA_START = np.zeros(256, dtype=bool)
+_FORMULA_START[[*b"=+-@\t\r\n ", 0xC2]] = True
 
 
 def _rows_of(rows: pd.DataFrame | CampaignList) -> pd.DataFrame:
@@ -48,7 +62,26 @@ def _rows_of(rows: pd.DataFrame | CampaignList) -> pd.DataFrame:
 def _as_text(values: pd.Series) -> pd.Series:
     if isinstance(values.dtype, pd.StringDtype):  # a list's own text columns: stays in Arrow
         return pd.Series(as_column(strings(values)).array, index=values.index)
+    if pd.api.types.is_integer_dtype(values.dtype):  # whole numbers: their digits, as ``str`` writes them
+        digits = pa.array(values, from_pandas=True).cast(pa.large_string()).fill_null("")
+        return pd.Series(as_column(digits).array, index=values.index)
     return values.astype(object).where(values.notna(), "").astype("str")
+
+
+def _day_month_year(dates: pd.Series) -> pd.Series:
+    """A built list's dates (``segments._dates``) as dd/mm/aaaa, a missing one empty: each distinct
+    day formatted once (a list of 250,000 rows holds a few thousand days)."""
+    days = pa.array(dates)
+    coded = (days.combine_chunks() if isinstance(days, pa.ChunkedArray) else days).dictionary_encode()
+    written = pc.strftime(coded.dictionary, format="%d/%m/%Y").take(coded.indices)
+    return pd.Series(as_column(strings(written)).array, index=dates.index)
+
+
+def _relabelled(values: pd.Series, labels: Mapping[str, str]) -> pd.Series:
+    """``values.map(labels).fillna(values)`` of a text column, each distinct value looked up once."""
+    coded = strings(values).dictionary_encode()
+    words = pa.array([labels.get(v, v) for v in coded.dictionary.to_pylist()], pa.large_string())
+    return pd.Series(as_column(words.take(coded.indices)).array, index=values.index)
 
 
 # ``urllib.parse.quote(text, safe="")`` as one ``str.translate`` over the UTF-8 bytes read as
@@ -72,6 +105,30 @@ def whatsapp_link(phone: str, message: str) -> str:
 
 def whatsapp_links(phones: pd.Series, messages: pd.Series) -> list[str]:
     """``whatsapp_link`` of every row; each distinct message is encoded once."""
+    return _links(phones, messages).to_pylist()
+
+
+def _links(phones: pd.Series, messages: pd.Series) -> pa.Array:
+    """``whatsapp_links`` as an Arrow array: text columns are linked in Arrow, others one by one."""
+    if not (isinstance(phones.dtype, pd.StringDtype) and isinstance(messages.dtype, pd.StringDtype)):
+        return pa.array(_links_one_by_one(phones, messages), pa.large_string())
+    numbers, texts = strings(phones), strings(messages)
+    coded = texts.dictionary_encode()
+    quoted = pa.array([_quote(text) for text in coded.dictionary.to_pylist()], pa.large_string())
+    if pc.all(pc.match_substring_regex(numbers, r"(?s)^.[0-9]+$")).as_py():
+        digits = pc.utf8_slice_codeunits(numbers, 1)  # "+5511…": what follows the plus
+    else:
+        digits = pa.array([_digits(number) for number in numbers.to_pylist()], pa.large_string())
+    links = pc.binary_join_element_wise(large("https://wa.me/"), digits, large("?text="),
+                                        quoted.take(coded.indices), large(""))
+    return pc.if_else(pc.equal(digits, large("")), large(""), links)
+
+
+def _digits(phone: str) -> str:
+    return phone[1:] if phone[1:].isdigit() else re.sub(r"\D", "", phone)
+
+
+def _links_one_by_one(phones: pd.Series, messages: pd.Series) -> list[str]:
     encoded: dict[str, str] = {}
     links = []
     for phone, message in zip(phones.tolist(), messages.tolist(), strict=True):
@@ -96,8 +153,9 @@ def _export_frame(rows: pd.DataFrame, *, typed: bool = False) -> pd.DataFrame:
     for name in COLUMNS:
         values = kept[name] if name in kept else pd.Series("", index=kept.index, dtype="str")
         if name == "tier":
-            values = _as_text(values)
-            values = values.map(TIER_LABELS).fillna(values)
+            values = _relabelled(_as_text(values), TIER_LABELS)
+        elif name == "last_interaction" and not typed and values.dtype == _DATE:
+            values = _day_month_year(values)
         elif name == "last_interaction":
             values = pd.to_datetime(values.astype(object), errors="coerce")
             if not typed:
@@ -111,7 +169,7 @@ def _export_frame(rows: pd.DataFrame, *, typed: bool = False) -> pd.DataFrame:
         out[EXPORT_HEADERS[name]] = values.reset_index(drop=True) if typed_column else \
             _as_text(values).reset_index(drop=True)
     messages = _as_text(kept["message"]) if "message" in kept else pd.Series("", index=kept.index)
-    out[EXPORT_HEADERS["whatsapp"]] = whatsapp_links(phone[valid], messages)
+    out[EXPORT_HEADERS["whatsapp"]] = as_column(_links(phone[valid], messages))
     return pd.DataFrame(out)
 
 
@@ -153,36 +211,78 @@ def to_csv(rows: pd.DataFrame | CampaignList) -> bytes:
     # fixed ``https://wa.me/…?text=``): neither can hold a control character, a formula's first
     # character, a comma, a quote or a line break. Only the other columns are scanned.
     plain = {EXPORT_HEADERS["phone"], EXPORT_HEADERS["whatsapp"]}
+    columns = []
     for header in table.columns:
+        cells = strings(table[header])
         if header not in plain:
-            # Control characters (NUL, ESC, BEL…) have no place in a messaging tool's file.
-            cells = pc.replace_substring_regex(strings(table[header]), _CONTROL.pattern, "")
-            risky = pc.match_substring_regex(cells, _INJECTION_RE2)
-            table[header] = as_column(pc.if_else(risky, pc.binary_join_element_wise(
-                large("'"), cells, large("")), cells))
-    return ("\ufeff" + _csv_text(table, plain)).encode("utf-8")
+            # Dropping control characters and prefixing ``'`` add no byte the CSV quotes.
+            flags = _byte_flags(cells)
+            cells = _csv_cells(_neutralised(cells, flags), flags)
+        columns.append(cells)
+    head = ",".join(_csv_cells(strings([str(h) for h in table.columns])).to_pylist()) + "\r\n"
+    return b"".join([b"\xef\xbb\xbf", head.encode("utf-8"), _csv_lines(columns)])
 
 
-def _csv_text(table: pd.DataFrame, plain: set[str] | frozenset[str] = frozenset()) -> str:
-    """``table.to_csv(index=False, lineterminator="\\r\\n")`` for text columns, column by column
-    in Arrow (a 250,000-row list in a second, not in seven): a cell with a comma, a quote or a
-    line break is quoted, its quotes doubled (RFC 4180, as the csv module writes it). The columns
-    ``plain`` can hold none of these: they are written as they are."""
-    head = ",".join(_csv_cells(pa.array([str(h) for h in table.columns])).to_pylist())
-    rows = [strings(table[header].fillna("")).cast(pa.large_string()) if header in plain
-            else _csv_cells(strings(table[header].fillna(""))) for header in table.columns]
-    if not len(table):
-        return head + "\r\n"
-    lines = pc.binary_join_element_wise(*rows, large(","))
-    return head + "\r\n" + "\r\n".join(lines.to_pylist()) + "\r\n"
+def _neutralised(cells: pa.Array, flags: int) -> pa.Array:
+    """Text cells without control characters (no place in a messaging tool's file: NUL, ESC,
+    BEL…), and with ``'`` before any that a spreadsheet would read as a formula (``neutralise``).
+    ``flags``: the cells' ``_byte_flags``."""
+    if flags & _CONTROL_BYTE:
+        cells = pc.replace_substring_regex(cells, _CONTROL.pattern, "")
+    offsets, data = _text_bytes(cells)
+    firsts = data[offsets[:-1][offsets[1:] > offsets[:-1]] - offsets[0]]
+    if not _FORMULA_START[firsts].any():
+        return cells
+    risky = pc.match_substring_regex(cells, _INJECTION_RE2)
+    return pc.if_else(risky, pc.binary_join_element_wise(large("'"), cells, large("")), cells)
 
 
-def _csv_cells(cells: pa.Array) -> pa.Array:
-    """Each cell as the csv module writes it (QUOTE_MINIMAL)."""
+def _csv_lines(columns: list[pa.Array]) -> np.ndarray:
+    """The CSV lines of cells already written (``_csv_cells``), each ended by CRLF: their UTF-8
+    bytes, straight from Arrow (no Python string per line)."""
+    lines = pc.binary_join_element_wise(*columns[:-1], pc.binary_join_element_wise(
+        columns[-1], large("\r\n"), large("")), large(","))
+    return _text_bytes(lines)[1]
+
+
+def _text_bytes(cells: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The offsets of a ``large_string`` array without nulls, and its cells' UTF-8 bytes back to
+    back (a view: ``data[offsets[i] - offsets[0]:offsets[i + 1] - offsets[0]]`` is cell ``i``)."""
+    if cells.type != pa.large_string():
+        cells = cells.cast(pa.large_string())
+    _, offsets_buffer, data_buffer = cells.buffers()
+    if not len(cells):
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[cells.offset:cells.offset + len(cells) + 1]
+    if data_buffer is None:
+        return offsets, np.zeros(0, dtype=np.uint8)
+    return offsets, np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]:offsets[-1]]
+
+
+def _byte_flags(cells: pa.Array) -> int:
+    """The ``_BYTE_FLAGS`` of every byte of ``large_string`` cells, or-ed (a few vectorised
+    comparisons: a table lookup per byte is several times slower)."""
+    _, data = _text_bytes(cells)
+    if not len(data):
+        return 0
+    flags = 0
+    if data.min() < 0x20:
+        flags |= int(np.bitwise_or.reduce(_BYTE_FLAGS[data[data < 0x20]]))
+    for byte in (0x7F, ord(","), ord('"')):
+        if (data == byte).any():
+            flags |= int(_BYTE_FLAGS[byte])
+    return flags
+
+
+def _csv_cells(cells: pa.Array, flags: int | None = None) -> pa.Array:
+    """Each cell as the csv module writes it (QUOTE_MINIMAL); ``flags``: their ``_byte_flags``."""
     cells = cells.cast(pa.large_string())
+    flags = _byte_flags(cells) if flags is None else flags
+    if not flags & _QUOTED_BYTE:
+        return cells
     needs = pc.match_substring_regex(cells, r'[,"\r\n]')
-    quoted = pc.binary_join_element_wise(large('"'), pc.replace_substring(cells, '"', '""'), large('"'),
-                                         large(""))
+    doubled = pc.replace_substring(cells, '"', '""') if flags & _QUOTE_BYTE else cells
+    quoted = pc.binary_join_element_wise(large('"'), doubled, large('"'), large(""))
     return pc.if_else(needs, quoted, cells)
 
 

@@ -91,15 +91,27 @@ def clean_item(text: str) -> str:
     return _SPACES.sub(" ", visible).strip(", ")
 
 
+class _Marks(dict):
+    """A ``str.translate`` table that drops combining marks (accents), learning each character once."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_DROP_MARKS = _Marks()
+
+
 @lru_cache(maxsize=200_000)
 def product_key(text: str) -> str:
     """The identity of a product title: no accents, case-folded, spaces collapsed.
 
     Example: ``product_key("Ánel  Diamante") == "anel diamante"``
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _SPACES.sub(" ", bare.casefold()).strip()
+    if text.isascii():  # nothing to decompose, and case-folding is lower-casing
+        return " ".join(text.lower().split())
+    return " ".join(unicodedata.normalize("NFKD", text).translate(_DROP_MARKS).casefold().split())
 
 
 def split_raw(value: object) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from operator import methodcaller
 
 import numpy as np
 import pandas as pd
@@ -32,30 +33,70 @@ class InvalidQuery(ValueError):
 class SearchIndex:
     """The search keys of a customer frame, computed once per data version.
 
+    A name is searched word by word: a query word (no spaces) is part of a name exactly when
+    it is part of one of the name's words, so the index keeps each distinct name word once and,
+    for each, the distinct names holding it; a query looks through the words, not the rows.
+
     Attributes:
-        name_keys: each customer's name as a product key (no accents, case-folded).
+        keys: the distinct names as product keys (no accents, case-folded), object array.
+        name_codes: each customer's position in ``keys``.
+        words: the distinct words of ``keys`` (split on the single space a key holds).
+        word_starts: the names holding word ``w`` are ``word_names[word_starts[w]:word_starts[w + 1]]``.
+        word_names: positions in ``keys``, grouped by word.
         phone_keys: each customer's phone key (ninth digit dropped), None when unreadable.
         digits: each customer's phone digits as written (E.164 when readable), for partial numbers.
         key_digits: the digits of each phone key, so a partial number matches with or without
             the ninth digit.
     """
 
-    name_keys: pd.Series
+    keys: np.ndarray
+    name_codes: np.ndarray
+    words: pd.Series
+    word_starts: np.ndarray
+    word_names: np.ndarray
     phone_keys: pd.Series
     digits: pd.Series
     key_digits: pd.Series
 
     @classmethod
     def of(cls, data: CustomerData) -> SearchIndex:
-        """The index of ``data`` (about a second per 100,000 customers; cache it)."""
+        """The index of ``data`` (about a second for 500,000 customers; cache it)."""
         customers = data.customers
         phones = customers["phone"].where(customers["phone"].notna(), customers["phone_raw"])
+        name_codes, names = pd.factorize(customers["name"].fillna(""))
+        keys = np.array([product_key(name) for name in names.to_numpy(dtype=object)], dtype=object)
+        word_counts = np.fromiter(map(methodcaller("count", " "), keys), dtype=np.int64, count=len(keys)) + 1
+        owners = np.repeat(np.arange(len(keys), dtype=np.int64), word_counts)
+        spelled = " ".join(keys).split(" ") if len(keys) else []
+        word_codes, words = pd.factorize(np.array(spelled, dtype=object))
+        order = np.argsort(word_codes)
         return cls(
-            name_keys=customers["name"].fillna("").map(product_key).astype(str),
+            keys=keys,
+            name_codes=name_codes,
+            words=pd.Series(words, dtype=object).astype(str),
+            word_starts=np.searchsorted(word_codes[order], np.arange(len(words) + 1)),
+            word_names=owners[order],
             phone_keys=customers["phone_key"],
             digits=phones.fillna("").astype(str).str.replace(r"\D", "", regex=True),
             key_digits=customers["phone_key"].fillna("").astype(str).str.replace(r"\D", "", regex=True),
         )
+
+    def name_keys(self, rows: np.ndarray) -> np.ndarray:
+        """The names of customers ``rows`` as product keys (object array)."""
+        return self.keys[self.name_codes[rows]]
+
+    def name_mask(self, words: list[str]) -> np.ndarray:
+        """Which customers' names hold every one of ``words`` (no spaces, product keys)."""
+        held = np.ones(len(self.keys), dtype=bool)
+        for word in words:
+            matching = np.flatnonzero(self.words.str.contains(word, regex=False).to_numpy())
+            holding = np.zeros(len(self.keys), dtype=bool)
+            if len(matching):
+                holding[np.concatenate([
+                    self.word_names[self.word_starts[w]:self.word_starts[w + 1]] for w in matching
+                ])] = True
+            held &= holding
+        return held[self.name_codes]
 
 
 def is_phone_query(query: str) -> bool:
@@ -104,9 +145,7 @@ def search(
         words = product_key(text).split()
         if not words or len("".join(words)) < 2:
             raise InvalidQuery("Digite pelo menos duas letras do nome ou quatro dígitos do telefone.")
-        mask = np.ones(len(index.name_keys), dtype=bool)
-        for word in words:
-            mask &= index.name_keys.str.contains(word, regex=False).to_numpy()
+        mask = index.name_mask(words)
     found = data.customers.loc[mask, list(SEARCH_COLUMNS[1:])].copy()
     found.insert(0, "cid", np.flatnonzero(mask))
     found = found.sort_values(["last_interaction", "cid"], ascending=[False, True], na_position="last")
@@ -203,7 +242,7 @@ def lookup(data: CustomerData, query: str, *, index: SearchIndex | None = None) 
         exact = (data.customers["phone_key"].to_numpy(dtype=object)[cids] == key) if key else \
             np.zeros(len(cids), dtype=bool)
     else:
-        exact = index.name_keys.to_numpy(dtype=object)[cids] == product_key(text)
+        exact = index.name_keys(cids) == product_key(text)
     hits = cids[exact]
     if len(hits) == 1:
         opened: int | None = int(hits[0])

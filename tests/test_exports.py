@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, date, datetime
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import openpyxl
 import pandas as pd
@@ -24,6 +25,7 @@ from services.exports import (
     to_csv,
     to_xlsx,
     whatsapp_link,
+    whatsapp_links,
 )
 from services.frame import build
 from services.segments import COLUMNS, PRESETS, Segment, build_list
@@ -140,6 +142,63 @@ def test_csv_missing_values_are_empty_cells():
 
 def test_csv_of_an_empty_list_is_the_header_only():
     assert read_csv(to_csv(rows())) == [HEADER]
+
+
+def written(frame: pd.DataFrame, *, tiers: bool = True) -> bytes:
+    """What the csv module writes for these rows, cell by cell: the file ``to_csv`` must give."""
+    def text(value: object) -> str:
+        return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+    def whole(value: object) -> str:
+        return text(value) and str(int(value))  # a column with a gap holds floats
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(HEADER if tiers else HEADER[1:])
+    for record in frame.to_dict("records"):
+        phone = text(record["phone"])
+        if not re.fullmatch(r"\+[1-9]\d{7,14}", phone):
+            continue
+        last = record["last_interaction"]
+        cells = [{"primary": "principal", "secondary": "secundário"}.get(text(record["tier"]),
+                                                                          text(record["tier"])),
+                 text(record["name"]), phone, text(record["store"]), text(record["matched"]),
+                 text(record["brands"]), "" if text(last) == "" else last.strftime("%d/%m/%Y"),
+                 whole(record["days_since"]), whole(record["depth"]), text(record["message"])]
+        cells = [cell if place == 2 else neutralise(re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", cell))
+                 for place, cell in enumerate(cells)]
+        writer.writerow(cells[0 if tiers else 1:] + [whatsapp_link(phone, text(record["message"]))])
+    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+
+
+HOSTILE_TEXT = st.none() | st.text(alphabet=st.sampled_from(list('aZ =+-@\t\r\n,"\'\x00\x1b\x7f\u00a0ãç')),
+                                   max_size=8)
+
+
+@given(cells=st.lists(st.tuples(HOSTILE_TEXT, HOSTILE_TEXT, HOSTILE_TEXT, HOSTILE_TEXT,
+                                st.none() | st.integers(0, 999),
+                                st.none() | st.dates(date(1900, 1, 1), date(2100, 12, 31))),
+                      max_size=6))
+@settings(max_examples=80, deadline=None)
+def test_csv_bytes_are_what_the_csv_module_writes_of_the_neutralised_cells(cells):
+    table = rows(*(row(name=name, store=store, brands=brands, message=message, days_since=days,
+                       last_interaction=last) for name, store, brands, message, days, last in cells))
+    assert to_csv(table) == written(table)
+
+
+def test_a_built_lists_csv_bytes_are_what_the_csv_module_writes():
+    data = build(pd.DataFrame([
+        {"id": f"c{i}", "store": "Loja A", "phone": f"+551198765{i:04d}", "name": name,
+         "interests": ["Submariner"], "interests_all": ["Datejust", "Submariner"],
+         "created_at": "2026-01-01T00:00:00Z", "last_interaction": last, "opt_out": False}
+        for i, (name, last) in enumerate([
+            ("Ana", "2026-11-01T10:00:00Z"), ('=HYPERLINK("x")', None),
+            ("Bia, \"a\"\x07", "2026-03-01T02:00:00Z"), (" \u00a0-1", "2025-12-31T23:59:59Z"),
+            ("", "2026-11-10T00:00:00Z")])
+    ]))
+    campaign = build_list(data, PRESETS["estoque"].segment_for(["rolex"]), NOW)
+    assert campaign.total == 5
+    assert to_csv(campaign) == written(campaign.rows)
 
 
 # --- XLSX -----------------------------------------------------------------------------
@@ -324,3 +383,15 @@ def test_every_files_link_opens_the_chat_with_its_own_message(messages):
     table = rows(*(row(message=message, name=f"C{i}") for i, message in enumerate(messages)))
     lines = read_csv(to_csv(table))[1:]
     assert [line[-1] for line in lines] == [whatsapp_link("+5511987654321", m) for m in messages]
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_a_columns_links_are_each_rows_own_whatever_the_phone(dtype):
+    phones = ["+5511987654321", "+5511987654321", "", None, "+", "+55 (11) 9876-5432", "+²³4",
+              "\n5511", "5521987654321"]
+    messages = ["Olá, Ana!", "Olá, Ana!", "x", "y", "z", "Oi & tchau", "", "\x00?", "Oi"]
+    links = whatsapp_links(pd.Series(phones, dtype=dtype), pd.Series(messages, dtype=dtype))
+    # The digits after the first character when they are all digits, else every digit of the phone.
+    digits = [(p[1:] if p[1:].isdigit() else re.sub(r"\D", "", p)) if p else "" for p in phones]
+    assert links == [f"https://wa.me/{d}?text={quote(m, safe='')}" if d else ""
+                     for d, m in zip(digits, messages, strict=True)]

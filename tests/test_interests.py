@@ -1,5 +1,7 @@
 """The interest fields, phones and the recording rule (SPEC §2–§3)."""
 
+import re
+import unicodedata
 from datetime import UTC, datetime
 
 import pytest
@@ -168,6 +170,22 @@ def test_product_keys_ignore_accents_case_and_spaces():
     assert parse_interests(["Anel Diamante", "anel  diamante", "Ánel Diamante"]) == [
         "Anel Diamante"
     ]
+
+
+def _plain_product_key(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"\s+", " ", bare.casefold()).strip()
+
+
+@given(st.text(alphabet=st.sampled_from("aAeE çÇãÃéÉöÖßﬁİıǅ\u0301\u0327\u00a0\t\n1-ŉ한Ω")) | st.text())
+def test_product_key_is_accents_dropped_then_case_folded_then_spaces_collapsed(text):
+    assert product_key(text) == _plain_product_key(text)
+
+
+def test_product_key_of_names_and_ligatures():
+    assert product_key("  JOÃO  da Conceição ") == "joao da conceicao"
+    assert product_key("Straße ﬁne İstanbul") == "strasse fine istanbul"
 
 
 def test_merge_history_is_a_union_in_order_of_first_mention():

@@ -7,6 +7,7 @@ import pytest
 
 from services.access import scoped
 from services.frame import build
+from services.interests import product_key
 from services.search import InvalidQuery, SearchIndex, lookup, person_rows, phone_store, search
 from tests.journey import JARDINS, LEBLON, journey_frame, record
 
@@ -78,6 +79,27 @@ def test_a_kept_index_gives_the_same_answers(data) -> None:
     index = SearchIndex.of(data)
     for typed in ("joao", "8765-4321", "(11) 9 8765-4321"):
         assert names(search(data, typed, index=index)) == names(search(data, typed))
+
+
+@pytest.fixture
+def namesakes():
+    spellings = ["Ana Souza", "ANA  souza", "Mariana Anastácia", "Ana", "", "Susana Ana Nunes",
+                 "João Anão", "Joao Anao", "Ñandú Ça", "Ana Souza", "Luísa Straße", "anasouza"]
+    rows = [record(f"n{i}", JARDINS if i % 2 else LEBLON, f"+55119876500{i:02d}", name, days_ago=i % 4)
+            for i, name in enumerate(spellings)]
+    return build(pd.DataFrame(rows))
+
+
+@pytest.mark.parametrize("typed", [
+    "ana", "ANA souza", "souza ana", "ana ana", "an na", "nasta", "joão ana", "anao", "nandu ça",
+    "strasse", "luisa sse", "za an", "ana souza nunes", "anasouza", "a s", "zz",
+])
+def test_a_name_is_found_exactly_when_every_typed_word_is_part_of_it(namesakes, typed: str) -> None:
+    words = product_key(typed).split()
+    customers = namesakes.customers
+    held = [all(word in product_key(name) for word in words) for name in customers["name"]]
+    expected = customers[held].sort_values(["last_interaction"], ascending=False, kind="stable")
+    assert search(namesakes, typed, limit=None)["id"].tolist() == expected["id"].tolist()
 
 
 def test_search_gives_the_row_of_the_customer_in_the_frame(data) -> None:
