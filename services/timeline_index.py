@@ -20,7 +20,8 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from services.timeline import ASKED, IN_TOUCH, INTERESSE, event_items, micros
+from services.frame import CustomerData
+from services.timeline import ASKED, IN_TOUCH, INTERESSE, event_items, id_rows, micros
 
 T = TypeVar("T")
 
@@ -154,6 +155,24 @@ def _next_touch(events: pd.DataFrame) -> np.ndarray:
     return following
 
 
+def customer_rows(events: pd.DataFrame, data: CustomerData) -> np.ndarray:
+    """The row in ``data`` of each customer of ``Ordered.ids`` (-1: not there), once per frame and data.
+
+    Matching ids is a lookup of every id by text; the frame and the customers both stay for a
+    version (the dashboard keeps both), so the answer is kept with the frame for that ``data``.
+    """
+    kept: dict[int, tuple[weakref.ref, np.ndarray]] = per_frame(events, "customer_rows", lambda _: {})
+    found = kept.get(id(data))
+    if found is not None and found[0]() is data:
+        return found[1]
+    rows = id_rows(ordered(events).ids, data)
+    with _LOCK:
+        for key in [key for key, (alive, _) in kept.items() if alive() is None]:
+            del kept[key]
+        kept[id(data)] = (weakref.ref(data), rows)
+    return rows
+
+
 # --- helpers ----------------------------------------------------------------------------
 
 
@@ -196,4 +215,4 @@ def _stable_order(codes: np.ndarray) -> np.ndarray:
     return packed & ((1 << shift) - 1)
 
 
-__all__ = ["AskedItems", "Ordered", "asked_items", "next_touch", "ordered", "per_frame"]
+__all__ = ["AskedItems", "Ordered", "asked_items", "customer_rows", "next_touch", "ordered", "per_frame"]

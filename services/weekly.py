@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from services.frame import CustomerData
-from services.timeline import id_rows, micros, micros_of
-from services.timeline_index import Ordered, asked_items, next_touch, ordered
+from services.timeline import micros, micros_of
+from services.timeline_index import Ordered, asked_items, customer_rows, next_touch, ordered
 
 # --- weekly history (SPEC §6, from the timeline of SPEC §11) ----------------------------
 
@@ -72,7 +72,7 @@ def weekly_metrics(
 
     order = ordered(events)
     at = order.at
-    rows_of = id_rows(order.ids, data)  # each event customer's row in the frame, -1: not there
+    rows_of = customer_rows(events, data)  # each event customer's row in the frame, -1: not there
     created = micros(customers["created_at"])
     first_event = np.full(n, _NEVER)
     seen = (rows_of >= 0) & (order.first < len(at))
@@ -147,7 +147,8 @@ def _recency(
 
     The last contact at a week end is the latest WhatsApp or in-store event at or before it, or
     today's ``last_interaction`` when that is at or before it; covered customers without one are
-    left out. Sums run customer after customer, as a column sum of a days table would.
+    left out. Sums add the days in the order a column sum of a (customers × weeks) days table does,
+    so that the means are the very same floats.
     """
     n, w = len(covered_from), len(ends)
     at = order.at
@@ -160,65 +161,78 @@ def _recency(
     known, known_week = known[by_week], known_week[by_week]
     known_starts = np.searchsorted(known_week, np.arange(w + 1))
 
+    # The medians sort each week's moments, packed behind their group: one sort for every group.
+    # No moment is earlier than ``base``, and none later than the last week end.
+    base = min(int(ends[0]), int(at[:1].min(initial=ends[0])), int(last_now[known].min(initial=ends[0])))
+    shift = max(int(ends[-1]) - base, 1).bit_length()
+    packing = shift + groups.bit_length() <= 62  # always with real dates
+    high_bits = store_codes << shift if packing else store_codes
+    small = covered_from.astype(np.int8) if w < 127 else covered_from
+
     means = np.full((groups + 1, w), np.nan)
     medians = np.full((groups + 1, w), np.nan)
     latest = np.full(n, _NAT)
+    reached = np.zeros(n, dtype=bool)
     for k in range(w):
         # A customer's last contact of the week: their next one comes after the week end.
         start = week_starts[k - 1] if k else 0
         last_of_week = start + np.flatnonzero(following[start:week_starts[k]] >= week_starts[k])
         cid = rows_of[order.customer[last_of_week]]
         mine = cid >= 0
-        for who, moment in ((cid[mine], at[last_of_week[mine]]),
-                            (known[known_starts[k]:known_starts[k + 1]],
-                             last_now[known[known_starts[k]:known_starts[k + 1]]])):
-            latest[who] = np.maximum(latest[who], moment)
-        counted = np.flatnonzero((covered_from <= k) & (latest != _NAT))
+        latest[cid[mine]] = at[last_of_week[mine]]  # later than any moment of the weeks before
+        reached[cid[mine]] = True
+        who = known[known_starts[k]:known_starts[k + 1]]  # today's last_interaction, in this week
+        latest[who] = np.maximum(latest[who], last_now[who])
+        reached[who] = True
+        counted = np.flatnonzero((small <= k) & reached)
         last, group = latest[counted], store_codes[counted]
         days = (ends[k] - last) / _DAY_US
-        sums = np.append(np.bincount(group, weights=days, minlength=groups), np.cumsum(days)[-1:].sum())
+        if w > 1:  # a column sum of a (customers × weeks) table runs customer after customer
+            sums = np.append(np.bincount(group, weights=days, minlength=groups), np.cumsum(days)[-1:].sum())
+        else:  # a single column is summed as one array (pairwise), zeros where no one is counted
+            table = np.zeros(n)
+            table[counted] = days
+            sums = np.array([*(table[store_codes == i].sum() for i in range(groups)), table.sum()])
         counts = np.append(np.bincount(group, minlength=groups), len(days))
         means[:, k] = _ratio(sums, counts)
-        medians[:, k] = _medians(last, group, groups, int(ends[k]))
+        if packing:
+            packed = high_bits[counted] | (last - base)
+            packed.sort()
+            bounds = np.searchsorted(packed, np.arange(groups + 1, dtype=np.int64) << shift)
+            parts = [(packed[bounds[i]:bounds[i + 1]], (i << shift) - base) for i in range(groups)]
+        else:
+            parts = [(np.sort(last[group == i]), 0) for i in range(groups)]
+        medians[:, k] = _medians(parts, int(ends[k]))
     return means, medians
 
 
-def _medians(last: np.ndarray, group: np.ndarray, groups: int, end: int) -> np.ndarray:
-    """Median days from ``last`` to ``end`` per group, then over all (NaN where none).
+def _medians(parts: list[tuple[np.ndarray, int]], end: int) -> np.ndarray:
+    """Median days to ``end`` per group, then over all (NaN where none), from each group's moments.
 
-    As ``np.nanmedian`` of the days: the days of the middle moments (their mean when two).
+    ``parts``: per group, its moments sorted, each less ``offset``. As ``np.nanmedian`` of the
+    days: the days of the middle moment, or the mean of the two middle ones.
     """
-    medians = np.full(groups + 1, np.nan)
-    if not len(last):
-        return medians
-    base = int(last.min())
-    shift = int(last.max() - base).bit_length()
-    if shift + groups.bit_length() > 62:  # never with real dates: each group on its own
-        parts = [np.sort(last[group == i]) - base for i in range(groups)]
-    else:
-        packed = (group.astype(np.int64) << shift) | (last - base)
-        packed.sort()
-        bounds = np.searchsorted(packed, np.arange(groups + 1, dtype=np.int64) << shift)
-        parts = [packed[bounds[i]:bounds[i + 1]] - (i << shift) if bounds[i + 1] > bounds[i] else packed[:0]
-                 for i in range(groups)]
 
     def days(low: int, high: int) -> float:
-        return float(((end - base - low) / _DAY_US + (end - base - high) / _DAY_US) / 2)
+        return float(((end - low) / _DAY_US + (end - high) / _DAY_US) / 2)
 
-    for i, part in enumerate(parts):
+    medians = np.full(len(parts) + 1, np.nan)
+    for i, (part, offset) in enumerate(parts):
         if len(part):
-            medians[i] = days(int(part[(len(part) - 1) // 2]), int(part[len(part) // 2]))
-    medians[groups] = days(_kth(parts, (len(last) - 1) // 2), _kth(parts, len(last) // 2))
+            medians[i] = days(int(part[(len(part) - 1) // 2]) - offset, int(part[len(part) // 2]) - offset)
+    size = sum(len(part) for part, _ in parts)
+    if size:
+        medians[-1] = days(_kth(parts, (size - 1) // 2), _kth(parts, size // 2))
     return medians
 
 
-def _kth(parts: list[np.ndarray], k: int) -> int:
-    """The ``k``-th smallest (from 0) of sorted arrays taken together."""
-    low = min(int(part[0]) for part in parts if len(part))
-    high = max(int(part[-1]) for part in parts if len(part))
+def _kth(parts: list[tuple[np.ndarray, int]], k: int) -> int:
+    """The ``k``-th smallest (from 0) moment of the groups' sorted moments taken together."""
+    low = min(int(part[0]) - offset for part, offset in parts if len(part))
+    high = max(int(part[-1]) - offset for part, offset in parts if len(part))
     while low < high:
         middle = (low + high) // 2
-        if sum(int(np.searchsorted(part, middle, "right")) for part in parts) > k:
+        if sum(int(np.searchsorted(part, middle + offset, "right")) for part, offset in parts) > k:
             high = middle
         else:
             low = middle + 1
