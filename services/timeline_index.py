@@ -120,7 +120,7 @@ def _asked_items(events: pd.DataFrame) -> AskedItems:
     frame_rows = asked if order.rows is None else order.rows[asked]
     within, keys = event_items(events[["products"]].iloc[frame_rows])
     position = asked[within].astype(_index_type(len(order.at)))
-    key = keys.codes.astype(_index_type(len(keys.categories)))
+    key = keys.codes.astype(np.int16 if len(keys.categories) < np.iinfo(np.int16).max else np.int32)
     # The first interesse of each (customer, key): items by customer and key, in time order within.
     interesse = np.flatnonzero(_among(events["kind"], (INTERESSE,), order.rows)[position])
     customer = order.customer[position[interesse]].astype(np.int64)
