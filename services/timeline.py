@@ -273,10 +273,15 @@ def customer_codes(events: pd.DataFrame, data: CustomerData) -> np.ndarray:
     ids = events["customer_id"]
     if not isinstance(ids.dtype, pd.CategoricalDtype):
         ids = ids.astype("category")
+    return np.append(id_rows(ids.cat.categories, data), -1)[ids.cat.codes.to_numpy()]
+
+
+def id_rows(ids: pd.Index, data: CustomerData) -> np.ndarray:
+    """The frame row (``cid``) in ``data`` of each of ``ids`` (int64); -1 when not there."""
     known, positions = data.derived("timeline_ids", _id_index)
-    where = known.get_indexer(ids.cat.categories.astype(object))
-    found = np.where(where >= 0, positions[np.maximum(where, 0)] if len(positions) else -1, -1)
-    return np.append(found, -1).astype(np.int64)[ids.cat.codes.to_numpy()]
+    where = known.get_indexer(ids.astype(object))
+    found = positions[np.maximum(where, 0)] if len(positions) else -1
+    return np.where(where >= 0, found, -1).astype(np.int64)
 
 
 def _id_index(data: CustomerData) -> tuple[pd.Index, np.ndarray]:

@@ -18,7 +18,8 @@ from services.tally import (
     times,
     with_none,
 )
-from services.timeline import ASKED, event_items, micros, micros_of
+from services.timeline import micros, micros_of
+from services.timeline_index import asked_items, ordered
 
 TRENDING_LIFT = 1.5
 RECENT_DAYS = 30
@@ -221,25 +222,22 @@ def _over_timeline(
     n_products = len(products)
     now_us = micros_of(now)
     recent_from = now_us - RECENT_DAYS * _DAY_US
-    at = micros(events["at"])
-    # The window first: the kind and store tests then run over a third of a year's events.
-    windowed = events[(at > recent_from - BEFORE_DAYS * _DAY_US) & (at <= now_us)]
-    keep = (
-        windowed["kind"].isin(ASKED).to_numpy()
-        & windowed["store"].isin(data.customers["store"].unique()).to_numpy()
-    )
-    asked = windowed[keep]
-    rows, keys = event_items(asked)
-    product = with_none(products.index.get_indexer(keys.categories))[keys.codes]
-    ids = asked["customer_id"]
-    codes = ids.cat.codes.to_numpy() if isinstance(ids.dtype, pd.CategoricalDtype) else pd.factorize(ids)[0]
-    customer = codes.astype(np.int64)[rows]
-    recent = micros(asked["at"])[rows] > recent_from
-
+    # The events in time order and their items, once per frame: the windows are slices of them.
+    order, items = ordered(events), asked_items(events)
+    start, split, stop = np.searchsorted(
+        items.position, np.searchsorted(order.at, [recent_from - BEFORE_DAYS * _DAY_US, recent_from, now_us],
+                                        "right"))
+    position = items.position[start:stop]
+    product = with_none(products.index.get_indexer(items.keys))[items.key[start:stop]]
+    customer = order.customer[position].astype(np.int64)
+    allowed = order.stores.isin(data.customers["store"].unique())
+    if not allowed.all():  # events of other stores are left out
+        product = np.where(np.append(allowed, False)[order.store[position]], product, -1)
+    split -= start
     brand_codes, brands = _brand_codes(products)
     brand = with_none(brand_codes)[product]
-    by_product = _rate_frame(customer, product, recent, n_products, min_customers)
-    by_brand = _rate_frame(customer, brand, recent, len(brands), min_customers)
+    by_product = _rate_frame(customer, product, split, n_products, min_customers)
+    by_brand = _rate_frame(customer, brand, split, len(brands), min_customers)
 
     by_product = _with_products(by_product, products)
     by_brand = _with_brands(by_brand, brands, products)
@@ -261,18 +259,22 @@ def _over_timeline(
 
 
 def _rate_frame(
-    customer: np.ndarray, code: np.ndarray, recent: np.ndarray, width: int, min_customers: int
+    customer: np.ndarray, code: np.ndarray, split: int, width: int, min_customers: int
 ) -> pd.DataFrame:
-    """Per value of ``code``: mentions and distinct customers in the two windows."""
-    ok = code >= 0
-    customer, code, recent = customer[ok], code[ok], recent[ok].astype(np.int64)
-    mentions_recent = np.bincount(code[recent == 1], minlength=width)
-    mentions_before = np.bincount(code[recent == 0], minlength=width)
-    pairs = np.sort((customer * width + code) * 2 + recent)  # np.unique hashes: slower here
-    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
-    pair_code, pair_recent = (pairs // 2) % width, pairs % 2
-    customers_recent = np.bincount(pair_code[pair_recent == 1], minlength=width).astype(np.int64)
-    customers_before = np.bincount(pair_code[pair_recent == 0], minlength=width).astype(np.int64)
+    """Per value of ``code``: mentions and distinct customers before ``split`` (the 90 days) and from it."""
+    people = int(customer.max(initial=-1)) + 2  # customer codes from -1 (no id) on
+
+    def counted(part: slice) -> tuple[np.ndarray, np.ndarray]:
+        ok = code[part] >= 0
+        codes = code[part][ok]
+        pairs = codes * people + (customer[part][ok] + 1)
+        pairs.sort()  # np.unique hashes: slower here
+        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
+        limits = np.searchsorted(pairs, np.arange(width + 1, dtype=np.int64) * people)
+        return np.bincount(codes, minlength=width), np.diff(limits).astype(np.int64)
+
+    mentions_before, customers_before = counted(slice(0, split))
+    mentions_recent, customers_recent = counted(slice(split, None))
     total_recent, total_before = int(mentions_recent.sum()), int(mentions_before.sum())
     is_new = (customers_before == 0) & (customers_recent > 0)
     # (cr / 30) / (cb / 90) >= 1.5, in integers: 2·cr·90 >= 3·cb·30.

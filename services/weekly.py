@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
 from services.frame import CustomerData
-from services.timeline import IN_TOUCH, INTERESSE, customer_codes, event_items, micros, micros_of
+from services.timeline import micros, micros_of
+from services.timeline_index import Ordered, asked_items, customer_rows, next_touch, ordered
 
 # --- weekly history (SPEC §6, from the timeline of SPEC §11) ----------------------------
 
@@ -60,7 +63,6 @@ def weekly_metrics(
     customers = data.customers
     n, w = len(customers), int(weeks)
     ends = micros_of(now) - _WEEK_US * np.arange(w - 1, -1, -1, dtype=np.int64)
-    never = np.int64(w)
 
     def bucket(moments: np.ndarray) -> np.ndarray:
         """The first week end at or after each moment (``w``: after the last one)."""
@@ -68,104 +70,239 @@ def weekly_metrics(
         after_first = np.maximum(moments, ends[0] - _WEEK_US) - ends[0]
         return np.clip(-(-after_first // _WEEK_US), 0, w)
 
-    cid = customer_codes(events, data)
-    at = micros(events["at"])
-    mine = cid >= 0
+    order = ordered(events)
+    at = order.at
+    rows_of = customer_rows(events, data)  # each event customer's row in the frame, -1: not there
     created = micros(customers["created_at"])
-    first_event = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first_event, cid[mine], at[mine])
+    first_event = np.full(n, _NEVER)
+    seen = (rows_of >= 0) & (order.first < len(at))
+    first_event[rows_of[seen]] = at[order.first[seen]]
     joined = np.where(created != _NAT, created, first_event)
-    joins = np.where(joined == np.iinfo(np.int64).max, 0, bucket(joined))
+    joins = np.where(joined == _NEVER, 0, bucket(joined))
 
-    # Each history item appears from its first interesse event on (bucket 0: undated).
-    history = data.history_items
-    item_cid = history["cid"].to_numpy().astype(np.int64)
-    item_at = _first_interesse(events, cid, history)
-    item_from = np.where(item_at == np.iinfo(np.int64).max, 0, bucket(item_at))
-    item_from = np.maximum(item_from, joins[item_cid])
-    covered_from = np.full(n, never)
-    np.minimum.at(covered_from, item_cid, item_from)
-    covered_from = np.maximum(covered_from, joins)
+    # Each history item appears from its first interesse event on (bucket 0: undated). Only the
+    # items first asked after the first week end are dated later than that: the rest count from
+    # when their customer does.
+    history = data.derived("weekly.history", _history_of)
+    items = asked_items(events)
+    later = bisect_right(items.first_interesse, ends[0], key=lambda item: at[items.position[item]])
+    firsts = items.first_interesse[later:]
+    cid = rows_of[order.customer[items.position[firsts]]]
+    key = (history.keys.get_indexer(items.keys) + 1)[items.key[firsts]]  # 0: no such item on record
+    dated = (cid >= 0) & (key > 0)
+    cid, key = cid[dated], key[dated]
+    item_from = np.maximum(bucket(at[items.position[firsts[dated]]]), joins[cid])
+    cid, key, item_from = _by_item(cid, key, item_from, len(history.keys) + 1)
+    on_record = _on_record(history, cid, key)
+    cid, item_from = cid[on_record], item_from[on_record]
+    undated = history.depth - np.bincount(cid, minlength=n)
+    latest_first = np.full(n, w)
+    np.minimum.at(latest_first, cid, item_from)
+    covered_from = np.where(undated > 0, joins, latest_first)
 
-    # Latest contact at or before each week end: the max per (customer, bucket), carried forward.
-    touch = mine & events["source"].isin(IN_TOUCH).to_numpy()
-    last_now = micros(customers["last_interaction"])
-    known = last_now != _NAT
-    slots = np.full(n * (w + 1), _NAT)
-    np.maximum.at(slots, cid[touch] * (w + 1) + bucket(at[touch]), at[touch])
-    np.maximum.at(slots, np.flatnonzero(known) * (w + 1) + bucket(last_now[known]), last_now[known])
-    last = np.maximum.accumulate(slots.reshape(n, w + 1), axis=1)[:, :w]
-    week = np.arange(w)
-    covered = covered_from[:, None] <= week[None, :]
-    days = np.where(covered & (last != _NAT), (ends[None, :] - last) / 86_400e6, np.nan)
+    store_codes, stores = data.derived("weekly.stores", _stores_of)
+    groups = len(stores) + 1  # the last: customers without a store (in the total only)
+    slot = store_codes * (w + 1)
 
-    store_codes, stores = pd.factorize(customers["store"].to_numpy(), sort=True)
-    groups = [(str(name), store_codes == i) for i, name in enumerate(stores)]
-    groups.append((TOTAL, np.ones(n, dtype=bool)))
-    started = micros_of(first_sync) if first_sync is not None else (at.min() if len(at) else None)
+    def per_group(counts: np.ndarray) -> np.ndarray:
+        """Counts per (group, bucket) as running totals per (group, week end), the total last."""
+        table = counts.reshape(groups, w + 1)[:, :w]
+        return np.cumsum(np.vstack([table, table.sum(axis=0)]), axis=1)
+
+    size = groups * (w + 1)
+    counted = per_group(np.bincount(slot + joins, minlength=size))
+    n_covered = per_group(np.bincount(slot + covered_from, minlength=size))
+    depth_counts = np.bincount(slot[cid] + item_from, minlength=size)
+    np.add.at(depth_counts, slot + joins, undated)
+    depth_sum = per_group(depth_counts)
+    recency, median = _recency(data, order, events, rows_of, covered_from, store_codes, groups, ends, bucket)
+
+    started = micros_of(first_sync) if first_sync is not None else (at[0] if len(at) else None)
     frames = []
-    for name, rows in groups:
-        counted = np.cumsum(np.bincount(joins[rows], minlength=w + 1)[:w])
-        n_covered = np.cumsum(np.bincount(covered_from[rows], minlength=w + 1)[:w])
-        depth_sum = np.cumsum(np.bincount(item_from[rows[item_cid]], minlength=w + 1)[:w])
+    for i, name in [*((i, str(name)) for i, name in enumerate(stores)), (groups, TOTAL)]:
         frames.append(pd.DataFrame({
             "week_end": pd.to_datetime(ends, unit="us", utc=True),
             "store": name,
-            "customers": counted.astype(np.int64),
-            "covered": n_covered.astype(np.int64),
-            "coverage": _ratio(n_covered, counted),
-            "recency_days": _nanmean(days[rows]),
-            "recency_median_days": _nanmedian(days[rows]),
-            "depth": _ratio(depth_sum, n_covered),
+            "customers": counted[i].astype(np.int64),
+            "covered": n_covered[i].astype(np.int64),
+            "coverage": _ratio(n_covered[i], counted[i]),
+            "recency_days": recency[i],
+            "recency_median_days": median[i],
+            "depth": _ratio(depth_sum[i], n_covered[i]),
             "before_timeline": ends < started if started is not None else np.ones(w, dtype=bool),
         }))
     return pd.concat(frames, ignore_index=True)
 
 
 _NAT = np.iinfo(np.int64).min
+_NEVER = np.iinfo(np.int64).max
+_DAY_US = 86_400e6
 
 
-def _first_interesse(events: pd.DataFrame, cid: np.ndarray, history: pd.DataFrame) -> np.ndarray:
-    """The first ``interesse`` event of each history item (int64 max when there is none)."""
-    first = np.full(len(history), np.iinfo(np.int64).max)
-    chosen = (cid >= 0) & (events["kind"] == INTERESSE).to_numpy()
-    if not chosen.any() or not len(history):
-        return first
-    asked = events[chosen]
-    rows, keys = event_items(asked)
-    history_keys = history["key"]
-    if not isinstance(history_keys.dtype, pd.CategoricalDtype):
-        history_keys = history_keys.astype("category")
-    width = len(history_keys.cat.categories) + 1
-    key_code = np.append(history_keys.cat.categories.get_indexer(keys.categories), -1)[keys.codes]
-    item_code = history["cid"].to_numpy().astype(np.int64) * width + history_keys.cat.codes.to_numpy()
-    order = np.argsort(item_code)
-    known = item_code[order]
-    event_code = cid[chosen][rows] * width + key_code
-    # Sorted needles: searchsorted walks the items once instead of jumping at random.
-    by_code = np.argsort(event_code)
-    where = np.minimum(np.searchsorted(known, event_code[by_code]), len(order) - 1)
-    found = (key_code[by_code] >= 0) & (known[where] == event_code[by_code])
-    np.minimum.at(first, order[where[found]], micros(asked["at"])[rows[by_code[found]]])
-    return first
+def _recency(
+    data: CustomerData, order: Ordered, events: pd.DataFrame, rows_of: np.ndarray, covered_from: np.ndarray,
+    store_codes: np.ndarray, groups: int, ends: np.ndarray, bucket: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and median days since the last contact at each week end, per group then in total.
+
+    The last contact at a week end is the latest WhatsApp or in-store event at or before it, or
+    today's ``last_interaction`` when that is at or before it; covered customers without one are
+    left out. Sums add the days in the order a column sum of a (customers × weeks) days table does,
+    so that the means are the very same floats.
+    """
+    n, w = len(covered_from), len(ends)
+    at = order.at
+    following = next_touch(events)
+    week_starts = np.searchsorted(at, ends, "right")
+    last_now = micros(data.customers["last_interaction"])
+    known = np.flatnonzero(last_now != _NAT)
+    known_week = bucket(last_now[known]).astype(np.int16)
+    by_week = np.argsort(known_week, kind="stable")
+    known, known_week = known[by_week], known_week[by_week]
+    known_starts = np.searchsorted(known_week, np.arange(w + 1))
+
+    # The medians sort each week's moments, packed behind their group: one sort for every group.
+    # No moment is earlier than ``base``, and none later than the last week end.
+    base = min(int(ends[0]), int(at[:1].min(initial=ends[0])), int(last_now[known].min(initial=ends[0])))
+    shift = max(int(ends[-1]) - base, 1).bit_length()
+    packing = shift + groups.bit_length() <= 62  # always with real dates
+    high_bits = store_codes << shift if packing else store_codes
+    small = covered_from.astype(np.int8) if w < 127 else covered_from
+
+    means = np.full((groups + 1, w), np.nan)
+    medians = np.full((groups + 1, w), np.nan)
+    latest = np.full(n, _NAT)
+    reached = np.zeros(n, dtype=bool)
+    for k in range(w):
+        # A customer's last contact of the week: their next one comes after the week end.
+        start = week_starts[k - 1] if k else 0
+        last_of_week = start + np.flatnonzero(following[start:week_starts[k]] >= week_starts[k])
+        cid = rows_of[order.customer[last_of_week]]
+        mine = cid >= 0
+        latest[cid[mine]] = at[last_of_week[mine]]  # later than any moment of the weeks before
+        reached[cid[mine]] = True
+        who = known[known_starts[k]:known_starts[k + 1]]  # today's last_interaction, in this week
+        latest[who] = np.maximum(latest[who], last_now[who])
+        reached[who] = True
+        counted = np.flatnonzero((small <= k) & reached)
+        last, group = latest[counted], store_codes[counted]
+        days = (ends[k] - last) / _DAY_US
+        if w > 1:  # a column sum of a (customers × weeks) table runs customer after customer
+            sums = np.append(np.bincount(group, weights=days, minlength=groups), np.cumsum(days)[-1:].sum())
+        else:  # a single column is summed as one array (pairwise), zeros where no one is counted
+            table = np.zeros(n)
+            table[counted] = days
+            sums = np.array([*(table[store_codes == i].sum() for i in range(groups)), table.sum()])
+        counts = np.append(np.bincount(group, minlength=groups), len(days))
+        means[:, k] = _ratio(sums, counts)
+        if packing:
+            packed = high_bits[counted] | (last - base)
+            packed.sort()
+            bounds = np.searchsorted(packed, np.arange(groups + 1, dtype=np.int64) << shift)
+            parts = [(packed[bounds[i]:bounds[i + 1]], (i << shift) - base) for i in range(groups)]
+        else:
+            parts = [(np.sort(last[group == i]), 0) for i in range(groups)]
+        medians[:, k] = _medians(parts, int(ends[k]))
+    return means, medians
+
+
+def _medians(parts: list[tuple[np.ndarray, int]], end: int) -> np.ndarray:
+    """Median days to ``end`` per group, then over all (NaN where none), from each group's moments.
+
+    ``parts``: per group, its moments sorted, each less ``offset``. As ``np.nanmedian`` of the
+    days: the days of the middle moment, or the mean of the two middle ones.
+    """
+
+    def days(low: int, high: int) -> float:
+        return float(((end - low) / _DAY_US + (end - high) / _DAY_US) / 2)
+
+    medians = np.full(len(parts) + 1, np.nan)
+    for i, (part, offset) in enumerate(parts):
+        if len(part):
+            medians[i] = days(int(part[(len(part) - 1) // 2]) - offset, int(part[len(part) // 2]) - offset)
+    size = sum(len(part) for part, _ in parts)
+    if size:
+        medians[-1] = days(_kth(parts, (size - 1) // 2), _kth(parts, size // 2))
+    return medians
+
+
+def _kth(parts: list[tuple[np.ndarray, int]], k: int) -> int:
+    """The ``k``-th smallest (from 0) moment of the groups' sorted moments taken together."""
+    low = min(int(part[0]) - offset for part, offset in parts if len(part))
+    high = max(int(part[-1]) - offset for part, offset in parts if len(part))
+    while low < high:
+        middle = (low + high) // 2
+        if sum(int(np.searchsorted(part, middle + offset, "right")) for part, offset in parts) > k:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+@dataclass(frozen=True)
+class _History:
+    """Each customer's history items as key codes (``keys`` from 1), sorted within the customer."""
+
+    depth: np.ndarray
+    starts: np.ndarray
+    key: np.ndarray
+    keys: pd.Index
+
+
+def _history_of(data: CustomerData) -> _History:
+    history = data.history_items
+    keys = history["key"]
+    if not isinstance(keys.dtype, pd.CategoricalDtype):
+        keys = keys.astype("category")
+    width = len(keys.cat.categories) + 1
+    cid = history["cid"].to_numpy().astype(np.int64)
+    depth = np.bincount(cid, minlength=len(data.customers))
+    packed = np.sort(cid * width + keys.cat.codes.to_numpy().astype(np.int64) + 1)
+    dtype = np.int16 if width < np.iinfo(np.int16).max else np.int64
+    return _History(depth, np.r_[0, np.cumsum(depth)], (packed % width).astype(dtype), keys.cat.categories)
+
+
+def _by_item(cid: np.ndarray, key: np.ndarray, week: np.ndarray, width: int) -> tuple[np.ndarray, ...]:
+    """``(cid, key, week)`` ordered by customer and key: the searches in the history then read it in order."""
+    shift = max(int(week.max(initial=0)), 1).bit_length()
+    code = cid * width + key
+    if int(code.max(initial=0)).bit_length() + shift > 62:
+        order = np.argsort(code)
+        return cid[order], key[order], week[order]
+    packed = np.sort((code << shift) | week)
+    code = packed >> shift
+    return code // width, code % width, packed & ((1 << shift) - 1)
+
+
+def _on_record(history: _History, cid: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Whether each ``(cid, key)`` is an item of that customer's history.
+
+    A binary search within each customer's sorted keys, all customers at once: the same
+    number of halvings for everyone (a customer has a few dozen items at most).
+    """
+    if not len(history.key) or not len(cid):
+        return np.zeros(len(cid), dtype=bool)
+    position = history.starts[cid]
+    end = history.starts[cid + 1]
+    key = key.astype(history.key.dtype)
+    last = len(history.key) - 1
+    step = 1 << int((end - position).max()).bit_length()
+    while step:  # position: the first of the customer's keys not below ``key``
+        probe = np.minimum(position + (step - 1), last)
+        position += ((position + (step - 1) < end) & (history.key[probe] < key)) * step
+        step >>= 1
+    found = position < end
+    return found & (history.key[np.minimum(position, last)] == key)
+
+
+def _stores_of(data: CustomerData) -> tuple[np.ndarray, pd.Index]:
+    """Each customer's store code (sorted stores; without a store: one past the last) and the stores."""
+    codes, stores = pd.factorize(data.customers["store"].to_numpy(), sort=True)
+    return np.where(codes < 0, len(stores), codes).astype(np.int64), stores
 
 
 def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     return np.divide(part.astype(float), whole.astype(float), out=np.full(len(part), np.nan), where=whole > 0)
-
-
-def _nanmean(days: np.ndarray) -> np.ndarray:
-    known = ~np.isnan(days)
-    total = np.where(known, days, 0.0).sum(axis=0)
-    return _ratio(total, known.sum(axis=0))
-
-
-def _nanmedian(days: np.ndarray) -> np.ndarray:
-    if not days.size:
-        return np.full(days.shape[1], np.nan)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN week is NaN, as wanted
-        return np.nanmedian(days, axis=0)
 
 
 def weekly_json(weekly: pd.DataFrame, store: str = TOTAL) -> list[dict[str, object]]:

@@ -203,3 +203,13 @@ def test_an_event_at_a_week_end_counts_for_that_week():
     total = weekly[weekly["store"] == TOTAL]
     assert total["depth"].tolist() == [1.0, 2.0]
     assert total["recency_days"].tolist() == pytest.approx([0.0, 7.0])
+
+
+def test_one_event_frame_read_for_several_scopes_and_times_gives_each_its_own_figures():
+    data, events = hand_data()
+    shared = timeline.frame_of(events)  # what the frame keeps between readings must not leak across them
+    leblon, jardins = data.for_stores(["Leblon"]), data.for_stores(["Jardins"])
+    readings = [(data, NOW), (leblon, NOW), (data, at(3)), (jardins, NOW)]
+    for scoped, now in readings:
+        fresh = weekly_metrics(scoped, timeline.frame_of(events), now, weeks=3)
+        pd.testing.assert_frame_equal(weekly_metrics(scoped, shared, now, weeks=3), fresh)
