@@ -30,8 +30,8 @@ from services.tally import (
     times,
     with_none,
 )
-from services.timeline import first_upgrade_days
 from services.trends import TRENDING_LIFT, Trending, trending
+from services.upgrades import first_upgrade_days
 from services.wording import number, percent
 
 # Upgrades counted between price tiers, lowest first.

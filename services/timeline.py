@@ -10,7 +10,6 @@ from itertools import chain
 import numpy as np
 import pandas as pd
 
-from services.catalog import TIER_ORDER
 from services.frame import CustomerData
 from services.interests import (
     RECENT_LIMIT,
@@ -21,7 +20,6 @@ from services.interests import (
     repaired_history,
     split_raw,
 )
-from services.tally import history_rows, ordered
 
 WHATSAPP, LOJA, IMPORTACAO = "whatsapp", "loja", "importacao"
 SOURCES: tuple[str, ...] = (WHATSAPP, LOJA, IMPORTACAO)
@@ -329,93 +327,3 @@ def event_items(events: pd.DataFrame) -> tuple[np.ndarray, pd.Categorical]:
         codes = codes - (codes > empty[0])
         keys = np.delete(keys, empty[0])
     return rows, pd.Categorical.from_codes(codes, categories=pd.Index(keys, dtype=object))
-
-
-# --- tier upgrades over time ------------------------------------------------------------
-
-
-def first_upgrade_days(
-    data: CustomerData, events: pd.DataFrame, now: datetime | None = None
-) -> tuple[float | None, int]:
-    """Median days from a customer's first brand to a brand of a higher price tier.
-
-    The first brand is the first branded item of the history (as in the journeys);
-    it is dated by its first ``interesse`` event, the move up by the first asking event
-    (``interesse`` or ``retorno``) at or after it with a product of a higher tier. Only
-    customers whose first brand is of a known tier and for whom the timeline dates both
-    count: what predates the timeline has no date.
-
-    Args:
-        data: the customer frame, scoped to the allowed stores.
-        events: the event frame (``EVENT_COLUMNS``), any scope: other customers are ignored.
-        now: ignore events after it (default: none ignored).
-
-    Returns:
-        ``(median days, customers counted)``; ``(None, 0)`` when nobody counts.
-    """
-    brand, rank, first_brand, first_rank = data.derived("timeline.first_brands", _first_brands)
-    n = len(data.customers)
-    # Positions of the asking events that can count, not a copy of the frame: the customer's
-    # first brand has a known tier (else no move up can count).
-    at_all = micros(events["at"])
-    keep = events["kind"].isin(ASKED).to_numpy().copy()
-    if now is not None:
-        keep &= at_all <= micros_of(now)
-    cid_all = customer_codes(events, data)
-    keep &= cid_all >= 0
-    keep[keep] = first_rank[cid_all[keep]] > 0
-    take = np.flatnonzero(keep)
-    del keep
-    lists = pd.DataFrame({"products": events["products"].to_numpy(dtype=object)[take]}, copy=False)
-    rows, keys = event_items(lists)
-    del lists
-    row = np.append(data.products.index.get_indexer(keys.categories), -1).astype(np.int32)[keys.codes]
-    known = row >= 0
-    rows, row = rows[known], row[known]
-    events_at = take[rows]  # each item's event, as a position in ``events``
-    del rows, known
-    item_cid = cid_all[events_at].astype(np.int32)
-    at = at_all[events_at]
-    is_interesse = (events["kind"] == INTERESSE).to_numpy()[events_at]
-    del events_at, cid_all, at_all
-    item_brand, item_rank = brand[row], rank[row]
-
-    start = np.full(n, np.iinfo(np.int64).max)
-    first_mention = is_interesse & (item_brand == first_brand[item_cid])
-    np.minimum.at(start, item_cid[first_mention], at[first_mention])
-    dated = start < np.iinfo(np.int64).max
-    higher = item_rank > first_rank[item_cid]
-    higher &= dated[item_cid] & (at >= start[item_cid])
-    moved = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(moved, item_cid[higher], at[higher])
-    counted = dated & (moved < np.iinfo(np.int64).max)
-    if not counted.any():
-        return None, 0
-    days = (moved[counted] - start[counted]) / 86_400e6
-    return float(np.median(days)), int(counted.sum())
-
-
-def _first_brands(data: CustomerData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per product row: its brand code (-1: none; one more row for an unknown product) and tier
-    rank (0: unknown); per customer: the brand code (-2: none) and tier rank of the first
-    branded item of the history. Kept with the frame: the timeline does not change them."""
-    products = data.products
-    rank = np.array(
-        [TIER_ORDER.get(tier, 0) if isinstance(tier, str) else 0 for tier in products["tier"]] + [0],
-        dtype=np.int8,
-    )
-    brand = np.append(pd.factorize(products["brand"].to_numpy())[0], -1).astype(np.int32)
-    history = data.history_items
-    cid_h, _, row_h = ordered(
-        history["cid"].to_numpy().astype(np.int64), history["pos"].to_numpy(),
-        history_rows(data),
-    )
-    branded = brand[row_h] >= 0
-    cid_h, row_h = cid_h[branded], row_h[branded]
-    starts = np.r_[True, cid_h[1:] != cid_h[:-1]] if len(cid_h) else np.array([], dtype=bool)
-    n = len(data.customers)
-    first_brand = np.full(n, -2, dtype=np.int32)  # -2 matches no item's brand
-    first_rank = np.zeros(n, dtype=np.int8)
-    first_brand[cid_h[starts]] = brand[row_h[starts]]
-    first_rank[cid_h[starts]] = rank[row_h[starts]]
-    return brand, rank, first_brand, first_rank

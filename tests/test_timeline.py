@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services import insights, timeline, trends
+from services import insights, timeline, trends, upgrades
 from services.interests import Customer, InvalidBatch, apply_event, product_key
 from services.timeline import Event, events_between, events_for_batch
 from tests.records import frame_of as data_of
@@ -350,8 +350,29 @@ def test_median_days_from_first_brand_to_a_higher_tier():
         Event("rec5", "Jardins", NOW + 5 * DAY, "whatsapp", "conversa"),
     ]
     # rec1 moved up (entry → luxury) after 10 days, rec2 after 30, rec5 after 5: median 10.
-    assert timeline.first_upgrade_days(data, timeline.frame_of(events), NOW) == (10.0, 3)
-    assert timeline.first_upgrade_days(data, timeline.empty_frame()) == (None, 0)
+    assert upgrades.first_upgrade_days(data, timeline.frame_of(events), NOW) == (10.0, 3)
+    assert upgrades.first_upgrade_days(data, timeline.empty_frame()) == (None, 0)
+
+
+def test_a_move_up_after_now_is_not_counted_until_now_passes_it():
+    data = data_of(
+        record(1, ["Carrera", "Submariner", "Nautilus 5711"]),
+        record(2, ["Submariner", "Nautilus 5711"]),
+        record(6, ["Carrera", "Nautilus 5711"]),
+    )
+    start = NOW - 100 * DAY
+    events = timeline.frame_of([
+        Event("rec1", "Jardins", start, "whatsapp", "interesse", ("Carrera",)),
+        Event("rec1", "Jardins", start + 10 * DAY, "whatsapp", "interesse", ("Submariner",)),
+        Event("rec2", "Jardins", start, "loja", "interesse", ("Submariner",)),
+        Event("rec6", "Jardins", start + 1 * DAY, "whatsapp", "interesse", ("Carrera",)),
+        Event("rec2", "Jardins", start + 30 * DAY, "whatsapp", "interesse", ("Nautilus 5711",)),
+        Event("rec6", "Jardins", NOW + 2 * DAY, "whatsapp", "retorno", ("Nautilus 5711",)),
+    ])
+    # At NOW: rec1 (10 days) and rec2 (30 days); rec6 moves up two days later (101 days).
+    assert upgrades.first_upgrade_days(data, events, NOW) == (20.0, 2)
+    assert upgrades.first_upgrade_days(data, events) == (30.0, 3)
+    assert upgrades.first_upgrade_days(data, events, NOW - 80 * DAY) == (10.0, 1)
 
 
 def test_event_items_share_keys_across_spellings():
