@@ -315,11 +315,18 @@ def event_items(events: pd.DataFrame) -> tuple[np.ndarray, pd.Categorical]:
     item_keys = key_codes[title_codes] if len(title_codes) else np.array([], dtype=np.int64)
 
     # Expand back to events: event i holds the items of its list, from that list's offset.
-    counts = sizes[list_codes] if n else np.array([], dtype=np.int64)
-    rows = np.repeat(np.arange(n), counts)
-    within = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-    offsets = np.repeat((np.cumsum(sizes) - sizes)[list_codes], counts) if n else within
-    codes = item_keys[offsets + within] if len(rows) else np.array([], dtype=np.int64)
+    # int32 while it fits: millions of items, several arrays of them at once.
+    total = int(sizes[list_codes].sum()) if n else 0
+    small = max(total, n, len(title_codes)) < np.iinfo(np.int32).max
+    index = np.int32 if small else np.int64
+    counts = sizes.astype(index)[list_codes] if n else np.array([], dtype=index)
+    rows = np.repeat(np.arange(n, dtype=index), counts)
+    within = np.arange(len(rows), dtype=index)
+    within -= np.repeat((np.cumsum(counts, dtype=index) - counts), counts)
+    within += np.repeat((np.cumsum(sizes) - sizes).astype(index)[list_codes], counts) if n else 0
+    del counts
+    codes = item_keys.astype(index)[within] if len(rows) else np.array([], dtype=index)
+    del within
     empty = np.flatnonzero(keys == "")
     if len(empty):
         keep = codes != empty[0]
