@@ -30,7 +30,13 @@ def _up(runtime_ready: threading.Event) -> None:
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
-        from dashboard import access, campaign, customer, memory, sidebar, state  # noqa: F401 - warmed
+        # What the first page (Clientes) runs, and no more: other pages import theirs on their
+        # first visit, instead of delaying this one. Streamlit's emoji catalog (a large regular
+        # expression, 55 ms) is what ``st.set_page_config`` reads to check the page's icon.
+        import streamlit.emojis  # noqa: F401
+
+        from dashboard import access, customer, memory, sidebar, state, timeline  # noqa: F401
+        from services import profile  # noqa: F401
 
         runtime_ready.wait()
         state.warm_up()
