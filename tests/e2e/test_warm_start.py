@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from apptest_support import NOW
-from conftest import ROOT, START_TIMEOUT, _free_port, _wait_healthy
+from conftest import ROOT, START_TIMEOUT, _free_port, _wait_healthy, stop
 
 from services import snapshot
 from services.interests import iso
@@ -30,15 +30,6 @@ def _serve(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     return process, f"http://127.0.0.1:{port}"
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _until(condition, process: subprocess.Popen, log: Path) -> None:
@@ -63,7 +54,7 @@ def test_the_first_start_builds_the_demo_and_its_frame_before_anyone_visits(tmp_
         saved = snapshot.load(snapshot.snapshot_path(db), snapshot.full_key(store.data_key()))
         assert saved is not None and len(saved.customers) > 1000
     finally:
-        _stop(process)
+        stop(process)
 
 
 def test_a_warm_up_that_fails_leaves_the_server_up_and_says_so_without_a_traceback(tmp_path):
@@ -77,4 +68,4 @@ def test_a_warm_up_that_fails_leaves_the_server_up_and_says_so_without_a_traceba
         assert "Traceback" not in log.read_text()
         assert process.poll() is None
     finally:
-        _stop(process)
+        stop(process)
