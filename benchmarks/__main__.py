@@ -434,6 +434,20 @@ def table(figures: list[Figure]) -> str:
     return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
 
 
+def report(result: dict, rows: list[Figure], as_json: bool) -> int:
+    """A section's own command line (crowd, swap, sync_bench): ``result`` as JSON, or its table
+    with each note and OK / NOT OK. Returns the exit code (0 when ``result["ok"]``)."""
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(table(rows))
+        for row in rows:
+            if row.note:
+                print(f"  {row.name}: {row.note}")
+        print("OK" if result["ok"] else "NOT OK")
+    return 0 if result["ok"] else 1
+
+
 def markdown(result: dict) -> str:
     """The results as the README shows them."""
     info = result["machine"]

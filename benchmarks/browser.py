@@ -126,6 +126,17 @@ def vm_rss_mb(pid: int) -> float | None:
     return _status_mb(pid, "VmRSS")
 
 
+def stop_group(process: subprocess.Popen) -> None:
+    """End a server started in its own session, and whatever it started: asked, then killed after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def _wait_for_port(port: int, process: subprocess.Popen, deadline: float) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -191,13 +202,7 @@ def run_dashboard(
         return result
     finally:
         context.close()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
 
 
 def _wait_settled(page) -> None:

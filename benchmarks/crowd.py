@@ -21,10 +21,8 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,7 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.browser import CHROMIUM, _wait_for_port, free_port, vm_hwm_mb, vm_rss_mb  # noqa: E402
+from benchmarks.browser import (  # noqa: E402
+    CHROMIUM,
+    _wait_for_port,
+    free_port,
+    stop_group,
+    vm_hwm_mb,
+    vm_rss_mb,
+)
 
 P95_BUDGET_S = 1.5
 MB_PER_SESSION_BUDGET = 10.0
@@ -177,13 +182,7 @@ def serve(db: Path, now: str):
         _wait_for_port(port, process, time.monotonic() + START_TIMEOUT_S)
         yield process, f"http://127.0.0.1:{port}"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
 
 
 def cpu_seconds(server: int) -> tuple[float, float]:
@@ -420,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     options.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = options.parse_args(argv)
 
-    from benchmarks.__main__ import Figure, table
+    from benchmarks.__main__ import Figure, report
     from benchmarks.base import ensure_base
     from services.store.sqlite import SqliteStore
 
@@ -430,15 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     result = measure(db, now, args.sessions, args.seconds, log=log, client=args.client)
     rows = figures(result, Figure)
     result["ok"] = all(row.met is not False for row in rows)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(table(rows))
-        for row in rows:
-            if row.note:
-                print(f"  {row.name}: {row.note}")
-        print("OK" if result["ok"] else "NOT OK")
-    return 0 if result["ok"] else 1
+    return report(result, rows, args.json)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,9 @@ high-water mark (``VmHWM``) is then the peak of the swap; the budget is 1.3 × s
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,6 +39,7 @@ from benchmarks.browser import (  # noqa: E402
     _wait_for_port,
     _wait_settled,
     free_port,
+    stop_group,
     vm_hwm_mb,
     vm_rss_mb,
 )
@@ -184,13 +183,7 @@ def measure(db: Path, now: str, log=print) -> dict:
                 peak = vm_hwm_mb(process.pid)
                 after = vm_rss_mb(process.pid)
             finally:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+                stop_group(process)
                 browser.close()
     ratio = peak / steady if peak and steady else None
     log(f"  swap peak {peak:.0f} MB, after {after:.0f} MB: {ratio:.2f} × steady;"
@@ -244,19 +237,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.db} has no pinned reference time (meta demo_now)")
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
     result = measure(args.db, now, log=log)
-    from benchmarks.__main__ import Figure, table
+    from benchmarks.__main__ import Figure, report
 
     rows = figures(result, Figure)
     result["ok"] = bool(rows[0].met)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(table(rows))
-        for row in rows:
-            if row.note:
-                print(f"  {row.name}: {row.note}")
-        print("OK" if result["ok"] else "NOT OK")
-    return 0 if result["ok"] else 1
+    return report(result, rows, args.json)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ latency on.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
@@ -212,19 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_latency:
         result.update(measure_latency(args.latency_customers, args.page_latency))
         result.update(measure_incremental(args.incremental_customers, args.page_latency, args.changed))
-    from benchmarks.__main__ import Figure, table
+    from benchmarks.__main__ import Figure, report
 
     rows = figures(result, Figure)
     result["ok"] = all(row.met for row in rows) and result["rate_limited_429"] == 0
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(table(rows))
-        for row in rows:
-            if row.note:
-                print(f"  {row.name}: {row.note}")
-        print("OK" if result["ok"] else "NOT OK")
-    return 0 if result["ok"] else 1
+    return report(result, rows, args.json)
 
 
 if __name__ == "__main__":
