@@ -10,9 +10,9 @@ per base, and a 30 s block after a 429. The CLI, in a subprocess configured only
 ``sync`` with nothing changed must cost exactly one request.
 
 Then the same at ``--latency-customers`` with every page answered ``--page-latency``
-seconds late (Airtable's own pace). Vitrine counts each request from its send plus the
-spread of recent round trips (``Throttle``), so with a steady latency its own ceiling is
-5 requests per ``PERIOD`` seconds whatever the latency, less that spread.
+seconds late (Airtable's own pace). Vitrine counts each request from its send plus what
+its round trip took beyond the quickest recent one (``Throttle``), so with a steady latency
+its own ceiling is 5 requests per ``PERIOD`` seconds whatever the latency.
 
 Last, an incremental sync through the CLI over ``--incremental-customers`` after
 ``--changed`` of them were edited, at the same latency and rate limit: it may cost at
@@ -178,7 +178,7 @@ def figures(result: dict[str, object], figure: type) -> list:
                         f" {result['latency_records_per_second']} rec/s, {result['latency_requests']}"
                         f" requests, {result['latency_rate_limited_429']} × 429; the throttle allows at"
                         f" most {result['latency_throttle_ceiling_share']:.1%} (5 requests per {PERIOD} s"
-                        f" from each send, less the spread of round trips)"),
+                        f" from each send, plus its round trip beyond the quickest)"),
             figure(f"full sync, {latency_ms} ms a page: 429 answers", "", result["latency_rate_limited_429"],
                    "= 0", result["latency_rate_limited_429"] == 0),
         ]

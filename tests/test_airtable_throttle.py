@@ -54,7 +54,8 @@ def five_at_once(ask: Callable[[], object], each: int) -> float:
 
 def test_at_a_steady_latency_five_requests_fit_each_window_counted_from_their_send(throttle: Throttle):
     """A second a page: counting each request from its answer would allow 5 every 2.01 s;
-    from its send (plus the spread of the round trips) the window stays full, without a 429."""
+    from its send (plus what its round trip took beyond the quickest) the window stays full,
+    without a 429."""
     latency = 1.0
     with FakeAirtable(tokens=[TOKEN], rate_limit_per_sec=5, block_seconds=0.5, seed=31,
                       page_latency=latency) as server:
@@ -66,9 +67,27 @@ def test_at_a_steady_latency_five_requests_fit_each_window_counted_from_their_se
         assert (WINDOWS - 1) * REAL_RATE.period < seconds < from_answers - latency
 
 
+def test_one_slow_request_slows_only_its_own_place_in_the_window():
+    """Half a second a page and one request held up 1 s on its way: that request counts 1 s later,
+    the others still go five a window (not five every 1.5 s), without a 429."""
+    latency, held = 0.5, 1.0
+    with FakeAirtable(tokens=[TOKEN], rate_limit_per_sec=5, block_seconds=0.5, seed=33,
+                      page_latency=latency) as server:
+        throttle = Throttle(5, REAL_RATE.period)  # where requests count is the same in both kinds
+        table = client(make_base(server, customers=3, products=False), throttle).table("Customers")
+        five_at_once(table.first, 1)  # round trips known: all at the steady latency
+        server.reset_stats()
+        server.inject(delay=held, kind="list")
+        seconds = five_at_once(table.first, 8)
+        assert server.count(kind="list") == 40 and rate_limited(server) == 0
+        # The warm-up's window, then eight of five; the held request's own delay; the last answer.
+        steady = 8 * REAL_RATE.period + held + latency
+        assert seconds < steady + 0.7
+
+
 def test_a_request_delayed_on_its_way_counts_from_its_answer(throttle: Throttle):
-    """One request of a batch takes 0.6 s to reach Airtable: the spread of the round trips grows,
-    so it counts from its answer, and the next batch cannot join it in Airtable's second."""
+    """One request of a batch takes 0.6 s to reach Airtable: its round trip is 0.6 s beyond the
+    quickest, so it counts from about its arrival, and the next batch cannot join it in Airtable's second."""
     with FakeAirtable(tokens=[TOKEN], rate_limit_per_sec=5, block_seconds=0.5, seed=32) as server:
         base = make_base(server, customers=3, products=False)
         table = client(base, throttle).table("Customers")

@@ -23,23 +23,24 @@ log = logging.getLogger("vitrine.airtable")
 
 #: How long to look again while every slot of the window is a request in flight.
 _POLL = 0.005
-#: The round trips whose spread bounds how much closer two requests can arrive than they left.
+#: The recent round trips whose quickest is taken off each answer (see ``Throttle``).
 _RECENT = 20
-#: Fewer round trips known than this: no spread yet, each request counts from its answer.
+#: Fewer round trips known than this: each request counts from its answer.
 _KNOWN = 5
 
 
 class Throttle:
     """At most ``rate`` requests in any ``period`` seconds, shared by the threads of a process.
 
-    Airtable counts a request when it arrives: its send time plus a one-way delay. Two
-    requests can arrive closer together than they left by at most the spread of their
-    delays, which the spread of recent round trips (slowest less quickest) bounds in
-    practice. So a request's place in the window is its send time plus that spread, or
-    its answer if earlier (Airtable counted it before answering). With a steady latency
-    requests are spaced as they were sent, at the full rate whatever the latency; with
-    an erratic one the spread grows and each request counts from its answer, as late as
-    it can have arrived. Requests in flight count as now.
+    Airtable counts a request when it arrives: its send time plus a one-way delay. A
+    request's round trip is that delay plus Airtable's work and the way back, and the
+    quickest recent round trip is at most the quickest of each: so a request arrived
+    no later, compared with the others, than its answer less the quickest round trip.
+    That is its place in the window: its send time plus what its own round trip took
+    beyond the quickest one. With a steady latency requests are spaced as they were
+    sent, at the full rate whatever the latency; a request held up on its way (or a
+    slow answer) counts later by exactly its own delay, as late as it can have
+    arrived, and no other request pays for it. Requests in flight count as now.
 
     After a 429, ``block`` holds every request back until Airtable's block is over.
     """
@@ -88,8 +89,7 @@ class Throttle:
         self._round_trips.append(answered - sent)
         if len(self._round_trips) < _KNOWN:
             return answered
-        spread = max(self._round_trips) - min(self._round_trips)
-        return min(answered, sent + spread)
+        return answered - min(self._round_trips)
 
 
 class SharedThrottle(Throttle):
@@ -98,7 +98,7 @@ class SharedThrottle(Throttle):
     The window lives in a small JSON file (``path``), read and rewritten under an
     exclusive ``flock``: each request in it is ``[process id, key, sent at, place]`` in
     wall-clock seconds (processes share no other clock), its place None while in flight.
-    Each process measures the spread of its own round trips. A request in flight whose
+    Each process measures its own round trips. A request in flight whose
     process is gone, or older than ``stale`` seconds, stops counting, so a killed writer
     never holds the window. A 429 seen by one process blocks them all.
     """
