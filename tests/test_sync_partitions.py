@@ -111,6 +111,22 @@ def test_quick_pages_are_read_in_one_walk_from_the_first_page(tmp_path: Path):
         assert rate_limited(server) == 0
 
 
+def test_one_slow_first_page_does_not_split_a_table_of_quick_pages(tmp_path: Path):
+    """A hiccup on the first page alone (0.3 s, then quick pages): the second page shows the
+    pages are quick, and the table is still read in one walk, with no page read twice."""
+    with FakeAirtable(tokens=[TOKEN], rate_limit_per_sec=5, block_seconds=30.0, seed=9) as server:
+        base = make_base(server, customers=1_234, products=False)
+        store = base.store(tmp_path / "mirror.db", replace(REAL_RATE, block_seconds=30.0))
+        table_id = server.bases[base.base_id].table("Customers").id
+        server.inject(delay=0.3, times=1, match=lambda info: info.kind in ("list", "list_post")
+                      and info.table in ("Customers", table_id) and "offset" not in info.query)
+        server.reset_stats()
+        report = sync(store)
+        pages = customer_pages(server)
+        assert report.fetched == 1_234 and len(pages) == 13 and {part_of(r) for r in pages} == {""}
+        assert rate_limited(server) == 0
+
+
 def test_progress_is_told_in_the_callers_thread_429_pauses_too(tmp_path: Path):
     """A Streamlit page draws only from its own thread: pages and 429 waits reach it there."""
     with FakeAirtable(tokens=[TOKEN], rate_limit_per_sec=5, block_seconds=0.2, seed=3) as server:
