@@ -44,11 +44,9 @@ _CATEGORY_PLURALS = {WATCH: "relógios", JEWELRY: "joias"}
 
 @dataclass(frozen=True)
 class Journeys:
-    """Brand paths and how customers move up the price tiers.
+    """First brands and how customers move up the price tiers (the paths: ``brand_paths``).
 
     Attributes:
-        paths: one row per step of each customer's brand path
-            (``cid, step, brand, tier``), repeats collapsed, unknown brands skipped.
         first_brands: ``brand, tier, customers, share`` of customers by first brand,
             among customers with at least one branded item; most customers first.
         tier_upgrades: ``from_tier, to_tier, from_label, to_label, starters,
@@ -63,7 +61,6 @@ class Journeys:
         readings: Portuguese one-liners from the figures.
     """
 
-    paths: pd.DataFrame
     first_brands: pd.DataFrame
     tier_upgrades: pd.DataFrame
     brand_upgrades: pd.DataFrame
@@ -80,11 +77,54 @@ class Journeys:
         return self.upgraded / self.upgrade_starters if self.upgrade_starters else None
 
 
+def _branded_steps(data: CustomerData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each customer's brand path as codes: ``(cid, brand, brands, ranks)``, repeats collapsed.
+
+    ``cid`` and ``brand`` run in history order, unknown brands skipped; ``brands`` are the
+    names of the codes and ``ranks`` their tier ranks.
+    """
+    history = data.history_items
+    brand, brands = tally.history_codes(data, "brand")
+    ranks = brand_ranks(brands, data.products)
+    cid = history["cid"].to_numpy()
+    if not tally.history_in_order(data):
+        order = np.lexsort((history["pos"].to_numpy(), cid))
+        cid, brand = cid[order], brand[order]
+    branded = brand >= 0
+    cid, brand = cid[branded], brand[branded]
+    keep = _starts(cid)
+    keep[1:] |= brand[1:] != brand[:-1]
+    return cid[keep], brand[keep], brands, ranks
+
+
+def brand_paths(data: CustomerData) -> pd.DataFrame:
+    """One row per step of each customer's brand path (``cid, step, brand, tier``).
+
+    Repeats are collapsed and unknown brands skipped, in the order of ``interests_all``.
+    A row per step of every customer: built on demand, never kept beside the frame.
+    """
+    cid, brand, brands, ranks = _branded_steps(data)
+    starts = np.flatnonzero(_starts(cid))
+    step = np.arange(len(cid))
+    step -= np.repeat(starts, np.diff(starts, append=len(cid)))
+    # Categoricals: a million strings would cost more than the whole journey. The arrays are
+    # this call's own: the frame takes them as they are.
+    return pd.DataFrame({
+        "cid": cid,
+        "step": step,
+        "brand": pd.Categorical.from_codes(brand, categories=pd.Index(brands, dtype=object)),
+        "tier": pd.Categorical.from_codes(
+            (ranks - 1).astype(np.int8)[brand], categories=pd.Index([ENTRY, LUXURY, HAUTE], dtype=object)
+        ),
+    }, copy=False)
+
+
 def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys:
-    """Brand paths, first brands and tier upgrades over the customers' history.
+    """First brands and how customers move up the price tiers, over the customers' history.
 
     The base keeps no per-interest dates, so "later" means later in
-    ``interests_all`` and no time window is claimed.
+    ``interests_all`` and no time window is claimed. The paths themselves are
+    ``brand_paths``.
 
     Args:
         data: the customer frame, scoped to the allowed stores.
@@ -93,38 +133,13 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
     Returns:
         A ``Journeys``.
     """
-    history = data.history_items
-    brand, brands = tally.history_codes(data, "brand")
-    ranks = brand_ranks(brands, data.products)
+    cid, brand, brands, ranks = _branded_steps(data)
     n_brands = len(brands)
-    cid = history["cid"].to_numpy()
-    if not tally.history_in_order(data):
-        order = np.lexsort((history["pos"].to_numpy(), cid))
-        cid, brand = cid[order], brand[order]
-    branded = brand >= 0
-    cid, brand = cid[branded], brand[branded]
-
-    keep = _starts(cid)
-    keep[1:] |= brand[1:] != brand[:-1]
-    cid, brand = cid[keep], brand[keep]
     starts = np.flatnonzero(_starts(cid))
-    step = np.arange(len(cid))
-    step -= np.repeat(starts, np.diff(starts, append=len(cid)))
     first = brand[starts]
     first_by_cid = np.full(len(data.customers), -1, dtype=np.int64)
     first_by_cid[cid[starts]] = first
     tiers = np.array([TIER_BY_RANK.get(rank) for rank in ranks], dtype=object)
-
-    # Categoricals: a million strings would cost more than the whole journey. The arrays are
-    # this call's own: the frame takes them as they are.
-    paths = pd.DataFrame({
-        "cid": cid,
-        "step": step,
-        "brand": pd.Categorical.from_codes(brand, categories=pd.Index(brands, dtype=object)),
-        "tier": pd.Categorical.from_codes(
-            (ranks - 1).astype(np.int8)[brand], categories=pd.Index([ENTRY, LUXURY, HAUTE], dtype=object)
-        ),
-    }, copy=False)
 
     n_branded = len(first)
     first_counts = np.bincount(first, minlength=n_brands)
@@ -147,7 +162,6 @@ def journeys(data: CustomerData, min_customers: int = MIN_CUSTOMERS) -> Journeys
     can_move_up = starters_by_rank[TIER_ORDER[ENTRY]] + starters_by_rank[TIER_ORDER[LUXURY]]
 
     result = Journeys(
-        paths=paths,
         first_brands=first_brands,
         tier_upgrades=tier_upgrades,
         brand_upgrades=brand_upgrades,

@@ -37,7 +37,7 @@ def journey_data():
 
 
 def test_brand_path_collapses_repeats_and_skips_unknown_brands():
-    paths = insights.journeys(journey_data()).paths
+    paths = insights.brand_paths(journey_data())
     by_customer = paths.groupby("cid")["brand"].agg(list).to_dict()
     assert by_customer == {
         0: ["TAG Heuer", "Rolex", "Patek Philippe"],
@@ -239,7 +239,7 @@ def test_compute_bundles_every_reading():
 def test_no_customers_gives_empty_frames():
     data = journey_data().for_stores([])
     result = insights.compute(data)
-    assert result.journeys.paths.empty
+    assert insights.brand_paths(data).empty
     assert result.journeys.first_brands.empty
     assert result.journeys.upgrade_share is None
     assert result.trending.products.empty
@@ -261,7 +261,6 @@ def test_times_uses_comma_decimal():
 
 def assert_same_figures(one: insights.Insights, other: insights.Insights) -> None:
     for mine, theirs in (
-        (one.journeys.paths, other.journeys.paths),
         (one.journeys.first_brands, other.journeys.first_brands),
         (one.journeys.tier_upgrades, other.journeys.tier_upgrades),
         (one.journeys.brand_upgrades, other.journeys.brand_upgrades),
@@ -292,4 +291,5 @@ def test_history_in_any_row_order_gives_the_same_figures():
     shuffled = CustomerData(data.customers, data.recent_items, history, data.products)
     assert not tally.history_in_order(shuffled)
     assert_same_figures(insights.compute(data, min_customers=1), insights.compute(shuffled, min_customers=1))
+    pd.testing.assert_frame_equal(insights.brand_paths(data), insights.brand_paths(shuffled))
 
