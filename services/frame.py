@@ -131,7 +131,7 @@ class CustomerData:
 def subset(data: CustomerData, keep: np.ndarray) -> CustomerData:
     """The customers where ``keep`` is true, renumbered 0..m-1."""
     old_ids = np.flatnonzero(keep)
-    renumber = np.full(len(data.customers), -1, dtype=np.int64)
+    renumber = np.full(len(data.customers), -1, dtype=np.int32)
     renumber[old_ids] = np.arange(len(old_ids))
 
     def long(items: pd.DataFrame) -> pd.DataFrame:
@@ -420,10 +420,12 @@ def _read_time(value: object, field: str, problems: list[str]) -> object:
 
 
 def _long_table(lists: list[list[str]], keys: list[str]) -> pd.DataFrame:
+    # int32: millions of items at half the memory (2**31 customers or items is out of reach);
+    # whoever multiplies a cid (a pair key) widens it first.
     lengths = np.fromiter((len(items) for items in lists), dtype=np.int64, count=len(lists))
-    cid = np.repeat(np.arange(len(lists)), lengths)
+    cid = np.repeat(np.arange(len(lists), dtype=np.int32), lengths)
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    pos = np.arange(lengths.sum()) - starts
+    pos = (np.arange(lengths.sum()) - starts).astype(np.int32)
     del starts
     return pd.DataFrame({"cid": cid, "pos": pos, "key": _categorical(keys)})
 
@@ -474,7 +476,7 @@ def with_customer(
         row = row.copy()
         row.at[0, "problems"] = [*row.at[0, "problems"], *dict.fromkeys(twins)]
     customers = pd.concat([old.iloc[kept_ids], row], ignore_index=True)
-    renumber = np.full(len(old), -1, dtype=np.int64)
+    renumber = np.full(len(old), -1, dtype=np.int32)
     renumber[kept_ids] = np.arange(len(kept_ids))
     last = len(kept_ids)
 
@@ -483,7 +485,7 @@ def with_customer(
         keys = pd.api.types.union_categoricals(
             [pd.Categorical(kept["key"]), pd.Categorical(added["key"])], ignore_order=True)
         return pd.DataFrame({
-            "cid": np.concatenate([renumber[kept["cid"].to_numpy()], np.full(len(added), last)]),
+            "cid": np.concatenate([renumber[kept["cid"].to_numpy()], np.full(len(added), last, dtype=np.int32)]),
             "pos": np.concatenate([kept["pos"].to_numpy(), added["pos"].to_numpy()]),
             "key": keys,
         })

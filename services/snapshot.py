@@ -27,9 +27,11 @@ from services.frame import CustomerData, build, no_gc
 from services.store.base import CustomerRepository
 
 # Bump when the frame's columns or their meaning change (build's output), so old files are ignored.
-FORMAT = 2
+FORMAT = 3
 LIST_COLUMNS = ("recent", "history", "problems")
 _MAGIC = b"VITRINE-FRAME\n"
+#: The list of every empty cell of the list columns (the frame's lists are never mutated).
+_EMPTY: list[str] = []
 
 
 def snapshot_path(db_path: str | Path) -> Path:
@@ -145,7 +147,10 @@ def _decode(header: dict, table: Callable[[str], pa.Table]) -> CustomerData:
         flat = texts[codes].tolist()
         ends = np.cumsum(lengths)
         starts = (ends - lengths).tolist()
-        customers[column] = list(map(flat.__getitem__, map(slice, starts, ends.tolist())))
+        rows = list(map(flat.__getitem__, map(slice, starts, ends.tolist())))
+        for row in np.flatnonzero(lengths == 0).tolist():
+            rows[row] = _EMPTY  # most customers have no problem: one list for all of them
+        customers[column] = rows
     customers = customers[header["columns"]]
     return CustomerData(
         customers=customers,
