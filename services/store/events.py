@@ -92,8 +92,9 @@ _PART_ROWS = 100_000
 class _Parts:
     """The columns of the event frame, read part after part (``EventLog.frame``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, code_type: type[np.integer] = np.int8) -> None:
         self.count = 0
+        self.code_type = code_type  # of store, source and kind: -1 and their positions fit
         self.ids: dict[str, int] = {}
         self.columns: dict[str, list] = {name: [] for name in ("customer_id", "at", "store", "source",
                                                                 "kind", "products", "value_brl")}
@@ -106,11 +107,13 @@ class _Parts:
             return
         self.count += count
         columns, known = self.columns, self.ids
+        # The narrowest codes that hold the values: a timeline of millions holds each part of
+        # every column until the frame is assembled.
         columns["customer_id"].append(np.fromiter(
-            (known.setdefault(i, len(known)) for i in ids.split(_SEP)), dtype=np.int64, count=count))
+            (known.setdefault(i, len(known)) for i in ids.split(_SEP)), dtype=np.int32, count=count))
         columns["at"].append(pd.to_datetime(at.split(_SEP), format="ISO8601", utc=True).as_unit("us"))
         for name, text in (("store", store), ("source", source), ("kind", kind)):
-            columns[name].append(np.fromstring(text, dtype=np.int64, sep=","))
+            columns[name].append(np.fromstring(text, dtype=self.code_type, sep=","))
         columns["products"].append(self._lists(products.split(_SEP)))
         columns["value_brl"].append(np.fromstring(values, sep=","))
 
@@ -323,12 +326,13 @@ class EventLog:
             where.append("at >= :since")
             params["since"] = stored_time(since)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        parts = _Parts()
         with self._reading() as db:
             db.execute("BEGIN")  # one snapshot for every part
             names = [row[0] for row in db.execute(f"SELECT DISTINCT store FROM events{clause}", params)]
             if not names:
                 return empty_frame()
+            widest = max(len(names), len(SOURCES), len(KINDS))
+            parts = _Parts(np.int8 if widest < np.iinfo(np.int8).max else np.int32)
             low, high = db.execute("SELECT min(rowid), max(rowid) FROM events").fetchone()
             # Each column of a part comes back as one text (a scan in insertion order): a million
             # rows cost a few C-level splits and parses instead of seven million Python values, and
