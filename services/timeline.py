@@ -9,6 +9,8 @@ from itertools import chain
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from services.frame import CustomerData
 from services.interests import (
@@ -275,21 +277,15 @@ def customer_codes(events: pd.DataFrame, data: CustomerData) -> np.ndarray:
 
 
 def id_rows(ids: pd.Index, data: CustomerData) -> np.ndarray:
-    """The frame row (``cid``) in ``data`` of each of ``ids`` (int64); -1 when not there."""
-    known, positions = data.derived("timeline_ids", _id_index)
-    where = known.get_indexer(ids.astype(object))
-    found = positions[np.maximum(where, 0)] if len(positions) else -1
-    return np.where(where >= 0, found, -1).astype(np.int64)
+    """The frame row (``cid``) in ``data`` of each of ``ids`` (int64); -1 when not there.
 
-
-def _id_index(data: CustomerData) -> tuple[pd.Index, np.ndarray]:
-    """The customers' ids as a unique index, and the frame row of each (kept with the frame)."""
-    known = pd.Index(data.customers["id"].astype(object))
-    positions = np.arange(len(known))
-    if not known.is_unique:  # never in a real base: the first row of an id wins
-        first = ~known.duplicated()
-        known, positions = known[first], positions[first]
-    return known, positions
+    Arrow matches the texts where they are (no Python string per customer, nothing kept);
+    when an id repeats (never in a real base) its first row wins.
+    """
+    known = pa.array(data.customers["id"], type=pa.large_string())
+    wanted = pa.array(np.asarray(ids, dtype=object), type=pa.large_string())
+    found = pc.index_in(wanted, value_set=known)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def event_items(events: pd.DataFrame) -> tuple[np.ndarray, pd.Categorical]:
