@@ -44,26 +44,32 @@ def first_upgrade_days(
         stop = np.searchsorted(position, np.searchsorted(order.at, micros_of(now), side="right"))
         position, key = position[:stop], key[:stop]
     # Each item's customer (a row of ``data``) and product row; only customers whose first
-    # brand has a known tier can move up, and only known products count.
+    # brand has a known tier can move up, and only known products count. Millions of items:
+    # masks rather than index arrays, and times read only for the items that need one.
     rows = np.append(customer_rows(events, data), -1).astype(np.int32)
     item_cid = rows[order.customer[position]]
     product = np.append(data.products.index.get_indexer(items.keys), -1).astype(np.int32)[key]
-    keep = np.flatnonzero((item_cid >= 0) & (product >= 0))
-    keep = keep[first_rank[item_cid[keep]] > 0]
+    keep = (item_cid >= 0) & (product >= 0)
+    keep &= first_rank[np.maximum(item_cid, 0)] > 0
     item_cid, product, position = item_cid[keep], product[keep], position[keep]
-    at = order.at[position]
-    is_interesse = per_frame(events, "upgrades.interesse", _interesse_items)[keep]
+    is_interesse = per_frame(events, "upgrades.interesse", _interesse_items)[:len(keep)][keep]
+    del keep
     item_brand, item_rank = brand[product], rank[product]
+    del product
 
     n = len(data.customers)
     start = np.full(n, _NEVER)
     first_mention = is_interesse & (item_brand == first_brand[item_cid])
-    np.minimum.at(start, item_cid[first_mention], at[first_mention])
+    np.minimum.at(start, item_cid[first_mention], order.at[position[first_mention]])
+    del first_mention, is_interesse, item_brand
     dated = start < _NEVER
     higher = item_rank > first_rank[item_cid]
-    higher &= dated[item_cid] & (at >= start[item_cid])
+    higher &= dated[item_cid]
+    who, when = item_cid[higher], order.at[position[higher]]
+    del higher
+    after = when >= start[who]
     moved = np.full(n, _NEVER)
-    np.minimum.at(moved, item_cid[higher], at[higher])
+    np.minimum.at(moved, who[after], when[after])
     counted = dated & (moved < _NEVER)
     if not counted.any():
         return None, 0
