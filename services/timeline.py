@@ -301,9 +301,14 @@ def event_items(events: pd.DataFrame) -> tuple[np.ndarray, pd.Categorical]:
     lists = events["products"].to_numpy(dtype=object)
     n = len(lists)
     list_codes, identities = pd.factorize(np.fromiter(map(id, lists), dtype=np.int64, count=n))
-    one_of_each = np.empty(len(identities), dtype=np.int64)
-    one_of_each[list_codes] = np.arange(n)
+    # int32 while it fits: millions of events and items, several arrays of them at once.
+    if n < np.iinfo(np.int32).max:
+        list_codes = list_codes.astype(np.int32)
+    one_of_each = np.empty(len(identities), dtype=list_codes.dtype)
+    del identities
+    one_of_each[list_codes] = np.arange(n, dtype=list_codes.dtype)
     distinct_lists = lists[one_of_each].tolist()
+    del one_of_each
     sizes = np.fromiter(map(len, distinct_lists), dtype=np.int64, count=len(distinct_lists))
     titles = np.fromiter(chain.from_iterable(distinct_lists), dtype=object, count=int(sizes.sum()))
     title_codes, titles_seen = pd.factorize(titles)
@@ -311,7 +316,6 @@ def event_items(events: pd.DataFrame) -> tuple[np.ndarray, pd.Categorical]:
     item_keys = key_codes[title_codes] if len(title_codes) else np.array([], dtype=np.int64)
 
     # Expand back to events: event i holds the items of its list, from that list's offset.
-    # int32 while it fits: millions of items, several arrays of them at once.
     total = int(sizes[list_codes].sum()) if n else 0
     small = max(total, n, len(title_codes)) < np.iinfo(np.int32).max
     index = np.int32 if small else np.int64

@@ -116,16 +116,24 @@ def asked_items(events: pd.DataFrame) -> AskedItems:
 
 def _asked_items(events: pd.DataFrame) -> AskedItems:
     order = ordered(events)
-    asked = np.flatnonzero(_among(events["kind"], ASKED, order.rows))
+    asked = np.flatnonzero(_among(events["kind"], ASKED, order.rows)).astype(_index_type(len(order.at)))
     frame_rows = asked if order.rows is None else order.rows[asked]
-    within, keys = event_items(events[["products"]].iloc[frame_rows])
-    position = asked[within].astype(_index_type(len(order.at)))
+    # The asked events' products alone (numbered 0..m-1): no copy of the frame's index.
+    products = pd.DataFrame({"products": events["products"].to_numpy()[frame_rows]}, copy=False)
+    del frame_rows
+    within, keys = event_items(products)
+    del products
+    position = asked[within]
+    del asked, within
     key = keys.codes.astype(np.int16 if len(keys.categories) < np.iinfo(np.int16).max else np.int32)
     # The first interesse of each (customer, key): items by customer and key, in time order within.
     interesse = np.flatnonzero(_among(events["kind"], (INTERESSE,), order.rows)[position])
-    customer = order.customer[position[interesse]].astype(np.int64)
-    interesse = interesse[customer >= 0]
-    pair = customer[customer >= 0] * max(len(keys.categories), 1) + key[interesse]
+    interesse = interesse.astype(_index_type(len(position)))
+    customer = order.customer[position[interesse]]
+    known = customer >= 0
+    interesse = interesse[known]
+    pair = customer[known].astype(np.int64) * max(len(keys.categories), 1) + key[interesse]
+    del customer, known
     pair_order = _stable_order(pair)
     pair = pair[pair_order]
     starts = np.r_[True, pair[1:] != pair[:-1]] if len(pair) else np.zeros(0, dtype=bool)
