@@ -485,7 +485,8 @@ def with_customer(
         keys = pd.api.types.union_categoricals(
             [pd.Categorical(kept["key"]), pd.Categorical(added["key"])], ignore_order=True)
         return pd.DataFrame({
-            "cid": np.concatenate([renumber[kept["cid"].to_numpy()], np.full(len(added), last, dtype=np.int32)]),
+            "cid": np.concatenate([renumber[kept["cid"].to_numpy()],
+                                   np.full(len(added), last, dtype=np.int32)]),
             "pos": np.concatenate([kept["pos"].to_numpy(), added["pos"].to_numpy()]),
             "key": keys,
         })
