@@ -296,10 +296,11 @@ def insights_of(path: str, version: str, events_version: str, allowed: tuple[str
 @st.cache_resource(show_spinner="Calculando jornadas, tendências e pares…", max_entries=8)
 def _insights_of(path: str, version: str, events_version: str, allowed: tuple[str, ...],
                  stores: tuple[str, ...], min_customers: int, now: datetime) -> insights.Insights:
-    repository = source().repository
-    return insights.compute(scoped_data(path, version, allowed, stores), min_customers,
-                            events=events_of(path, events_version, allowed, stores), now=now,
-                            since=repository.events.since())
+    data = scoped_data(path, version, allowed, stores)
+    events = events_of(path, events_version, allowed, stores)
+    since = source().repository.events.since()
+    with _OVER_THE_TIMELINE:
+        return insights.compute(data, min_customers, events=events, now=now, since=since)
 
 
 def events_of(path: str, events_version: str, allowed: tuple[str, ...],
@@ -330,10 +331,18 @@ def weekly_of(path: str, version: str, events_version: str, allowed: tuple[str, 
 @st.cache_resource(show_spinner="Calculando a evolução semanal…", max_entries=8)
 def _weekly_of(path: str, version: str, events_version: str, allowed: tuple[str, ...],
                stores: tuple[str, ...], now: datetime) -> pd.DataFrame:
-    repository = source().repository
-    return weekly.weekly_metrics(scoped_data(path, version, allowed, stores),
-                                  events_of(path, events_version, allowed, stores), now,
-                                  first_sync=repository.events.since())
+    data = scoped_data(path, version, allowed, stores)
+    events = events_of(path, events_version, allowed, stores)
+    since = source().repository.events.since()
+    with _OVER_THE_TIMELINE:
+        return weekly.weekly_metrics(data, events, now, first_sync=since)
+
+
+# The analytics over the whole timeline take turns (Métricas' weekly history and Insights,
+# opened one after the other, would otherwise run at once): under the GIL, on two cores, both
+# at once save little time and add up their peaks of memory. What they read is fetched before
+# the lock, so a session never holds it while waiting on another cache.
+_OVER_THE_TIMELINE = threading.Lock()
 
 
 # What the caches hold per data version, and per timeline version (``_Live`` empties them).
