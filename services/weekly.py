@@ -255,11 +255,16 @@ def _history_of(data: CustomerData) -> _History:
     if not isinstance(keys.dtype, pd.CategoricalDtype):
         keys = keys.astype("category")
     width = len(keys.cat.categories) + 1
-    cid = history["cid"].to_numpy().astype(np.int64)
-    depth = np.bincount(cid, minlength=len(data.customers))
-    packed = np.sort(cid * width + keys.cat.codes.to_numpy().astype(np.int64) + 1)
+    # Millions of items: one int64 array, packed, sorted and unpacked in place.
+    packed = history["cid"].to_numpy().astype(np.int64)
+    depth = np.bincount(packed, minlength=len(data.customers))
+    packed *= width
+    packed += keys.cat.codes.to_numpy()
+    packed += 1
+    packed.sort()
+    np.remainder(packed, width, out=packed)
     dtype = np.int16 if width < np.iinfo(np.int16).max else np.int64
-    return _History(depth, np.r_[0, np.cumsum(depth)], (packed % width).astype(dtype), keys.cat.categories)
+    return _History(depth, np.r_[0, np.cumsum(depth)], packed.astype(dtype), keys.cat.categories)
 
 
 def _by_item(cid: np.ndarray, key: np.ndarray, week: np.ndarray, width: int) -> tuple[np.ndarray, ...]:
