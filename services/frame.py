@@ -420,8 +420,7 @@ def _read_time(value: object, field: str, problems: list[str]) -> object:
 
 
 def _long_table(lists: list[list[str]], keys: list[str]) -> pd.DataFrame:
-    # int32: millions of items at half the memory (2**31 customers or items is out of reach);
-    # whoever multiplies a cid (a pair key) widens it first.
+    # int32: half the memory for millions of items; whoever multiplies a cid widens it first.
     lengths = np.fromiter((len(items) for items in lists), dtype=np.int64, count=len(lists))
     cid = np.repeat(np.arange(len(lists), dtype=np.int32), lengths)
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
