@@ -268,14 +268,6 @@ def micros_of(moment: datetime) -> int:
     return int(micros(pd.DatetimeIndex([moment]))[0])
 
 
-def customer_codes(events: pd.DataFrame, data: CustomerData) -> np.ndarray:
-    """The frame row (``cid``) of each event's customer in ``data``; -1 when not there."""
-    ids = events["customer_id"]
-    if not isinstance(ids.dtype, pd.CategoricalDtype):
-        ids = ids.astype("category")
-    return np.append(id_rows(ids.cat.categories, data), -1)[ids.cat.codes.to_numpy()]
-
-
 def id_rows(ids: pd.Index, data: CustomerData) -> np.ndarray:
     """The frame row (``cid``) in ``data`` of each of ``ids`` (int64); -1 when not there.
 
